@@ -1,0 +1,1 @@
+"""The local stack: real Kafka, PostgreSQL and Prometheus servers started without Docker."""

@@ -1,0 +1,97 @@
+"""A second stack beside the first: up twice is harmless, down leaves no process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from procledger.stack.config import StackConfig
+
+
+def _stack(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "procledger.cli", "stack", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _pids(root: Path) -> list[int]:
+    pids = []
+    for pid_file in root.rglob("*.pid"):
+        pid = int(pid_file.read_text().split()[0])
+        try:
+            os.kill(pid, 0)
+            pids.append(pid)
+        except ProcessLookupError:
+            pass
+    postmaster = list(root.rglob("postmaster.pid"))
+    return pids + [int(p.read_text().split()[0]) for p in postmaster]
+
+
+def test_second_stack_runs_beside_the_first(stack: StackConfig, tmp_path: Path) -> None:
+    env = {
+        "STACK_DIR": str(tmp_path / "stack2"),
+        "STACK_KAFKA_PORT": "19192",
+        "STACK_PG_PORT": "56432",
+        "STACK_PROMETHEUS_PORT": "19190",
+        "STACK_CACHE_DIR": str(stack.cache_dir),
+    }
+    try:
+        first = _stack(env, "up")
+        assert first.returncode == 0, first.stderr
+        assert "127.0.0.1:19192" in first.stdout and "127.0.0.1:56432" in first.stdout
+        again = _stack(env, "up")
+        assert again.returncode == 0, again.stderr
+        assert _stack(env, "status").returncode == 0
+
+        with psycopg.connect("postgresql://postgres:postgres@127.0.0.1:56432/postgres") as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        producer = KafkaProducer(bootstrap_servers="127.0.0.1:19192", acks="all")
+        admin = KafkaAdminClient(bootstrap_servers="127.0.0.1:19192")
+        admin.create_topics([NewTopic("second.stack", 1, 1)])
+        admin.close()
+        producer.send("second.stack", b"x").get(timeout=30)
+        producer.close()
+        # The first stack is untouched.
+        assert _stack({}, "status").returncode == 0
+    finally:
+        down = _stack(env, "down")
+    assert down.returncode == 0, down.stderr
+    assert _stack(env, "status").returncode == 3
+    assert _pids(tmp_path) == []
+
+
+def test_three_broker_cluster_replicates_with_min_isr_two(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    env = {
+        "STACK_DIR": str(tmp_path / "cluster"),
+        "STACK_KAFKA_PORT": "19292",
+        "STACK_KAFKA_BROKERS": "3",
+        "STACK_CACHE_DIR": str(stack.cache_dir),
+    }
+    bootstrap = "127.0.0.1:19292,127.0.0.1:19294,127.0.0.1:19296"
+    try:
+        up = _stack(env, "up", "--only", "kafka")
+        assert up.returncode == 0, up.stderr
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        admin.create_topics([NewTopic("replicated", 3, 3)])
+        described = admin.describe_topics(["replicated"])
+        admin.close()
+        assert all(len(p["replica_nodes"]) == 3 for p in described[0]["partitions"])
+        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+        producer.send("replicated", b"x").get(timeout=30)
+        producer.close()
+    finally:
+        down = _stack(env, "down", "--only", "kafka")
+    assert down.returncode == 0, down.stderr
+    assert _pids(tmp_path) == []
