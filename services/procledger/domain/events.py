@@ -37,6 +37,8 @@ class OrderPlaced:
     supplier_country: str | None = None
     contract_ref: str | None = None
     nsn: str | None = None
+    # Added with schema OrderPlaced.v2; records written with v1 decode with None here.
+    expected_delivery: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
