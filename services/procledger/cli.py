@@ -10,7 +10,11 @@ import sys
 from collections.abc import Sequence
 
 # Each module exposes register(subparsers); imported lazily so `--help` stays fast.
-COMMAND_MODULES = ("procledger.stack.commands",)
+COMMAND_MODULES = (
+    "procledger.stack.commands",
+    "procledger.admin_commands",
+    "procledger.consumer.commands",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("kafka").setLevel(max(level, logging.WARNING))
+    logging.getLogger("yoyo").setLevel(max(level, logging.WARNING))
     code: int = args.func(args)
     return code
 

@@ -1,0 +1,1 @@
+"""Adapters: Kafka and PostgreSQL code around the pure core, named after technology and role."""

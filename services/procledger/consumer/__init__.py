@@ -1,0 +1,1 @@
+"""The ledger consumer: Kafka records folded exactly once into the PostgreSQL ledger."""

@@ -1,0 +1,218 @@
+"""Turning a polled batch into one BatchWrite: decode once, trim replays, fold, chain."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from procledger.codec.avro import DecodedEvent, decode
+from procledger.codec.errors import CodecError
+from procledger.codec.jsonform import event_to_json_dict
+from procledger.consumer.ports import (
+    BatchWrite,
+    JournalEntry,
+    KafkaRecord,
+    Position,
+    PositionUpdate,
+    RejectionEntry,
+    TopicPartition,
+)
+from procledger.domain.chain import entry_hash
+from procledger.domain.events import Event, StockpileTargetSet, event_type
+from procledger.domain.ledger import Applied, fold
+from procledger.domain.postings import Posting
+from procledger.domain.state import LedgerState
+from procledger.domain.validation import validate
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A record whose bytes became a field-valid event."""
+
+    record: KafkaRecord
+    decoded: DecodedEvent
+    payload: Mapping[str, object]
+    record_sha256: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """A record rejected before the fold (bad bytes, unknown schema, invalid field)."""
+
+    record: KafkaRecord
+    reason_code: str
+    error: str
+    event: Event | None
+    record_sha256: bytes
+
+
+Item = Decoded | Undecodable
+
+
+def kafka_time(record: KafkaRecord) -> datetime | None:
+    if record.timestamp_ms is None or record.timestamp_ms < 0:
+        return None
+    return datetime.fromtimestamp(record.timestamp_ms / 1000, tz=UTC)
+
+
+def decode_record(record: KafkaRecord) -> Item:
+    """Decode and validate one record; every failure names its reason code."""
+    digest = hashlib.sha256(record.value or b"").digest()
+    if not record.value:
+        return Undecodable(record, "UNDECODABLE", "record has no value", None, digest)
+    try:
+        decoded = decode(record.value)
+    except CodecError as err:
+        return Undecodable(record, err.code, str(err), None, digest)
+    problems = validate(decoded.event)
+    if problems:
+        error = "; ".join(f"{p.field}: {p.reason}" for p in problems)
+        return Undecodable(record, "INVALID_EVENT", error, decoded.event, digest)
+    return Decoded(record, decoded, event_to_json_dict(decoded.event), digest)
+
+
+def order_id_of(event: Event | None) -> str | None:
+    if event is None or isinstance(event, StockpileTargetSet):
+        return None
+    return event.order_id
+
+
+@dataclass(frozen=True, slots=True)
+class Trimmed:
+    """The items still to apply, and partitions whose records start past the ledger's position."""
+
+    items: list[Item]
+    gaps: dict[TopicPartition, int]
+
+
+def trim(items: Sequence[Item], positions: Mapping[TopicPartition, Position]) -> Trimmed:
+    """Drop records the ledger already holds (replays); report a partition that skips ahead."""
+    expected = {tp: pos.next_offset for tp, pos in positions.items()}
+    kept: list[Item] = []
+    gaps: dict[TopicPartition, int] = {}
+    for item in items:
+        rec = item.record
+        tp = (rec.topic, rec.partition)
+        if tp in gaps or rec.offset < expected[tp]:
+            continue
+        if rec.offset > expected[tp]:
+            # Never skip a record to make progress: the caller seeks back and polls again.
+            gaps[tp] = positions[tp].next_offset
+            continue
+        kept.append(item)
+        expected[tp] = rec.offset + 1
+    return Trimmed([i for i in kept if (i.record.topic, i.record.partition) not in gaps], gaps)
+
+
+def state_keys(items: Sequence[Item]) -> tuple[set[str], set[str], set[tuple[str, int]]]:
+    """The orders, event ids and stockpile keys a batch can touch."""
+    orders: set[str] = set()
+    events: set[str] = set()
+    targets: set[tuple[str, int]] = set()
+    for item in items:
+        if isinstance(item, Decoded):
+            event = item.decoded.event
+            events.add(event.event_id)
+            if isinstance(event, StockpileTargetSet):
+                targets.add((event.country, event.caliber_mm))
+            else:
+                orders.add(event.order_id)
+    return orders, events, targets
+
+
+def build_batch(
+    items: Sequence[Item],
+    state: LedgerState,
+    positions: Mapping[TopicPartition, Position],
+    recorded_at: datetime,
+) -> BatchWrite:
+    """Fold the decoded events and lay out every row the batch writes, chains included."""
+    decoded = [i for i in items if isinstance(i, Decoded)]
+    result = fold(state, [d.decoded.event for d in decoded])
+    outcome_of = {id(d): outcome for d, (_, outcome) in zip(decoded, result.outcomes, strict=True)}
+
+    heads = {tp: pos.next_offset for tp, pos in positions.items()}
+    chain = {tp: pos.chain_head for tp, pos in positions.items()}
+    counts: dict[TopicPartition, list[int]] = {}
+    journal: list[JournalEntry] = []
+    postings: list[Posting] = []
+    rejections: list[RejectionEntry] = []
+    touched_orders: set[str] = set()
+    touched_targets: set[tuple[str, int]] = set()
+    last_offset: dict[TopicPartition, int] = {}
+
+    for item in items:
+        rec = item.record
+        tp = (rec.topic, rec.partition)
+        last_offset[tp] = rec.offset
+        tally = counts.setdefault(tp, [0, 0])
+        ts = kafka_time(rec)
+        if isinstance(item, Undecodable):
+            rejections.append(_rejection(item, recorded_at))
+            tally[1] += 1
+            continue
+        outcome = outcome_of[id(item)]
+        event = item.decoded.event
+        if not isinstance(outcome, Applied):
+            rejections.append(
+                RejectionEntry(
+                    rec.topic, rec.partition, rec.offset, ts, event.event_id, event_type(event),
+                    order_id_of(event), outcome.code, outcome.message, item.payload, None,
+                    item.record_sha256, recorded_at, rec.headers, rec.value,
+                )
+            )  # fmt: skip
+            tally[1] += 1
+            continue
+        fields = {
+            "event_id": event.event_id,
+            "event_type": event_type(event),
+            "order_id": order_id_of(event),
+            "payload": item.payload,
+            "writer_fingerprint": item.decoded.fingerprint,
+            "schema_version": item.decoded.schema_version,
+            "occurred_at": event.occurred_at,
+            "recorded_at": recorded_at,
+            "topic": rec.topic,
+            "partition": rec.partition,
+            "offset": rec.offset,
+            "kafka_timestamp": ts,
+            "record_sha256": item.record_sha256,
+        }
+        digest = entry_hash(chain[tp], **fields)  # type: ignore[arg-type]
+        journal.append(JournalEntry(prev_hash=chain[tp], hash=digest, **fields))  # type: ignore[arg-type]
+        chain[tp] = digest
+        postings.extend(outcome.postings)
+        tally[0] += 1
+        if isinstance(event, StockpileTargetSet):
+            touched_targets.add((event.country, event.caliber_mm))
+        else:
+            touched_orders.add(event.order_id)
+
+    updates = [
+        PositionUpdate(tp[0], tp[1], heads[tp], Position(last + 1, chain[tp]), *counts[tp])
+        for tp, last in sorted(last_offset.items())
+    ]
+    return BatchWrite(
+        journal=journal,
+        postings=postings,
+        rejections=rejections,
+        state=result.state,
+        touched_orders=touched_orders,
+        touched_targets={k for k in touched_targets if k in result.state.targets},
+        positions=updates,
+    )
+
+
+def _rejection(item: Undecodable, recorded_at: datetime) -> RejectionEntry:
+    rec = item.record
+    event = item.event
+    payload = event_to_json_dict(event) if event is not None else None
+    return RejectionEntry(
+        rec.topic, rec.partition, rec.offset, kafka_time(rec),
+        event.event_id if event else None, event_type(event) if event else None,
+        order_id_of(event), item.reason_code, item.error, payload,
+        None if event is not None else rec.value, item.record_sha256, recorded_at, rec.headers,
+        rec.value,
+    )  # fmt: skip

@@ -1,0 +1,86 @@
+"""The ledger consumer's Prometheus metrics, defined once and bound to a given registry."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Latency from a record's Kafka timestamp to the ledger commit: 1 ms up to 5 minutes.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+                   60, 120, 300)  # fmt: skip
+BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000)
+DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class ConsumerMetrics:
+    """The ledger consumer's metrics (prefix procledger_consumer_)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        p = "procledger_consumer_"
+        self.consumed = Counter(
+            p + "events_consumed", "Records polled from Kafka, by topic", ["topic"],
+            registry=registry,
+        )  # fmt: skip
+        self.applied = Counter(
+            p + "events_applied", "Events appended to the journal, by event type",
+            ["event_type"], registry=registry,
+        )  # fmt: skip
+        self.rejected = Counter(
+            p + "events_rejected", "Records rejected, by event type and reason code",
+            ["event_type", "reason"], registry=registry,
+        )  # fmt: skip
+        self.dlq_forwarded = Counter(
+            p + "dlq_forwarded", "Rejected records forwarded to the dead-letter topic",
+            registry=registry,
+        )  # fmt: skip
+        self.batch_size = Histogram(
+            p + "batch_size_records", "Records per applied batch", buckets=BATCH_BUCKETS,
+            registry=registry,
+        )  # fmt: skip
+        self.batch_duration = Histogram(
+            p + "batch_duration_seconds", "Time from poll to Kafka offset commit for a batch",
+            buckets=DURATION_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.commit_duration = Histogram(
+            p + "db_commit_duration_seconds", "Time of the batch's database transaction",
+            buckets=DURATION_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            p + "end_to_end_latency_seconds",
+            "From the record's Kafka timestamp (publish time) to its ledger commit",
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.lag_messages = Gauge(
+            p + "lag_messages", "End offset minus the ledger's next offset, per partition",
+            ["topic", "partition"], registry=registry,
+        )  # fmt: skip
+        self.lag_seconds = Gauge(
+            p + "lag_seconds", "Age of the oldest unapplied record, per partition (0 if none)",
+            ["topic", "partition"], registry=registry,
+        )  # fmt: skip
+        self.committed_offset = Gauge(
+            p + "committed_offset", "The ledger's next offset to apply, per partition",
+            ["topic", "partition"], registry=registry,
+        )  # fmt: skip
+        self.rebalances = Counter(
+            p + "rebalances", "Partition assignments received from the group coordinator",
+            registry=registry,
+        )  # fmt: skip
+        self.retries = Counter(
+            p + "retries", "Batches retried after a transient failure, by kind", ["kind"],
+            registry=registry,
+        )  # fmt: skip
+        self.fenced = Counter(
+            p + "fenced_batches", "Batches rolled back because another member owned a partition",
+            registry=registry,
+        )  # fmt: skip
+        self.start_time = Gauge(
+            p + "start_time_seconds", "Unix time the consumer process started",
+            registry=registry,
+        )  # fmt: skip
+        self.last_batch_time = Gauge(
+            p + "last_batch_time_seconds", "Unix time of the last committed batch",
+            registry=registry,
+        )  # fmt: skip
+        self.start_time.set(time.time())

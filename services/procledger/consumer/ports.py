@@ -1,0 +1,171 @@
+"""What the consumer core needs from the outside world, as small Protocols and plain values."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from procledger.domain.postings import Posting
+from procledger.domain.state import LedgerState
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaRecord:
+    """One consumed record, with the coordinates the journal keeps as provenance."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a partition stands in the ledger: next offset to apply, head of its hash chain."""
+
+    next_offset: int
+    chain_head: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    event_id: str
+    event_type: str
+    order_id: str | None
+    payload: Mapping[str, object]
+    writer_fingerprint: str
+    schema_version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    topic: str
+    partition: int
+    offset: int
+    kafka_timestamp: datetime | None
+    record_sha256: bytes
+    prev_hash: bytes
+    hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RejectionEntry:
+    topic: str
+    partition: int
+    offset: int
+    kafka_timestamp: datetime | None
+    event_id: str | None
+    event_type: str | None
+    order_id: str | None
+    reason_code: str
+    error: str
+    payload: Mapping[str, object] | None
+    raw_value: bytes | None
+    record_sha256: bytes
+    recorded_at: datetime
+    headers: tuple[tuple[str, bytes], ...] = ()
+    record_value: bytes | None = None  # the original bytes, for the dead-letter topic
+
+
+@dataclass(frozen=True, slots=True)
+class PositionUpdate:
+    """Move a partition from `expected` (what this consumer started from) to `new`."""
+
+    topic: str
+    partition: int
+    expected_offset: int
+    new: Position
+    journal_rows: int
+    rejected_rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchWrite:
+    """Everything one batch changes, written in one database transaction."""
+
+    journal: Sequence[JournalEntry]
+    postings: Sequence[Posting]
+    rejections: Sequence[RejectionEntry]
+    state: LedgerState
+    touched_orders: Collection[str]
+    touched_targets: Collection[tuple[str, int]]
+    positions: Sequence[PositionUpdate]
+    latencies_s: Sequence[float] = field(default=())
+    usd_committed: Decimal = Decimal(0)
+
+
+class StalePosition(Exception):
+    """Another consumer moved this partition on: this one lost it (a zombie) and must stop."""
+
+
+class LedgerTransaction(Protocol):
+    def lock_positions(
+        self, partitions: Collection[TopicPartition]
+    ) -> dict[TopicPartition, Position]:
+        """Lock the partitions' rows (creating them at offset 0) and return where they stand."""
+        ...
+
+    def load_state(
+        self,
+        order_ids: Collection[str],
+        event_ids: Collection[str],
+        target_keys: Collection[tuple[str, int]],
+    ) -> LedgerState:
+        """The part of the ledger state a batch can touch."""
+        ...
+
+    def write(self, batch: BatchWrite) -> None:
+        """Append and update everything; raise StalePosition if a position moved meanwhile."""
+        ...
+
+
+class LedgerStore(Protocol):
+    def transaction(self) -> AbstractContextManager[LedgerTransaction]:
+        """A unit of work: committed when the block ends, rolled back on any exception."""
+        ...
+
+    def positions(self) -> dict[TopicPartition, Position]:
+        """Every partition's position, read without locks (for seeking after an assignment)."""
+        ...
+
+
+class EventSource(Protocol):
+    def poll(self, timeout_s: float, max_records: int) -> list[KafkaRecord]: ...
+
+    def assigned(self) -> set[TopicPartition]: ...
+
+    def take_new_assignments(self) -> set[TopicPartition]:
+        """Partitions assigned since the last call (the caller seeks them to the ledger)."""
+        ...
+
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+
+    def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Mirror the ledger's positions to Kafka so standard lag tools work (best effort)."""
+        ...
+
+    def end_offsets(self) -> dict[TopicPartition, int]: ...
+
+    def close(self) -> None: ...
+
+
+class RejectForwarder(Protocol):
+    def forward(self, rejections: Sequence[RejectionEntry]) -> None:
+        """Send rejected records to the dead-letter topic with headers that say why."""
+        ...
+
+
+def iter_partitions(records: Sequence[KafkaRecord]) -> Iterator[TopicPartition]:
+    seen: set[TopicPartition] = set()
+    for record in records:
+        tp = (record.topic, record.partition)
+        if tp not in seen:
+            seen.add(tp)
+            yield tp

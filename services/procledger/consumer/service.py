@@ -1,0 +1,224 @@
+"""The consumer loop: poll, apply each batch in one transaction, then mirror offsets to Kafka."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from procledger.consumer.batch import build_batch, decode_record, state_keys, trim
+from procledger.consumer.metrics import ConsumerMetrics
+from procledger.consumer.ports import (
+    BatchWrite,
+    EventSource,
+    KafkaRecord,
+    LedgerStore,
+    RejectForwarder,
+    StalePosition,
+    iter_partitions,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter; `conflict_limit` bounds retries of conflicts."""
+
+    base_s: float = 0.2
+    cap_s: float = 10.0
+    conflict_limit: int = 10
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerTuning:
+    max_records: int = 5000
+    poll_timeout_s: float = 0.5
+    lag_interval_s: float = 5.0
+
+
+class LedgerConsumer:
+    """Folds polled records into the ledger exactly once; positions live in the ledger."""
+
+    def __init__(
+        self,
+        source: EventSource,
+        store: LedgerStore,
+        forwarder: RejectForwarder | None,
+        metrics: ConsumerMetrics,
+        *,
+        unavailable: tuple[type[Exception], ...],
+        conflicts: tuple[type[Exception], ...],
+        tuning: ConsumerTuning = ConsumerTuning(),
+        retry: RetryPolicy = RetryPolicy(),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._source = source
+        self._store = store
+        self._forwarder = forwarder
+        self._metrics = metrics
+        self._unavailable = unavailable
+        self._conflicts = conflicts
+        self._tuning = tuning
+        self._retry = retry
+        self._clock = clock
+        self._last_lag = 0.0
+        self.applied_batches = 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Until `stop` is set: a SIGTERM finishes the batch in hand, then returns."""
+        while not stop.is_set():
+            self.step(stop)
+        log.info("consumer stopping after %d batches", self.applied_batches)
+
+    def step(self, stop: threading.Event | None = None) -> int:
+        """One poll and its batch; returns the number of records polled."""
+        self._seek_new_assignments(stop)
+        records = self._source.poll(self._tuning.poll_timeout_s, self._tuning.max_records)
+        if records:
+            self._apply(records, stop)
+        if time.monotonic() - self._last_lag > self._tuning.lag_interval_s:
+            self._report_lag()
+        return len(records)
+
+    def _seek_new_assignments(self, stop: threading.Event | None) -> None:
+        new = self._source.take_new_assignments()
+        if not new:
+            return
+        self._metrics.rebalances.inc()
+        positions = self._with_retry(self._store.positions, stop)
+        if positions is None:
+            return
+        for tp in sorted(new):
+            offset = positions[tp].next_offset if tp in positions else 0
+            self._source.seek(tp, offset)
+            log.info("partition %s-%d: resuming at ledger offset %d", tp[0], tp[1], offset)
+
+    def _apply(self, records: Sequence[KafkaRecord], stop: threading.Event | None) -> None:
+        started = time.monotonic()
+        for tp in iter_partitions(records):
+            self._metrics.consumed.labels(tp[0]).inc(
+                sum(1 for r in records if (r.topic, r.partition) == tp)
+            )
+        items = [decode_record(r) for r in records]  # decoded once, outside the transaction
+        partitions = set(iter_partitions(records))
+        gaps: dict[tuple[str, int], int] = {}
+
+        def transaction() -> BatchWrite | None:
+            nonlocal gaps
+            db_started = time.monotonic()
+            with self._store.transaction() as tx:
+                positions = tx.lock_positions(partitions)
+                trimmed = trim(items, positions)
+                gaps = trimmed.gaps
+                if not trimmed.items:
+                    return None
+                orders, events, targets = state_keys(trimmed.items)
+                state = tx.load_state(orders, events, targets)
+                batch = build_batch(trimmed.items, state, positions, self._clock())
+                tx.write(batch)
+            self._metrics.commit_duration.observe(time.monotonic() - db_started)
+            return batch
+
+        try:
+            batch = self._with_retry(transaction, stop, give_up_on_stop=False)
+        except StalePosition as err:
+            self._metrics.fenced.inc()
+            log.warning("batch rolled back: %s", err)
+            self._resync()
+            return
+        for tp, offset in gaps.items():
+            log.warning("partition %s-%d: records start past offset %d; seeking back", *tp, offset)
+            self._source.seek(tp, offset)
+        if batch is None:
+            return
+        self.applied_batches += 1
+        self._after_commit(batch, started)
+
+    def _after_commit(self, batch: BatchWrite, started: float) -> None:
+        self._source.commit({(u.topic, u.partition): u.new.next_offset for u in batch.positions})
+        if self._forwarder is not None and batch.rejections:
+            try:
+                self._forwarder.forward(batch.rejections)
+                self._metrics.dlq_forwarded.inc(len(batch.rejections))
+            except Exception:  # the rejections table already holds them
+                log.exception("could not forward %d rejections to the DLQ", len(batch.rejections))
+        now = time.time()
+        for entry in batch.journal:
+            self._metrics.applied.labels(entry.event_type).inc()
+            if entry.kafka_timestamp is not None:
+                self._metrics.latency.observe(max(0.0, now - entry.kafka_timestamp.timestamp()))
+        for rejection in batch.rejections:
+            self._metrics.rejected.labels(
+                rejection.event_type or "unknown", rejection.reason_code
+            ).inc()
+        for update in batch.positions:
+            self._metrics.committed_offset.labels(update.topic, str(update.partition)).set(
+                update.new.next_offset
+            )
+        self._metrics.batch_size.observe(len(batch.journal) + len(batch.rejections))
+        self._metrics.batch_duration.observe(time.monotonic() - started)
+        self._metrics.last_batch_time.set(now)
+
+    def _resync(self) -> None:
+        """After fencing: put every owned partition back where the ledger says it stands."""
+        positions = self._store.positions()
+        for tp in sorted(self._source.assigned()):
+            self._source.seek(tp, positions[tp].next_offset if tp in positions else 0)
+
+    def _with_retry(
+        self,
+        action: Callable[[], T],
+        stop: threading.Event | None,
+        give_up_on_stop: bool = True,
+    ) -> T | None:
+        """Retry transient failures with jittered backoff; never skip the work itself."""
+        attempt = 0
+        conflicts = 0
+        while True:
+            try:
+                return action()
+            except self._unavailable as err:
+                kind = "unavailable"
+                if give_up_on_stop and stop is not None and stop.is_set():
+                    return None
+                if stop is not None and stop.is_set() and attempt > 3:
+                    # SIGTERM while the database is down: abort the batch; nothing was written.
+                    log.warning("stopping with the batch unapplied: %s", err)
+                    raise SystemExit(0) from err
+            except self._conflicts as err:
+                kind = "conflict"
+                conflicts += 1
+                if conflicts > self._retry.conflict_limit:
+                    raise
+                log.info("conflict, retrying: %s", err)
+            self._metrics.retries.labels(kind).inc()
+            delay = self._retry.delay(attempt)
+            if kind == "unavailable":
+                log.warning("database unavailable, retry %d in %.1fs", attempt + 1, delay)
+            attempt += 1
+            time.sleep(delay)
+
+    def _report_lag(self) -> None:
+        self._last_lag = time.monotonic()
+        try:
+            ends = self._source.end_offsets()
+            positions = self._store.positions()
+        except Exception as err:  # lag is best effort; the loop goes on
+            log.debug("lag not measured: %s", err)
+            return
+        for tp, end in ends.items():
+            next_offset = positions[tp].next_offset if tp in positions else 0
+            labels = (tp[0], str(tp[1]))
+            self._metrics.lag_messages.labels(*labels).set(max(0, end - next_offset))
+            self._metrics.committed_offset.labels(*labels).set(next_offset)

@@ -1,0 +1,66 @@
+"""docker-compose.yml is valid and names the same ports, topics and variables as the stack."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
+from procledger.stack.config import StackConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def test_docker_compose_config_validates() -> None:
+    tool = shutil.which("docker-compose")
+    cmd = [tool, "config", "-q"] if tool else ["docker", "compose", "config", "-q"]
+    if not tool and shutil.which("docker") is None:
+        pytest.fail("neither docker-compose nor docker is installed (.ci/run installs it)")
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_publishes_the_local_stack_ports() -> None:
+    stack = StackConfig.from_env({})
+    services = _compose()["services"]
+    published = {
+        name: {int(str(p).split(":")[0]) for p in svc.get("ports", [])}
+        for name, svc in services.items()
+    }
+    assert stack.kafka_port in published["kafka"]
+    assert stack.pg_port in published["postgres"]
+    assert stack.prometheus_port in published["prometheus"]
+    assert 9410 in published["consumer"]
+
+
+def test_compose_uses_the_same_topics_and_variables() -> None:
+    services = _compose()["services"]
+    env = services["consumer"]["environment"]
+    topics = Topics.from_env(Env({}))
+    assert env["TOPIC_ORDERS"] == topics.orders
+    assert env["TOPIC_STOCKPILE_TARGETS"] == topics.stockpile_targets
+    assert env["TOPIC_DLQ"] == topics.dlq
+    assert int(env["TOPIC_PARTITIONS"]) == topics.partitions
+    # Every variable compose sets is one the settings read (no typo goes unnoticed).
+    settings = Env(env)
+    assert KafkaSettings.from_env(settings).bootstrap_servers == "kafka:9092"
+    db = DatabaseSettings.from_env(settings)
+    assert db.url.startswith("postgresql://procledger_app:")
+    assert "/procledger" in db.admin_url
+
+
+def test_compose_kafka_is_kraft_4x() -> None:
+    kafka = _compose()["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:4.")
+    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert _compose()["services"]["postgres"]["image"] == "postgres:17"
