@@ -1,0 +1,234 @@
+"""Avro single-object encoding of events: schemas compiled once, strict encode, lean decode."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation
+from enum import Enum
+from functools import cache
+from io import BytesIO
+from typing import Any
+
+from fastavro import schemaless_reader, schemaless_writer
+
+from procledger.codec.errors import (
+    EncodeError,
+    MalformedBody,
+    NotSingleObject,
+    SchemaRegistryError,
+    UnknownSchema,
+)
+from procledger.codec.jsonform import canonical_json, event_to_json_dict
+from procledger.codec.schemas import (
+    HEADER_LENGTH,
+    MAGIC,
+    SchemaRegistry,
+    SchemaVersion,
+    default_registry,
+)
+from procledger.domain.events import EVENT_TYPES, Event, Purpose
+
+__all__ = [
+    "AvroCodec",
+    "DecodedEvent",
+    "canonical_json",
+    "decode",
+    "default_codec",
+    "encode",
+    "event_to_json_dict",
+]
+
+LONG_MIN = -(2**63)
+LONG_MAX = 2**63 - 1
+
+# Python enum for each Avro enum name the schemas use.
+ENUM_TYPES: dict[str, type[Enum]] = {"Purpose": Purpose}
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedEvent:
+    """A decoded record: the event and which writer schema produced the bytes."""
+
+    event: Event
+    event_type: str
+    fingerprint: str
+    schema_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Writer:
+    """How to turn one event class into a record of one schema version."""
+
+    version: SchemaVersion
+    names: tuple[str, ...]
+    dropped: tuple[str, ...]
+    longs: tuple[tuple[str, bool], ...]
+    instants: tuple[tuple[str, bool], ...]
+    decimals: tuple[tuple[str, bool, Decimal, Context, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """How to read records of one writer fingerprint into the current event class."""
+
+    writer: dict[str, Any]
+    reader: dict[str, Any] | None
+    cls: type[Event]
+    event_type: str
+    fingerprint: str
+    version: int
+    decimals: tuple[tuple[str, int], ...]
+    enums: tuple[tuple[str, dict[str, Enum]], ...]
+
+
+def _writer(version: SchemaVersion, cls: type[Event]) -> _Writer:
+    names = tuple(f.name for f in version.fields)
+    dropped = tuple(f.name for f in dataclasses.fields(cls) if f.name not in names)
+    longs = tuple((f.name, f.nullable) for f in version.fields if f.kind == "long")
+    instants = tuple((f.name, f.nullable) for f in version.fields if f.kind == "timestamp")
+    decimals = tuple(
+        (
+            f.name,
+            f.nullable,
+            Decimal(1).scaleb(-f.scale),
+            # Inexact: a non-zero digit past the scale; InvalidOperation: too many digits.
+            Context(prec=f.precision, traps=[InvalidOperation, Inexact]),
+            f"decimal({f.precision},{f.scale})",
+        )
+        for f in version.fields
+        if f.kind == "decimal"
+    )
+    return _Writer(version, names, dropped, longs, instants, decimals)
+
+
+def _reader(writer: SchemaVersion, current: SchemaVersion) -> _Reader:
+    enums: list[tuple[str, dict[str, Enum]]] = []
+    for f in current.fields:
+        if f.kind != "enum":
+            continue
+        enum_type = ENUM_TYPES.get(f.enum_name)
+        if enum_type is None or not set(f.symbols) <= set(enum_type.__members__):
+            raise SchemaRegistryError(f"{current.path.name}: enum {f.enum_name} has no Python twin")
+        enums.append((f.name, {s: enum_type[s] for s in f.symbols}))
+    return _Reader(
+        writer=writer.parsed,
+        # Same schema: skip resolution entirely, the fast path for nearly every record.
+        reader=None if writer is current else current.parsed,
+        cls=EVENT_TYPES[current.event_type],
+        event_type=current.event_type,
+        fingerprint=writer.fingerprint_hex,
+        version=writer.version,
+        decimals=tuple((f.name, -f.scale) for f in current.fields if f.kind == "decimal"),
+        enums=tuple(enums),
+    )
+
+
+class AvroCodec:
+    """Encodes events with the current schema and decodes any known version into events."""
+
+    def __init__(self, registry: SchemaRegistry) -> None:
+        self.registry = registry
+        self._writers: dict[tuple[type[Event], int | None], _Writer] = {}
+        for event_type in registry.event_types:
+            cls = EVENT_TYPES[event_type]
+            for version in registry.versions(event_type):
+                self._writers[(cls, version.version)] = _writer(version, cls)
+            self._writers[(cls, None)] = self._writers[(cls, registry.current(event_type).version)]
+        self._readers: dict[bytes, _Reader] = {
+            v.fingerprint: _reader(v, registry.current(v.event_type)) for v in registry
+        }
+
+    def encode(self, event: Event, *, version: int | None = None) -> bytes:
+        """Single-object bytes: C3 01, writer fingerprint, Avro body. Never rounds a value."""
+        plan = self._writers.get((type(event), version))
+        if plan is None:
+            raise EncodeError(f"no schema version {version} for {type(event).__name__}")
+        record = {name: getattr(event, name) for name in plan.names}
+        for name in plan.dropped:
+            if getattr(event, name) is not None:
+                raise EncodeError(f"{name}: not in {plan.version.path.name}, cannot be written")
+        for name, nullable in plan.longs:
+            value = record[name]
+            if value is None and nullable:
+                continue
+            # fastavro would write True as 1 and truncate 2.7 to 2 without complaint.
+            if type(value) is not int or not LONG_MIN <= value <= LONG_MAX:
+                raise EncodeError(f"{name}: {value!r} is not a 64-bit integer")
+        for name, nullable in plan.instants:
+            value = record[name]
+            if value is None and nullable:
+                continue
+            # fastavro would take a naive datetime as UTC, silently.
+            if not isinstance(value, datetime) or value.utcoffset() is None:
+                raise EncodeError(f"{name}: {value!r} is not a timezone-aware datetime")
+        for name, nullable, quantum, context, label in plan.decimals:
+            value = record[name]
+            if value is None and nullable:
+                continue
+            if type(value) is not Decimal or not value.is_finite():
+                raise EncodeError(f"{name}: {value!r} is not a finite Decimal")
+            try:
+                # Exact rescale to the schema's scale: fastavro checks neither the digit count
+                # against precision nor that trailing zeros past the scale are only zeros.
+                record[name] = value.quantize(quantum, context=context)
+            except DecimalException as err:
+                raise EncodeError(f"{name}: {value} does not fit {label} exactly") from err
+        out = BytesIO()
+        out.write(plan.version.header)
+        try:
+            schemaless_writer(out, plan.version.parsed, record)
+        except Exception as err:
+            raise EncodeError(f"{type(event).__name__}: {err}") from err
+        return out.getvalue()
+
+    def decode(self, data: bytes) -> DecodedEvent:
+        """Resolve the writer by fingerprint, read into the current schema, build the event."""
+        if len(data) < HEADER_LENGTH or data[:2] != MAGIC:
+            raise NotSingleObject("not Avro single-object encoded (no C3 01 marker or too short)")
+        reader = self._readers.get(data[2:HEADER_LENGTH])
+        if reader is None:
+            raise UnknownSchema(data[2:HEADER_LENGTH].hex())
+        buf = BytesIO(data)
+        buf.seek(HEADER_LENGTH)
+        try:
+            record: dict[str, Any] = schemaless_reader(  # type: ignore[assignment]
+                buf, reader.writer, reader.reader
+            )
+        except Exception as err:
+            # fastavro raises EOFError, UnicodeDecodeError, IndexError, ValueError, ...
+            raise MalformedBody(
+                f"{reader.event_type} v{reader.version}: {type(err).__name__}: {err}"
+            ) from err
+        if buf.tell() != len(data):
+            raise MalformedBody(f"{len(data) - buf.tell()} bytes after the record")
+        for name, exponent in reader.decimals:
+            value = record[name]
+            # fastavro rounds a decimal with more digits than the precision; a changed
+            # exponent is the trace of that rounding, so the body broke its schema.
+            if value is not None and value.as_tuple().exponent != exponent:
+                raise MalformedBody(f"{name}: decimal has more digits than its precision")
+        for name, members in reader.enums:
+            value = record[name]
+            if value is not None:
+                record[name] = members[value]
+        return DecodedEvent(
+            reader.cls(**record), reader.event_type, reader.fingerprint, reader.version
+        )
+
+
+@cache
+def default_codec() -> AvroCodec:
+    """The process-wide codec over default_registry()."""
+    return AvroCodec(default_registry())
+
+
+def encode(event: Event, *, version: int | None = None) -> bytes:
+    """Encode with the current schema of the event's type (or an older `version`)."""
+    return default_codec().encode(event, version=version)
+
+
+def decode(data: bytes) -> DecodedEvent:
+    """Decode single-object bytes written with any known schema version."""
+    return default_codec().decode(data)
