@@ -11,13 +11,21 @@ import time
 from dataclasses import dataclass
 from types import FrameType
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import (
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    start_http_server,
+)
 
 from procledger.adapters.kafka_dlq import KafkaDlqForwarder
+from procledger.adapters.kafka_heads import KafkaHeadReader
 from procledger.adapters.kafka_source import KafkaEventSource
 from procledger.adapters.postgres_store import PostgresLedgerStore, StoreConflict, StoreUnavailable
+from procledger.consumer.business_metrics import LedgerBusinessCollector, PostgresBusinessQueries
 from procledger.consumer.metrics import ConsumerMetrics
 from procledger.consumer.service import ConsumerTuning, LedgerConsumer
+from procledger.domain.events import EVENT_TYPES
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, SettingsError, Topics
 
 log = logging.getLogger("procledger.consume")
@@ -58,7 +66,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     group = args.group or settings.group
     registry = CollectorRegistry()
-    metrics = ConsumerMetrics(registry)
+    metrics = ConsumerMetrics(registry, event_types=EVENT_TYPES)
+    # process_start_time_seconds, CPU and memory, and the Python version, as any exporter has.
+    registry.register(PROCESS_COLLECTOR)
+    registry.register(PLATFORM_COLLECTOR)
+    business = PostgresBusinessQueries(settings.database.url)
+    registry.register(LedgerBusinessCollector(business))
     port = settings.metrics_port if args.metrics_port is None else args.metrics_port
     if port:
         start_http_server(port, addr="0.0.0.0", registry=registry)  # noqa: S104 - scraped
@@ -70,10 +83,12 @@ def run(args: argparse.Namespace) -> int:
     )
     store = PostgresLedgerStore(settings.database.url)
     forwarder = KafkaDlqForwarder(settings.kafka, settings.topics.dlq)
+    heads = KafkaHeadReader(settings.kafka)  # for procledger_consumer_lag_seconds
     consumer = LedgerConsumer(
         source, store, forwarder, metrics,
         unavailable=(StoreUnavailable,), conflicts=(StoreConflict,),
         tuning=ConsumerTuning(max_records=settings.max_records),
+        head_timestamps=heads.timestamps,
     )  # fmt: skip
     stop = threading.Event()
 
@@ -92,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         source.close()
         forwarder.close()
+        heads.close()
+        business.close()
         store.close()
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -205,14 +206,24 @@ def build_batch(
     )
 
 
+def storable(text: str | None) -> str | None:
+    """PostgreSQL text holds neither NUL nor unpaired surrogates: escape them visibly."""
+    if text is None:
+        return None
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _rejection(item: Undecodable, recorded_at: datetime) -> RejectionEntry:
     rec = item.record
     event = item.event
     payload = event_to_json_dict(event) if event is not None else None
+    if payload is not None and "\\u0000" in json.dumps(payload):
+        # JSONB refuses NUL characters: keep the exact bytes instead of the decoded payload.
+        payload = None
     return RejectionEntry(
         rec.topic, rec.partition, rec.offset, kafka_time(rec),
-        event.event_id if event else None, event_type(event) if event else None,
-        order_id_of(event), item.reason_code, item.error, payload,
-        None if event is not None else rec.value, item.record_sha256, recorded_at, rec.headers,
-        rec.value,
+        storable(event.event_id) if event else None, event_type(event) if event else None,
+        storable(order_id_of(event)), item.reason_code, storable(item.error) or "", payload,
+        None if payload is not None else rec.value, item.record_sha256, recorded_at,
+        rec.headers, rec.value,
     )  # fmt: skip

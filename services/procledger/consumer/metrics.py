@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -11,12 +12,17 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
                    60, 120, 300)  # fmt: skip
 BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000)
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+RETRY_KINDS = ("unavailable", "conflict")
 
 
 class ConsumerMetrics:
-    """The ledger consumer's metrics (prefix procledger_consumer_)."""
+    """The ledger consumer's metrics (prefix procledger_consumer_).
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    Counters whose labels are known in advance start at zero, so that `increase()` sees the
+    first event and alerts on "no events" have a series to compare instead of none.
+    """
+
+    def __init__(self, registry: CollectorRegistry, event_types: Iterable[str] = ()) -> None:
         p = "procledger_consumer_"
         self.consumed = Counter(
             p + "events_consumed", "Records polled from Kafka, by topic", ["topic"],
@@ -32,6 +38,12 @@ class ConsumerMetrics:
         )  # fmt: skip
         self.dlq_forwarded = Counter(
             p + "dlq_forwarded", "Rejected records forwarded to the dead-letter topic",
+            registry=registry,
+        )  # fmt: skip
+        self.dlq_failures = Counter(
+            p + "dlq_forward_failures",
+            "Batches whose rejections could not be forwarded to the dead-letter topic "
+            "(they stay in ledger.rejections)",
             registry=registry,
         )  # fmt: skip
         self.batch_size = Histogram(
@@ -52,16 +64,23 @@ class ConsumerMetrics:
             buckets=LATENCY_BUCKETS, registry=registry,
         )  # fmt: skip
         self.lag_messages = Gauge(
-            p + "lag_messages", "End offset minus the ledger's next offset, per partition",
+            p + "lag_messages",
+            "End offset minus the ledger's next offset, per assigned partition",
             ["topic", "partition"], registry=registry,
         )  # fmt: skip
         self.lag_seconds = Gauge(
-            p + "lag_seconds", "Age of the oldest unapplied record, per partition (0 if none)",
+            p + "lag_seconds",
+            "Now minus the Kafka timestamp of the record at the ledger's next offset, per "
+            "assigned partition (0 when the partition does not lag)",
             ["topic", "partition"], registry=registry,
         )  # fmt: skip
         self.committed_offset = Gauge(
             p + "committed_offset", "The ledger's next offset to apply, per partition",
             ["topic", "partition"], registry=registry,
+        )  # fmt: skip
+        self.assigned_partitions = Gauge(
+            p + "assigned_partitions", "Partitions this member owns, as of the last lag check",
+            registry=registry,
         )  # fmt: skip
         self.rebalances = Counter(
             p + "rebalances", "Partition assignments received from the group coordinator",
@@ -84,3 +103,7 @@ class ConsumerMetrics:
             registry=registry,
         )  # fmt: skip
         self.start_time.set(time.time())
+        for kind in RETRY_KINDS:
+            self.retries.labels(kind)
+        for name in event_types:
+            self.applied.labels(name)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -20,12 +21,16 @@ from procledger.consumer.ports import (
     LedgerStore,
     RejectForwarder,
     StalePosition,
+    TopicPartition,
     iter_partitions,
 )
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Given offsets, the Kafka timestamps (Unix seconds) of the records found there; best effort.
+HeadTimestamps = Callable[[Mapping[TopicPartition, int]], Mapping[TopicPartition, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,7 @@ class LedgerConsumer:
         tuning: ConsumerTuning = ConsumerTuning(),
         retry: RetryPolicy = RetryPolicy(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        head_timestamps: HeadTimestamps | None = None,
     ) -> None:
         self._source = source
         self._store = store
@@ -73,6 +79,8 @@ class LedgerConsumer:
         self._retry = retry
         self._clock = clock
         self._last_lag = 0.0
+        self._head_timestamps = head_timestamps
+        self._lag_labels: set[TopicPartition] = set()
         self.applied_batches = 0
 
     def run(self, stop: threading.Event) -> None:
@@ -152,6 +160,7 @@ class LedgerConsumer:
                 self._forwarder.forward(batch.rejections)
                 self._metrics.dlq_forwarded.inc(len(batch.rejections))
             except Exception:  # the rejections table already holds them
+                self._metrics.dlq_failures.inc()
                 log.exception("could not forward %d rejections to the DLQ", len(batch.rejections))
         now = time.time()
         for entry in batch.journal:
@@ -217,8 +226,36 @@ class LedgerConsumer:
         except Exception as err:  # lag is best effort; the loop goes on
             log.debug("lag not measured: %s", err)
             return
+        nexts = {tp: positions[tp].next_offset if tp in positions else 0 for tp in ends}
+        lagging = {tp: nexts[tp] for tp, end in ends.items() if end > nexts[tp]}
+        heads = self._read_heads(lagging)
+        now = time.time()
         for tp, end in ends.items():
-            next_offset = positions[tp].next_offset if tp in positions else 0
             labels = (tp[0], str(tp[1]))
-            self._metrics.lag_messages.labels(*labels).set(max(0, end - next_offset))
-            self._metrics.committed_offset.labels(*labels).set(next_offset)
+            self._metrics.lag_messages.labels(*labels).set(max(0, end - nexts[tp]))
+            self._metrics.committed_offset.labels(*labels).set(nexts[tp])
+            if tp not in lagging:
+                self._metrics.lag_seconds.labels(*labels).set(0)
+            elif tp in heads:
+                self._metrics.lag_seconds.labels(*labels).set(max(0.0, now - heads[tp]))
+            # A lagging partition whose head record could not be read keeps its last value.
+        # Drop partitions this member no longer owns: another member reports them now, and a
+        # stale series would be counted twice by a sum over the group.
+        gauges = (self._metrics.lag_messages, self._metrics.lag_seconds,
+                  self._metrics.committed_offset)  # fmt: skip
+        for tp in self._lag_labels - set(ends):
+            for gauge in gauges:
+                with contextlib.suppress(KeyError):
+                    gauge.remove(tp[0], str(tp[1]))
+        self._lag_labels = set(ends)
+        self._metrics.assigned_partitions.set(len(ends))
+
+    def _read_heads(self, offsets: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, float]:
+        """Kafka timestamps of the oldest unapplied records (read only while a partition lags)."""
+        if not offsets or self._head_timestamps is None:
+            return {}
+        try:
+            return self._head_timestamps(offsets)
+        except Exception as err:  # lag is best effort; the loop goes on
+            log.debug("lag seconds not measured: %s", err)
+            return {}

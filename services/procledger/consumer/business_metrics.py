@@ -1,0 +1,250 @@
+"""LedgerBusinessCollector: procurement gauges read from the ledger's projections on scrape."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+P = "procledger_ledger_"
+NO_CALIBER = "none"  # orders of items without a calibre (caliber_mm is NULL)
+HEADLINE_CALIBER = 155
+
+# Labels are buyer/country codes and calibres: both bounded by reference data. Order ids,
+# suppliers' free text and the like never become labels.
+BY_BUYER_SQL = """
+SELECT buyer, caliber_mm, sum(ordered_value_usd), sum(ordered_quantity), sum(delivered_quantity)
+FROM ledger.order_totals GROUP BY buyer, caliber_mm ORDER BY buyer, caliber_mm
+"""
+# Holdings toward a stockpile target: what the country's own national-stockpile orders of that
+# calibre have delivered so far.
+STOCKPILE_SQL = """
+SELECT t.country, t.caliber_mm, t.target_quantity, coalesce(sum(o.delivered_quantity), 0)
+FROM ledger.stockpile_targets t
+LEFT JOIN ledger.orders o ON o.buyer = t.country AND o.caliber_mm = t.caliber_mm
+     AND o.purpose = 'NATIONAL_STOCKPILE'
+GROUP BY t.country, t.caliber_mm, t.target_quantity ORDER BY t.country, t.caliber_mm
+"""
+# "Year to date" on the ledger's business clock (the latest 155mm placement), not the wall
+# clock: replayed history, such as the 2023 story, must show its own year's figure.
+YTD_SQL = """
+WITH asof AS (SELECT max(placed_at) AS at FROM ledger.orders WHERE caliber_mm = %(cal)s)
+SELECT extract(epoch FROM asof.at), coalesce(sum(o.value_usd), 0)
+FROM asof LEFT JOIN ledger.orders o ON o.caliber_mm = %(cal)s
+     AND o.placed_at >= date_trunc('year', asof.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+GROUP BY asof.at
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerTotals:
+    buyer: str
+    caliber: str
+    committed_value_usd: float
+    committed_quantity: float
+    delivered_quantity: float
+
+
+@dataclass(frozen=True, slots=True)
+class StockpileStatus:
+    country: str
+    caliber: str
+    target_quantity: float
+    holdings_quantity: float
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessSnapshot:
+    """What one scrape reports; `ytd_as_of` is None while no 155mm order exists."""
+
+    buyers: tuple[BuyerTotals, ...]
+    stockpile: tuple[StockpileStatus, ...]
+    ytd_155_value_usd: float
+    ytd_as_of: float | None
+
+
+def caliber_label(value: object) -> str:
+    return NO_CALIBER if value is None else str(value)
+
+
+def snapshot_from_rows(
+    buyers: list[tuple[Any, ...]], stockpile: list[tuple[Any, ...]], ytd: tuple[Any, ...] | None
+) -> BusinessSnapshot:
+    """Build a snapshot from the three queries' rows (kept apart from I/O for the tests)."""
+    return BusinessSnapshot(
+        buyers=tuple(
+            BuyerTotals(str(b), caliber_label(c), float(v or 0), float(q or 0), float(d or 0))
+            for b, c, v, q, d in buyers
+        ),
+        stockpile=tuple(
+            StockpileStatus(str(country), caliber_label(c), float(t), float(h))
+            for country, c, t, h in stockpile
+        ),
+        ytd_155_value_usd=float(ytd[1]) if ytd else 0.0,
+        ytd_as_of=float(ytd[0]) if ytd and ytd[0] is not None else None,
+    )
+
+
+class PostgresBusinessQueries:
+    """Reads the projections over its own connection (the scrape thread's, not the batch's)."""
+
+    def __init__(self, url: str, timeout_ms: int = 3000) -> None:
+        self._url = url
+        self._timeout_ms = timeout_ms
+        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
+
+    def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            # A statement timeout keeps a slow database from hanging Prometheus' scrape.
+            self._conn = psycopg.connect(
+                self._url,
+                autocommit=True,
+                connect_timeout=max(1, self._timeout_ms // 1000),
+                application_name="procledger-consumer-metrics",
+                options=f"-c statement_timeout={self._timeout_ms}",
+            )
+        return self._conn
+
+    def __call__(self) -> BusinessSnapshot:
+        conn = self._connection()
+        # One snapshot: the three reads see the same committed batches.
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            buyers = cur.execute(BY_BUYER_SQL).fetchall()
+            stockpile = cur.execute(STOCKPILE_SQL).fetchall()
+            ytd = cur.execute(YTD_SQL, {"cal": HEADLINE_CALIBER}).fetchone()
+        return snapshot_from_rows(buyers, stockpile, ytd)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+class LedgerBusinessCollector(Collector):
+    """Business gauges computed from the projections, cached briefly between scrapes.
+
+    Several Prometheus servers (or a person with curl) scraping at once cost one set of
+    queries per `cache_s`. When the database cannot be read, the gauges are left out rather
+    than reported stale, and procledger_ledger_projection_scrape_success says 0.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], BusinessSnapshot],
+        cache_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._cache_s = cache_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cached: tuple[float, BusinessSnapshot | None, float] | None = None
+
+    def _snapshot(self) -> tuple[BusinessSnapshot | None, float]:
+        with self._lock:
+            now = self._clock()
+            if self._cached is not None and now - self._cached[0] < self._cache_s:
+                return self._cached[1], self._cached[2]
+            started = time.monotonic()
+            snapshot: BusinessSnapshot | None
+            try:
+                snapshot = self._fetch()
+            except Exception as err:  # a scrape must answer even while PostgreSQL is down
+                log.warning("business metrics not read: %s", err)
+                snapshot = None
+            duration = time.monotonic() - started
+            self._cached = (now, snapshot, duration)
+            return snapshot, duration
+
+    def describe(self) -> Iterator[Metric]:
+        # Names only, so registering the collector does not query the database.
+        yield from _families()
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot, duration = self._snapshot()
+        families = _families()
+        by_name = {f.name: f for f in families}
+        by_name[P + "projection_scrape_success"].add_metric([], 0 if snapshot is None else 1)
+        by_name[P + "projection_scrape_duration_seconds"].add_metric([], duration)
+        yield by_name[P + "projection_scrape_success"]
+        yield by_name[P + "projection_scrape_duration_seconds"]
+        if snapshot is None:
+            return
+        for b in snapshot.buyers:
+            labels = [b.buyer, b.caliber]
+            by_name[P + "committed_value_usd"].add_metric(labels, b.committed_value_usd)
+            by_name[P + "committed_quantity"].add_metric(labels, b.committed_quantity)
+            by_name[P + "delivered_quantity"].add_metric(labels, b.delivered_quantity)
+        for s in snapshot.stockpile:
+            labels = [s.country, s.caliber]
+            by_name[P + "stockpile_target_quantity"].add_metric(labels, s.target_quantity)
+            by_name[P + "stockpile_holdings_quantity"].add_metric(labels, s.holdings_quantity)
+            gap = max(0.0, s.target_quantity - s.holdings_quantity)
+            by_name[P + "stockpile_gap_quantity"].add_metric(labels, gap)
+        by_name[P + "ordered_value_155mm_ytd_usd"].add_metric([], snapshot.ytd_155_value_usd)
+        if snapshot.ytd_as_of is not None:
+            by_name[P + "ordered_value_155mm_ytd_as_of_seconds"].add_metric([], snapshot.ytd_as_of)
+        for family in families[2:]:
+            if family.samples:
+                yield family
+
+
+def _families() -> list[GaugeMetricFamily]:
+    """Fresh, empty families (a collector must not reuse families across scrapes)."""
+    by_buyer = ["buyer", "caliber_mm"]
+    by_country = ["country", "caliber_mm"]
+    return [
+        GaugeMetricFamily(
+            P + "projection_scrape_success",
+            "1 if the last read of the ledger projections for these gauges succeeded, else 0",
+        ),
+        GaugeMetricFamily(
+            P + "projection_scrape_duration_seconds",
+            "Time the last read of the ledger projections took",
+        ),
+        GaugeMetricFamily(
+            P + "committed_value_usd",
+            "Value of orders in USD at their order-time rates, net of amendments and "
+            "cancellations (a cancelled order keeps only its delivered value)",
+            labels=by_buyer,
+        ),
+        GaugeMetricFamily(
+            P + "committed_quantity",
+            "Quantity ordered, net of amendments and cancellations",
+            labels=by_buyer,
+        ),  # fmt: skip
+        GaugeMetricFamily(P + "delivered_quantity", "Quantity delivered", labels=by_buyer),
+        GaugeMetricFamily(
+            P + "stockpile_target_quantity",
+            "Latest stockpile target per country and calibre",
+            labels=by_country,
+        ),
+        GaugeMetricFamily(
+            P + "stockpile_holdings_quantity",
+            "Delivered quantity of the country's national-stockpile orders of that calibre",
+            labels=by_country,
+        ),
+        GaugeMetricFamily(
+            P + "stockpile_gap_quantity",
+            "Stockpile target minus holdings, floored at 0",
+            labels=by_country,
+        ),
+        GaugeMetricFamily(
+            P + "ordered_value_155mm_ytd_usd",
+            "Value in USD of 155mm orders placed from 1 January of the year of the latest "
+            "155mm order up to it (the ledger's business clock)",
+        ),
+        GaugeMetricFamily(
+            P + "ordered_value_155mm_ytd_as_of_seconds",
+            "Unix time of the latest 155mm order placement: the 'as of' of the year to date",
+        ),
+    ]

@@ -1,0 +1,182 @@
+"""The consumer loop and batch planner against in-memory ports (no servers)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from procledger.adapters.memory_store import InMemoryLedgerStore
+from procledger.codec.avro import encode
+from procledger.consumer.batch import Decoded, Undecodable, decode_record, trim
+from procledger.consumer.metrics import ConsumerMetrics
+from procledger.consumer.ports import (
+    KafkaRecord,
+    LedgerTransaction,
+    Position,
+    RejectionEntry,
+    TopicPartition,
+)
+from procledger.consumer.service import LedgerConsumer, RetryPolicy
+from procledger.domain.chain import GENESIS
+from procledger.scenario.story import story_events
+from tests.unit.event_samples import CANCELLED
+
+TOPIC = "orders"
+
+
+class FakeSource:
+    """Hands out records in polls of `size`; everything is assigned from the start."""
+
+    def __init__(self, records: Sequence[KafkaRecord], size: int = 50) -> None:
+        self.records = list(records)
+        self.size = size
+        self.position: dict[TopicPartition, int] = {}
+        self.committed: dict[TopicPartition, int] = {}
+        self.new = {(r.topic, r.partition) for r in records}
+
+    def poll(self, timeout_s: float, max_records: int) -> list[KafkaRecord]:
+        out = []
+        for r in self.records:
+            tp = (r.topic, r.partition)
+            if r.offset >= self.position.get(tp, 0) and len(out) < self.size:
+                out.append(r)
+        for r in out:
+            self.position[(r.topic, r.partition)] = r.offset + 1
+        return out
+
+    def assigned(self) -> set[TopicPartition]:
+        return {(r.topic, r.partition) for r in self.records}
+
+    def take_new_assignments(self) -> set[TopicPartition]:
+        new, self.new = self.new, set()
+        return new
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.position[partition] = offset
+
+    def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        self.committed.update(offsets)
+
+    def end_offsets(self) -> dict[TopicPartition, int]:
+        return {tp: max(r.offset for r in self.records if (r.topic, r.partition) == tp) + 1
+                for tp in self.assigned()}  # fmt: skip
+
+    def close(self) -> None:
+        pass
+
+
+class Flaky(Exception):
+    """Stands for a dropped database connection."""
+
+
+class FlakyStore:
+    """Fails the first `failures` transactions, then behaves."""
+
+    def __init__(self, inner: InMemoryLedgerStore, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+
+    @contextmanager
+    def _tx(self) -> Iterator[LedgerTransaction]:
+        if self.failures:
+            self.failures -= 1
+            raise Flaky("connection lost")
+        with self.inner.transaction() as tx:
+            yield tx
+
+    def transaction(self) -> AbstractContextManager[LedgerTransaction]:
+        return self._tx()
+
+    def positions(self) -> dict[TopicPartition, Position]:
+        return self.inner.positions()
+
+
+class Forwarded:
+    def __init__(self) -> None:
+        self.rejections: list[RejectionEntry] = []
+
+    def forward(self, rejections: Sequence[RejectionEntry]) -> None:
+        self.rejections.extend(rejections)
+
+
+def _records() -> list[KafkaRecord]:
+    events = story_events()
+    records = [
+        KafkaRecord(TOPIC, i % 3, i // 3, 1_700_000_000_000, None, encode(e))
+        for i, e in enumerate(events)
+    ]
+    # One undecodable record at the end of partition 0.
+    last = max(r.offset for r in records if r.partition == 0)
+    return [*records, KafkaRecord(TOPIC, 0, last + 1, None, None, b"not avro")]
+
+
+def _consumer(source: FakeSource, store: object, forwarder: Forwarded) -> LedgerConsumer:
+    return LedgerConsumer(
+        source, store, forwarder, ConsumerMetrics(CollectorRegistry()),  # type: ignore[arg-type]
+        unavailable=(Flaky,), conflicts=(), retry=RetryPolicy(base_s=0.001, cap_s=0.002),
+    )  # fmt: skip
+
+
+def test_loop_applies_everything_once_and_forwards_rejections() -> None:
+    records = _records()
+    source, store, forwarded = FakeSource(records), InMemoryLedgerStore(), Forwarded()
+    consumer = _consumer(source, store, forwarded)
+    while consumer.step():
+        pass
+    tables = store.tables
+    assert len(tables.journal) == len(records) - 1
+    assert [r.reason_code for r in tables.rejections] == ["UNDECODABLE"]
+    assert [r.offset for r in forwarded.rejections] == [tables.rejections[0].offset]
+    assert source.committed == {tp: p.next_offset for tp, p in store.positions().items()}
+    # Each partition's chain links every row to the one before it.
+    for partition in range(3):
+        rows = [j for j in tables.journal if j.partition == partition]
+        assert rows[0].prev_hash == GENESIS
+        assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+
+
+def test_transient_failures_are_retried_without_losing_a_record() -> None:
+    records = _records()
+    inner = InMemoryLedgerStore()
+    consumer = _consumer(FakeSource(records), FlakyStore(inner, failures=3), Forwarded())
+    while consumer.step(threading.Event()):
+        pass
+    assert len(inner.tables.journal) + len(inner.tables.rejections) == len(records)
+
+
+def test_trim_drops_replays_and_reports_a_gap() -> None:
+    items = [decode_record(r) for r in _records() if r.partition == 1]
+    positions = {(TOPIC, 1): Position(5, GENESIS)}
+    kept = trim(items, positions)
+    assert [i.record.offset for i in kept.items][:2] == [5, 6]
+    ahead = trim(items[10:], positions)
+    assert ahead.items == [] and ahead.gaps == {(TOPIC, 1): 5}
+
+
+def test_records_that_postgres_cannot_store_are_rejected_safely() -> None:
+    bad = replace(CANCELLED, reason="nul \x00 inside")
+    item = decode_record(KafkaRecord(TOPIC, 0, 0, None, None, encode(bad)))
+    assert isinstance(item, Undecodable) and item.reason_code == "INVALID_EVENT"
+    store = InMemoryLedgerStore()
+    source = FakeSource([item.record])
+    _consumer(source, store, Forwarded()).step()
+    rejection = store.tables.rejections[0]
+    assert rejection.payload is None and rejection.raw_value == item.record.value
+    assert "\x00" not in rejection.error
+
+
+def test_decoded_records_are_decoded_once() -> None:
+    item = decode_record(_records()[0])
+    assert isinstance(item, Decoded)
+    assert item.payload["event_id"] == item.decoded.event.event_id
+
+
+@pytest.mark.parametrize("value", [None, b""])
+def test_empty_values_are_undecodable(value: bytes | None) -> None:
+    item = decode_record(KafkaRecord(TOPIC, 0, 0, None, None, value))
+    assert isinstance(item, Undecodable) and item.reason_code == "UNDECODABLE"
