@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -137,7 +138,7 @@ def test_loop_applies_everything_once_and_forwards_rejections() -> None:
     for partition in range(3):
         rows = [j for j in tables.journal if j.partition == partition]
         assert rows[0].prev_hash == GENESIS
-        assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+        assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
 
 
 def test_transient_failures_are_retried_without_losing_a_record() -> None:
