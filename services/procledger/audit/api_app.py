@@ -1,0 +1,36 @@
+"""`procledger serve audit`: settings from the environment, then uvicorn runs the audit API."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from procledger.audit.api import create_app
+from procledger.audit.settings import AuditSettings
+from procledger.settings import Env, SettingsError
+
+log = logging.getLogger("procledger.audit.api")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or Ctrl-C; exit 2 on bad configuration."""
+    try:
+        settings = AuditSettings.from_env(Env())
+    except SettingsError as err:
+        print(f"procledger serve audit: {err}", file=sys.stderr)
+        return 2
+    host = getattr(args, "host", None) or settings.host
+    port = getattr(args, "port", None) or settings.port
+    if not 0 < port < 65536:
+        print(f"procledger serve audit: --port must be 1..65535, got {port}", file=sys.stderr)
+        return 2
+    if not settings.tokens.auditor:
+        log.warning("AUDITOR_TOKENS is empty: every /v1 request will get 401")
+    app = create_app(settings, CollectorRegistry())
+    log.info("audit API on http://%s:%d (page at /, OpenAPI at /docs)", host, port)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    return 0

@@ -1,0 +1,224 @@
+"""Evidence bundles: a zip of JSON Lines and a manifest, exported, then checked offline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from procledger.audit.db import JOURNAL_SELECT, Connection, JournalRow, journal_row, money, ts
+from procledger.audit.filters import FilterError
+from procledger.domain.chain import GENESIS, entry_hash
+
+FORMAT = "procledger-evidence-bundle/1"
+NOTE = (
+    "journal.jsonl holds the selected journal rows with every hashed field, prev_hash and hash; "
+    "recompute hash = sha256(prev_hash || canonical row) with procledger.domain.chain.entry_hash. "
+    "chain_prev_offset is the offset of the row's predecessor in its partition's chain: the link "
+    "can be checked offline only when that predecessor is in the bundle too. chain_heads are the "
+    "partitions' heads when the bundle was made; a head can be checked when its row is included."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BundleFilter:
+    """Which journal rows go in: one order, one buyer's orders and targets, a business period."""
+
+    order_id: str | None = None
+    buyer: str | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None  # exclusive
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "order": self.order_id,
+            "buyer": self.buyer,
+            "from": ts(self.occurred_from),
+            "to_exclusive": ts(self.occurred_to),
+        }
+
+
+def _row_json(row: JournalRow, prev_offset: int | None) -> dict[str, Any]:
+    return {
+        "id": row.id, "event_id": row.event_id, "event_type": row.event_type,
+        "order_id": row.order_id, "payload": row.payload,
+        "writer_fingerprint": row.writer_fingerprint, "schema_version": row.schema_version,
+        "occurred_at": ts(row.occurred_at), "recorded_at": ts(row.recorded_at),
+        "topic": row.topic, "partition": row.partition, "offset": row.offset,
+        "kafka_timestamp": ts(row.kafka_timestamp), "record_sha256": row.record_sha256.hex(),
+        "prev_hash": row.prev_hash.hex(), "hash": row.hash.hex(),
+        "chain_prev_offset": prev_offset,
+    }  # fmt: skip
+
+
+def _jsonl(items: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(i, ensure_ascii=False, sort_keys=True) + "\n" for i in items).encode()
+
+
+def export(
+    conn: Connection, flt: BundleFilter, out: Path, progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
+    """Write the bundle zip to `out`; returns its manifest."""
+    params: list[Any] = []
+    conditions = ["true"]
+    if flt.order_id is not None:
+        conditions.append("order_id = %s")
+        params.append(flt.order_id)
+    if flt.buyer is not None:
+        conditions.append(
+            "(order_id IN (SELECT order_id FROM audit.orders WHERE buyer = %s) OR "
+            "(event_type = 'StockpileTargetSet' AND payload->>'country' = %s))"
+        )
+        params += [flt.buyer, flt.buyer]
+    if flt.occurred_from is not None:
+        conditions.append("occurred_at >= %s")
+        params.append(flt.occurred_from)
+    if flt.occurred_to is not None:
+        conditions.append("occurred_at < %s")
+        params.append(flt.occurred_to)
+    # The predecessor is found over the whole chain, before the filter drops rows.
+    query = (
+        f"SELECT * FROM (SELECT j.*, lag(kafka_offset) OVER (PARTITION BY topic, kafka_partition "
+        f"ORDER BY kafka_offset) AS chain_prev_offset FROM ({JOURNAL_SELECT}) j) c "
+        f"WHERE {' AND '.join(conditions)} ORDER BY topic, kafka_partition, kafka_offset"
+    )
+    rows: list[dict[str, Any]] = []
+    event_ids: list[str] = []
+    for raw in conn.execute(query, params):
+        row = journal_row(raw[:16])
+        rows.append(_row_json(row, raw[16]))
+        event_ids.append(row.event_id)
+        if progress:
+            progress(1)
+    postings = [
+        {"event_id": e, "order_id": o, "account": a, "side": s, "amount": money(m),
+         "currency": c.strip(), "amount_usd": money(u)}
+        for e, o, a, s, m, c, u in conn.execute(
+            "SELECT event_id, order_id, account, side, amount, currency, amount_usd "
+            "FROM audit.postings WHERE event_id = ANY(%s) ORDER BY id", (event_ids,),
+        )
+    ]  # fmt: skip
+    heads = [
+        {"topic": t, "partition": p, "next_offset": n, "chain_head": bytes(h).hex(),
+         "head_offset": last}
+        for t, p, n, h, last in conn.execute(
+            "SELECT p.topic, p.kafka_partition, p.next_offset, p.chain_head, "
+            "(SELECT max(kafka_offset) FROM audit.journal j WHERE j.topic = p.topic "
+            "AND j.kafka_partition = p.kafka_partition) FROM audit.positions p ORDER BY 1, 2"
+        )
+    ]  # fmt: skip
+    files = {"journal.jsonl": _jsonl(rows), "postings.jsonl": _jsonl(postings)}
+    manifest = {
+        "format": FORMAT,
+        "created_at": ts(datetime.now(UTC)),
+        "filter": flt.as_dict(),
+        "files": {
+            name: {"sha256": hashlib.sha256(data).hexdigest(), "rows": data.count(b"\n")}
+            for name, data in files.items()
+        },
+        "chain_heads": heads,
+        "note": NOTE,
+    }
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+        zf.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def _parse_ts(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _recompute(row: dict[str, Any]) -> bytes:
+    return entry_hash(
+        bytes.fromhex(row["prev_hash"]),
+        event_id=row["event_id"], event_type=row["event_type"], order_id=row["order_id"],
+        payload=row["payload"], writer_fingerprint=row["writer_fingerprint"],
+        schema_version=row["schema_version"], occurred_at=_parse_ts(row["occurred_at"]),  # type: ignore[arg-type]
+        recorded_at=_parse_ts(row["recorded_at"]),  # type: ignore[arg-type]
+        topic=row["topic"], partition=row["partition"], offset=row["offset"],
+        kafka_timestamp=_parse_ts(row["kafka_timestamp"]),
+        record_sha256=bytes.fromhex(row["record_sha256"]),
+    )  # fmt: skip
+
+
+def check_bundle(path: Path) -> tuple[list[str], dict[str, int]]:
+    """Verify a bundle offline: (problems, counts); no problems means it holds."""
+    problems: list[str] = []
+    try:
+        with zipfile.ZipFile(path) as zf:
+            contents = {name: zf.read(name) for name in zf.namelist()}
+    # A damaged zip fails in the container (BadZipFile), the inflater (zlib.error) or the CRC.
+    except (
+        OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError, NotImplementedError,
+        RuntimeError,
+    ) as err:  # fmt: skip
+        return [f"{path}: cannot read the bundle: {err}"], {}
+    if "manifest.json" not in contents:
+        return [f"{path}: manifest.json is missing"], {}
+    try:
+        manifest = json.loads(contents["manifest.json"])
+        files: dict[str, dict[str, Any]] = dict(manifest["files"])
+        heads = {(h["topic"], h["partition"]): h for h in manifest["chain_heads"]}
+        if not all(isinstance(meta, dict) for meta in files.values()):
+            raise TypeError("each file entry must be an object")
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        return [f"manifest.json is not a valid manifest: {err}"], {}
+    for name, meta in sorted(files.items()):
+        data = contents.get(name)
+        if data is None:
+            problems.append(f"{name}: listed in the manifest but missing")
+        elif hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            problems.append(f"{name}: SHA-256 differs from the manifest")
+    rows: list[dict[str, Any]] = []
+    for number, line in enumerate(contents.get("journal.jsonl", b"").splitlines(), start=1):
+        try:
+            row = json.loads(line)
+        except ValueError as err:
+            problems.append(f"journal.jsonl line {number}: not JSON ({err})")
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+        else:
+            problems.append(f"journal.jsonl line {number}: not a JSON object")
+    by_offset = {
+        (r.get("topic"), r.get("partition"), r.get("offset")): r
+        for r in rows
+        if isinstance(r.get("offset"), int)
+    }
+    for r in rows:
+        where = (
+            f"journal row {r.get('id')} ({r.get('topic')}[{r.get('partition')}]@"
+            f"{r.get('offset')}, event {r.get('event_id')})"
+        )
+        try:
+            if _recompute(r) != bytes.fromhex(r["hash"]):
+                problems.append(f"{where}: hash mismatch")
+            prev_offset = r["chain_prev_offset"]
+            if prev_offset is None and bytes.fromhex(r["prev_hash"]) != GENESIS:
+                problems.append(f"{where}: first row of its chain but prev_hash is not zero")
+            prev = by_offset.get((r["topic"], r["partition"], prev_offset))
+            if prev is not None and prev["hash"] != r["prev_hash"]:
+                problems.append(f"{where}: chain link to offset {prev_offset} broken")
+            head = heads.get((r["topic"], r["partition"]))
+            at_head = head is not None and head["head_offset"] == r["offset"]
+            if at_head and head["chain_head"] != r["hash"]:  # type: ignore[index]
+                problems.append(f"{where}: hash differs from the chain head")
+        except (KeyError, ValueError, TypeError, AttributeError) as err:
+            problems.append(f"{where}: malformed row ({err!r})")
+    return problems, {"journal_rows": len(rows), "files": len(files)}
+
+
+def day_after(d: date, days: int = 1) -> datetime:
+    """UTC midnight `days` after d: 1 gives the exclusive end of an inclusive last day."""
+    try:
+        return datetime.combine(d + timedelta(days=days), time(), tzinfo=UTC)
+    except OverflowError:
+        raise FilterError("to", f"date out of range: {d}") from None

@@ -1,0 +1,229 @@
+"""Totals, orders and stockpile: live from the audit views, or re-folded on either clock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg.rows import dict_row
+
+from procledger.adapters.postgres_store import order_from_row
+from procledger.audit.db import Connection, JSONValue, fixed, money, ts
+from procledger.audit.filters import Clocks, OrderFilter
+from procledger.audit.timetravel import state_at
+from procledger.domain.projections import totals as domain_totals
+from procledger.domain.state import LedgerState, Order
+
+Row = dict[str, JSONValue]
+
+TOTALS_COLUMNS = (
+    "ordered_quantity",
+    "ordered_value_usd",
+    "delivered_quantity",
+    "paid_usd",
+    "orders",
+)
+ORDER_COLUMNS = (
+    "order_id", "buyer", "supplier", "supplier_country", "item_description", "caliber_mm",
+    "purpose", "currency", "usd_rate", "unit_price", "quantity", "value", "value_usd",
+    "delivered_quantity", "delivered_value_usd", "paid", "paid_usd", "status", "placed_at",
+    "updated_at", "destination",
+)  # fmt: skip
+STOCKPILE_COLUMNS = (
+    "country", "caliber_mm", "target_quantity", "authority", "set_at", "ordered_quantity",
+    "delivered_quantity", "gap",
+)  # fmt: skip
+
+# Whitelisted SQL per dimension: user input picks keys, never text. "C" collation sorts by
+# code point, as Python does, so live and re-folded answers list groups in the same order.
+_DIMENSION_SQL = {
+    "buyer": 'buyer COLLATE "C"',
+    "supplier": 'supplier COLLATE "C"',
+    "caliber_mm": "caliber_mm",
+    "purpose": 'purpose COLLATE "C"',
+    "currency": 'currency::text COLLATE "C"',
+    "month": "to_char(placed_at AT TIME ZONE 'UTC', 'YYYY-MM') COLLATE \"C\"",
+}
+_ALL_ORDER_COLUMNS = (
+    "order_id, buyer, supplier, supplier_country, item_description, caliber_mm, purpose, "
+    "currency, usd_rate, unit_price, quantity, value, value_usd, delivered_quantity, "
+    "delivered_value, delivered_value_usd, paid, paid_usd, status, placed_at, updated_at, "
+    "destination, delivery_ids, payment_ids"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list: its rows and how many rows match in all."""
+
+    columns: tuple[str, ...]
+    rows: list[Row]
+    total: int
+
+
+def order_where(flt: OrderFilter, params: list[Any]) -> str:
+    """The WHERE clause (parameterised into `params`) equivalent to OrderFilter.matches."""
+    conditions = ["true"]
+    for column, value in (("buyer", flt.buyer), ("caliber_mm", flt.caliber_mm)):
+        if value is not None:
+            conditions.append(f"{column} = %s")
+            params.append(value)
+    if flt.placed_from is not None:
+        conditions.append("placed_at >= %s")
+        params.append(flt.placed_from)
+    if flt.placed_to is not None:
+        conditions.append("placed_at < %s")
+        params.append(flt.placed_to)
+    if flt.status is not None:
+        conditions.append("status = %s")
+        params.append(flt.status.value)
+    return " AND ".join(conditions)
+
+
+def _filtered(state: LedgerState, flt: OrderFilter) -> list[Order]:
+    return [o for o in state.orders.values() if flt.matches(o)]
+
+
+def totals(conn: Connection, by: Sequence[str], flt: OrderFilter, clocks: Clocks) -> Page:
+    """One row per group: ordered quantity and USD value, delivered quantity, USD paid, count."""
+    columns = (*by, *TOTALS_COLUMNS)
+    if clocks.live:
+        params: list[Any] = []
+        dims = [f"{_DIMENSION_SQL[d]} AS {d}" for d in by]
+        group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(by)))}" if by else ""
+        order = (
+            f" ORDER BY {', '.join(f'{i + 1} NULLS LAST' for i in range(len(by)))}" if by else ""
+        )
+        query = (
+            f"SELECT {''.join(d + ', ' for d in dims)}"
+            "coalesce(sum(quantity), 0)::bigint, coalesce(sum(value_usd), 0), "
+            "coalesce(sum(delivered_quantity), 0)::bigint, coalesce(sum(paid_usd), 0), "
+            f"count(*) FROM audit.orders WHERE {order_where(flt, params)}{group}"
+            f" HAVING count(*) > 0{order}"
+        )
+        raw = conn.execute(query, params).fetchall()
+        rows = [_totals_row(by, r[: len(by)], r[len(by) :]) for r in raw]
+        return Page(columns, rows, len(rows))
+    state = state_at(conn, clocks)
+    scoped = LedgerState({o.order_id: o for o in _filtered(state, flt)}, {}, frozenset())
+    rows = [
+        _totals_row(
+            by,
+            [value for _, value in t.key],
+            (t.ordered_quantity, t.ordered_value_usd, t.delivered_quantity, t.paid_usd, t.orders),
+        )
+        for t in domain_totals(scoped, by)
+    ]
+    return Page(columns, rows, len(rows))
+
+
+def _totals_row(by: Sequence[str], key: Sequence[Any], sums: Sequence[Any]) -> Row:
+    row: Row = dict(zip(by, key, strict=True))
+    quantity, value_usd, delivered, paid_usd, count = sums
+    row.update(
+        ordered_quantity=int(quantity),
+        ordered_value_usd=money(value_usd),
+        delivered_quantity=int(delivered),
+        paid_usd=money(paid_usd),
+        orders=int(count),
+    )
+    return row
+
+
+def order_row(o: Order) -> Row:
+    """An order as lists, CSV and JSON show it (money 2 places, price 4, rate 8)."""
+    return {
+        "order_id": o.order_id, "buyer": o.buyer, "supplier": o.supplier,
+        "supplier_country": o.supplier_country, "item_description": o.item_description,
+        "caliber_mm": o.caliber_mm, "purpose": o.purpose.value, "currency": o.currency,
+        "usd_rate": fixed(o.usd_rate, 8), "unit_price": fixed(o.unit_price, 4),
+        "quantity": o.quantity, "value": money(o.value), "value_usd": money(o.value_usd),
+        "delivered_quantity": o.delivered_quantity,
+        "delivered_value_usd": money(o.delivered_value_usd), "paid": money(o.paid),
+        "paid_usd": money(o.paid_usd), "status": o.status.value, "placed_at": ts(o.placed_at),
+        "updated_at": ts(o.updated_at), "destination": o.destination,
+    }  # fmt: skip
+
+
+def _sort_key(o: Order) -> tuple[Any, str]:
+    return (o.placed_at, o.order_id)
+
+
+def orders(
+    conn: Connection, flt: OrderFilter, clocks: Clocks, limit: int | None, offset: int = 0
+) -> Page:
+    """Orders by placement time (then id), as they stand live or on the clocks."""
+    if clocks.live:
+        params: list[Any] = []
+        where = order_where(flt, params)
+        total = conn.execute(f"SELECT count(*) FROM audit.orders WHERE {where}", params)
+        count = int(total.fetchone()[0])  # type: ignore[index]
+        page = " LIMIT %s OFFSET %s" if limit is not None else " OFFSET %s"
+        page_params = [*params, *([limit] if limit is not None else []), offset]
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                f"SELECT {_ALL_ORDER_COLUMNS} FROM audit.orders WHERE {where} "
+                f'ORDER BY placed_at, order_id COLLATE "C"{page}',
+                page_params,
+            )
+            found = [order_from_row(r) for r in cur.fetchall()]
+        return Page(ORDER_COLUMNS, [order_row(o) for o in found], count)
+    matching = sorted(_filtered(state_at(conn, clocks), flt), key=_sort_key)
+    end = None if limit is None else offset + limit
+    return Page(ORDER_COLUMNS, [order_row(o) for o in matching[offset:end]], len(matching))
+
+
+def live_order(conn: Connection, order_id: str) -> Order | None:
+    """The order's row in the live projection."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            f"SELECT {_ALL_ORDER_COLUMNS} FROM audit.orders WHERE order_id = %s", (order_id,)
+        )
+        row = cur.fetchone()
+    return None if row is None else order_from_row(row)
+
+
+def stockpile(conn: Connection, flt: OrderFilter, clocks: Clocks) -> Page:
+    """Per country and calibre: target in force, ordered and delivered against it, the gap."""
+    if clocks.live:
+        params: list[Any] = []
+        conditions = ["true"]
+        if flt.buyer is not None:
+            conditions.append("country = %s")
+            params.append(flt.buyer)
+        if flt.caliber_mm is not None:
+            conditions.append("caliber_mm = %s")
+            params.append(flt.caliber_mm)
+        raw = conn.execute(
+            "SELECT country, caliber_mm, target_quantity, authority, set_at, ordered_quantity, "
+            f"delivered_quantity, gap FROM audit.stockpile WHERE {' AND '.join(conditions)} "
+            'ORDER BY country COLLATE "C", caliber_mm',
+            params,
+        ).fetchall()
+        rows = [_stockpile_row(*r) for r in raw]
+        return Page(STOCKPILE_COLUMNS, rows, len(rows))
+    state = state_at(conn, clocks)
+    sums: dict[tuple[str, int | None], list[int]] = {}
+    for o in state.orders.values():
+        acc = sums.setdefault((o.buyer, o.caliber_mm), [0, 0])
+        acc[0] += o.quantity
+        acc[1] += o.delivered_quantity
+    rows = []
+    for (country, caliber), t in sorted(state.targets.items()):
+        if flt.buyer not in (None, country) or flt.caliber_mm not in (None, caliber):
+            continue
+        ordered, delivered = sums.get((country, caliber), [0, 0])
+        rows.append(
+            _stockpile_row(
+                country, caliber, t.target_quantity, t.authority, t.set_at, ordered, delivered,
+                t.target_quantity - delivered,
+            )
+        )  # fmt: skip
+    return Page(STOCKPILE_COLUMNS, rows, len(rows))
+
+
+def _stockpile_row(*values: Any) -> Row:
+    row: Row = dict(zip(STOCKPILE_COLUMNS, values, strict=True))
+    row["set_at"] = ts(values[4])
+    return row

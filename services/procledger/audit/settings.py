@@ -1,0 +1,35 @@
+"""AuditSettings: AUDIT_DATABASE_URL, AUDIT_HOST/PORT, AUDIT_VERIFY_INTERVAL_S, AUDITOR_TOKENS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from procledger.publishing.auth import TokenSettings
+from procledger.settings import Env, KafkaSettings
+
+DEFAULT_AUDIT_DATABASE_URL = (
+    "postgresql://procledger_auditor:procledger_auditor@127.0.0.1:55432/procledger"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """What the audit CLI and API read from the environment, once, at start."""
+
+    database_url: str = field(default=DEFAULT_AUDIT_DATABASE_URL, repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8082
+    verify_interval_s: int = 300
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    tokens: TokenSettings = field(default_factory=TokenSettings)
+
+    @classmethod
+    def from_env(cls, env: Env) -> AuditSettings:
+        return cls(
+            database_url=env.text("AUDIT_DATABASE_URL", DEFAULT_AUDIT_DATABASE_URL),
+            host=env.text("AUDIT_HOST", "127.0.0.1"),
+            port=env.integer("AUDIT_PORT", 8082, minimum=1, maximum=65535),
+            verify_interval_s=env.integer("AUDIT_VERIFY_INTERVAL_S", 300, maximum=86_400 * 7),
+            kafka=KafkaSettings.from_env(env),
+            tokens=TokenSettings.from_env(env),
+        )

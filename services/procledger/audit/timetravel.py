@@ -1,0 +1,69 @@
+"""The ledger at a past moment: journal rows up to either clock, folded by the pure domain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from procledger.audit.db import JOURNAL_SELECT, Connection, JournalRow, journal_row
+from procledger.audit.filters import Clocks
+from procledger.codec.textformats import event_from_json_dict
+from procledger.domain.events import Event
+from procledger.domain.ledger import empty_state, fold
+from procledger.domain.state import LedgerState
+
+
+def clock_where(clocks: Clocks, params: list[Any], prefix: str = "") -> list[str]:
+    """SQL conditions (parameterised into `params`) for the two clocks on journal rows."""
+    conditions = []
+    if clocks.as_of is not None:
+        conditions.append(f"{prefix}occurred_at <= %s")
+        params.append(clocks.as_of)
+    if clocks.known_at is not None:
+        conditions.append(f"{prefix}recorded_at <= %s")
+        params.append(clocks.known_at)
+    return conditions
+
+
+def journal_rows(
+    conn: Connection,
+    clocks: Clocks,
+    *,
+    order_id: str | None = None,
+    before_id: int | None = None,
+    extra: tuple[str, list[Any]] | None = None,
+) -> Iterator[JournalRow]:
+    """Journal rows in application order (id), restricted by the clocks and optional filters."""
+    params: list[Any] = []
+    conditions = clock_where(clocks, params)
+    if order_id is not None:
+        conditions.append("order_id = %s")
+        params.append(order_id)
+    if before_id is not None:
+        conditions.append("id <= %s")
+        params.append(before_id)
+    if extra is not None:
+        conditions.append(extra[0])
+        params.extend(extra[1])
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    # A named (server-side) cursor streams a large journal instead of loading it whole.
+    with conn.cursor(name="audit_journal") as cur:
+        cur.itersize = 5000
+        cur.execute(f"{JOURNAL_SELECT}{where} ORDER BY id", params)
+        for row in cur:
+            yield journal_row(row)
+
+
+def event_of(row: JournalRow) -> Event:
+    """The event a journal payload records (validated when it was consumed)."""
+    return event_from_json_dict(row.event_type, row.payload, check=False)
+
+
+def fold_rows(rows: Iterable[JournalRow]) -> LedgerState:
+    """The state the pure fold reaches over these rows, from an empty ledger."""
+    return fold(empty_state(), (event_of(r) for r in rows)).state
+
+
+def state_at(conn: Connection, clocks: Clocks, order_id: str | None = None) -> LedgerState:
+    """The ledger (or one order's part of it) as the clocks see it."""
+    return fold_rows(journal_rows(conn, clocks, order_id=order_id))

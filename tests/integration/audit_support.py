@@ -1,0 +1,124 @@
+"""Audit test helpers: a fresh ledger per call, the story ledger once per session, the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from unittest import mock
+
+from procledger.adapters.kafka_topics import ensure_topics
+from procledger.adapters.postgres_migrations import migrate
+from procledger.cli import main
+from procledger.scenario.story import story_events
+from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
+from procledger.stack.config import StackConfig
+
+from .conftest import LedgerEnv
+
+AUDITOR_TOKEN = "auditor-token-for-tests"
+INTAKE_TOKEN = "intake-token-for-tests"
+
+
+def new_ledger(stack: StackConfig) -> LedgerEnv:
+    """As the `ledger` fixture builds one (own database and topics), for wider scopes."""
+    unique = uuid.uuid4().hex[:10]
+    base = f"127.0.0.1:{stack.pg_port}/pl_{unique}"
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+        "DATABASE_URL": f"postgresql://procledger_app:procledger_app@{base}",
+        "DATABASE_ADMIN_URL": f"postgresql://postgres:{stack.pg_superuser_password}@{base}",
+        "AUDIT_DATABASE_URL": f"postgresql://procledger_auditor:procledger_auditor@{base}",
+        "TOPIC_ORDERS": f"t.{unique}.orders",
+        "TOPIC_STOCKPILE_TARGETS": f"t.{unique}.targets",
+        "TOPIC_DLQ": f"t.{unique}.dlq",
+        "CONSUMER_GROUP": f"g.{unique}",
+        "CONSUMER_METRICS_PORT": "0",
+        "AUDITOR_TOKENS": AUDITOR_TOKEN,
+        "INTAKE_TOKENS": INTAKE_TOKEN,
+        "AUDIT_VERIFY_INTERVAL_S": "0",
+    }
+    settings = Env(env)
+    ledger = LedgerEnv(
+        env=env,
+        kafka=KafkaSettings.from_env(settings),
+        topics=Topics.from_env(settings),
+        database=DatabaseSettings.from_env(settings),
+    )
+    migrate(ledger.database, auditor_url=env["AUDIT_DATABASE_URL"])
+    ensure_topics(ledger.kafka, ledger.topics)
+    return ledger
+
+
+@dataclass(frozen=True)
+class Story:
+    """The demo story consumed in two runs: the first SPLIT events, then the rest."""
+
+    ledger: LedgerEnv
+    before_consume: datetime  # nothing was recorded yet
+    between: datetime  # after the first run, before the second
+    split: int
+
+
+_STORY: list[Story] = []
+SPLIT = 200
+
+
+def story_ledger(stack: StackConfig) -> Story:
+    """Built once per test session and shared: the tests that use it only read."""
+    if not _STORY:
+        ledger = new_ledger(stack)
+        events = story_events()
+        before = datetime.now(UTC)
+        ledger.publish(events[:SPLIT])
+        ledger.consume(until_idle=1.0)
+        between = datetime.now(UTC)
+        ledger.publish(events[SPLIT:])
+        ledger.consume(until_idle=1.0)
+        _STORY.append(Story(ledger, before, between, SPLIT))
+    return _STORY[0]
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def stderr_text(self) -> str:
+        return self.err
+
+
+def audit(ledger: LedgerEnv, *args: str) -> Run:
+    """`procledger audit ARGS` in this process (fast), with the ledger's environment."""
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        mock.patch.dict(os.environ, ledger.env, clear=True),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        try:
+            code = main(["audit", *args])
+        except SystemExit as exit_:  # argparse errors
+            code = int(exit_.code or 0)
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+def audit_process(ledger: LedgerEnv, *args: str) -> Run:
+    """The real command in a subprocess: exit codes and streams as a shell sees them."""
+    done = subprocess.run(
+        [sys.executable, "-m", "procledger.cli", "audit", *args],
+        env=ledger.env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    return Run(done.returncode, done.stdout, done.stderr)
