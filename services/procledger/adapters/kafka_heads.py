@@ -9,7 +9,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from procledger.consumer.ports import TopicPartition as TP
+from procledger.consumer import ports
 from procledger.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,9 @@ class KafkaHeadReader:
             **kafka.client_config(),
         )
 
-    def timestamps(self, offsets: Mapping[TP, int]) -> dict[TP, float]:
+    def timestamps(
+        self, offsets: Mapping[ports.TopicPartition, int]
+    ) -> dict[ports.TopicPartition, float]:
         """Unix seconds of the first record at or after each offset; missing if none arrived."""
         wanted = {TopicPartition(*tp): offset for tp, offset in offsets.items()}
         if not wanted:
@@ -42,8 +44,8 @@ class KafkaHeadReader:
         self._consumer.assign(list(wanted))
         for tp, offset in wanted.items():
             self._consumer.seek(tp, offset)
-        found: dict[TP, float] = {}
-        done: set[TP] = set()
+        found: dict[ports.TopicPartition, float] = {}
+        done: set[ports.TopicPartition] = set()
         deadline = time.monotonic() + self._timeout_s
         while len(done) < len(wanted) and (left := deadline - time.monotonic()) > 0:
             batches: dict[Any, list[Any]] = self._consumer.poll(

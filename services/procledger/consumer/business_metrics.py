@@ -221,7 +221,7 @@ def _families() -> list[GaugeMetricFamily]:
             P + "committed_quantity",
             "Quantity ordered, net of amendments and cancellations",
             labels=by_buyer,
-        ),  # fmt: skip
+        ),
         GaugeMetricFamily(P + "delivered_quantity", "Quantity delivered", labels=by_buyer),
         GaugeMetricFamily(
             P + "stockpile_target_quantity",

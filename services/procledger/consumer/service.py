@@ -7,6 +7,7 @@ import logging
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -114,10 +115,9 @@ class LedgerConsumer:
 
     def _apply(self, records: Sequence[KafkaRecord], stop: threading.Event | None) -> None:
         started = time.monotonic()
-        for tp in iter_partitions(records):
-            self._metrics.consumed.labels(tp[0]).inc(
-                sum(1 for r in records if (r.topic, r.partition) == tp)
-            )
+        # One pass over the batch (not one per partition): this runs for every record.
+        for topic, count in Counter(r.topic for r in records).items():
+            self._metrics.consumed.labels(topic).inc(count)
         items = [decode_record(r) for r in records]  # decoded once, outside the transaction
         partitions = set(iter_partitions(records))
         gaps: dict[tuple[str, int], int] = {}
@@ -163,10 +163,13 @@ class LedgerConsumer:
                 self._metrics.dlq_failures.inc()
                 log.exception("could not forward %d rejections to the DLQ", len(batch.rejections))
         now = time.time()
+        # Counted per type once per batch; the latency histogram needs every observation.
+        for kind, count in Counter(entry.event_type for entry in batch.journal).items():
+            self._metrics.applied.labels(kind).inc(count)
+        observe = self._metrics.latency.observe
         for entry in batch.journal:
-            self._metrics.applied.labels(entry.event_type).inc()
             if entry.kafka_timestamp is not None:
-                self._metrics.latency.observe(max(0.0, now - entry.kafka_timestamp.timestamp()))
+                observe(max(0.0, now - entry.kafka_timestamp.timestamp()))
         for rejection in batch.rejections:
             self._metrics.rejected.labels(
                 rejection.event_type or "unknown", rejection.reason_code

@@ -1,0 +1,1 @@
+"""Operations: Grafana dashboards as code."""

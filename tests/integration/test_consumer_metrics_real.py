@@ -1,0 +1,76 @@
+"""The consumer's metric sources against the real servers: Kafka head timestamps, projections."""
+
+from __future__ import annotations
+
+import time
+
+from kafka import KafkaProducer
+from prometheus_client import CollectorRegistry
+
+from procledger.adapters.kafka_heads import KafkaHeadReader
+from procledger.consumer.business_metrics import LedgerBusinessCollector, PostgresBusinessQueries
+from procledger.scenario import story_events
+from tests.integration.conftest import LedgerEnv
+
+
+def test_head_reader_returns_the_timestamp_of_the_record_at_an_offset(ledger: LedgerEnv) -> None:
+    topic = ledger.topics.orders
+    producer = KafkaProducer(**ledger.kafka.client_config())
+    # Explicit timestamps, so the answer tells which record was read.
+    base_ms = int(time.time() * 1000) - 3_600_000
+    try:
+        for i in range(5):
+            producer.send(topic, value=b"x", partition=0, timestamp_ms=base_ms + i * 1000)
+        producer.flush(30)
+    finally:
+        producer.close()
+    reader = KafkaHeadReader(ledger.kafka, timeout_s=10)
+    try:
+        found = reader.timestamps({(topic, 0): 3, (topic, 1): 0})
+        again = reader.timestamps({(topic, 0): 0})
+    finally:
+        reader.close()
+    assert found == {(topic, 0): (base_ms + 3000) / 1000}, "partition 1 is empty: no answer"
+    assert again == {(topic, 0): base_ms / 1000}, "a second call seeks again"
+
+
+def test_business_collector_reads_the_story_from_postgres(ledger: LedgerEnv) -> None:
+    ledger.publish(story_events())
+    ledger.consume()
+    queries = PostgresBusinessQueries(ledger.env["DATABASE_URL"])  # the consumer's own role
+    registry = CollectorRegistry()
+    registry.register(LedgerBusinessCollector(queries))
+    try:
+        get = registry.get_sample_value
+        assert get("procledger_ledger_projection_scrape_success") == 1
+        for buyer, caliber, value_usd, quantity, delivered in ledger.rows(
+            "SELECT buyer, coalesce(caliber_mm::text, 'none'), sum(value_usd), sum(quantity),"
+            " sum(delivered_quantity) FROM ledger.orders GROUP BY 1, 2"
+        ):
+            labels = {"buyer": buyer, "caliber_mm": caliber}
+            assert get("procledger_ledger_committed_value_usd", labels) == float(value_usd)
+            assert get("procledger_ledger_committed_quantity", labels) == quantity
+            assert get("procledger_ledger_delivered_quantity", labels) == delivered
+        targets = ledger.rows(
+            "SELECT country, caliber_mm, target_quantity FROM ledger.stockpile_targets"
+        )
+        assert targets
+        for country, caliber, target in targets:
+            labels = {"country": country, "caliber_mm": str(caliber)}
+            assert get("procledger_ledger_stockpile_target_quantity", labels) == target
+            holdings = get("procledger_ledger_stockpile_holdings_quantity", labels)
+            assert holdings is not None
+            gap = get("procledger_ledger_stockpile_gap_quantity", labels)
+            assert gap == max(0, target - holdings)
+        ytd = get("procledger_ledger_ordered_value_155mm_ytd_usd")
+        expected = ledger.scalar(
+            "SELECT sum(value_usd) FROM ledger.orders WHERE caliber_mm = 155"
+            " AND placed_at >= '2023-01-01' AND placed_at < '2024-01-01'"
+        )
+        assert ytd == float(expected)
+        as_of = ledger.scalar(
+            "SELECT extract(epoch FROM max(placed_at)) FROM ledger.orders WHERE caliber_mm = 155"
+        )
+        assert get("procledger_ledger_ordered_value_155mm_ytd_as_of_seconds") == float(as_of)
+    finally:
+        queries.close()

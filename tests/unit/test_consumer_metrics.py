@@ -1,0 +1,293 @@
+"""The consumer's metrics page, read through a private registry: names, types, labels, values."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from procledger.consumer.business_metrics import (
+    LedgerBusinessCollector,
+    snapshot_from_rows,
+)
+from procledger.consumer.metrics import ConsumerMetrics
+from procledger.consumer.ports import KafkaRecord, Position, TopicPartition
+from procledger.consumer.service import LedgerConsumer
+from procledger.domain.events import EVENT_TYPES
+
+# name -> (type, label names) as a scraper sees them (counters without the _total suffix).
+EXPECTED: dict[str, tuple[str, set[str]]] = {
+    "procledger_consumer_events_consumed": ("counter", {"topic"}),
+    "procledger_consumer_events_applied": ("counter", {"event_type"}),
+    "procledger_consumer_events_rejected": ("counter", {"event_type", "reason"}),
+    "procledger_consumer_dlq_forwarded": ("counter", set()),
+    "procledger_consumer_dlq_forward_failures": ("counter", set()),
+    "procledger_consumer_batch_size_records": ("histogram", set()),
+    "procledger_consumer_batch_duration_seconds": ("histogram", set()),
+    "procledger_consumer_db_commit_duration_seconds": ("histogram", set()),
+    "procledger_consumer_end_to_end_latency_seconds": ("histogram", set()),
+    "procledger_consumer_lag_messages": ("gauge", {"topic", "partition"}),
+    "procledger_consumer_lag_seconds": ("gauge", {"topic", "partition"}),
+    "procledger_consumer_committed_offset": ("gauge", {"topic", "partition"}),
+    "procledger_consumer_assigned_partitions": ("gauge", set()),
+    "procledger_consumer_rebalances": ("counter", set()),
+    "procledger_consumer_retries": ("counter", {"kind"}),
+    "procledger_consumer_fenced_batches": ("counter", set()),
+    "procledger_consumer_start_time_seconds": ("gauge", set()),
+    "procledger_consumer_last_batch_time_seconds": ("gauge", set()),
+}
+
+
+def scrape(registry: CollectorRegistry) -> dict[str, Any]:
+    """Parse the exposition text, as Prometheus would."""
+    text = generate_latest(registry).decode()
+    # The text parser reads each counter's and histogram's _created sample as its own gauge.
+    return {
+        family.name: family
+        for family in text_string_to_metric_families(text)
+        if not family.name.endswith("_created")
+    }
+
+
+def sample(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
+    value = registry.get_sample_value(name, labels)
+    return value
+
+
+def test_every_metric_has_its_type_and_labels() -> None:
+    registry = CollectorRegistry()
+    metrics = ConsumerMetrics(registry, event_types=EVENT_TYPES)
+    # Labelled series appear on first use; use each so the page shows its label names.
+    metrics.consumed.labels("t").inc()
+    metrics.rejected.labels("OrderPlaced", "UNKNOWN_ORDER").inc()
+    for gauge in (metrics.lag_messages, metrics.lag_seconds, metrics.committed_offset):
+        gauge.labels("t", "0").set(1)
+    families = scrape(registry)
+    assert set(families) == set(EXPECTED)
+    for name, (kind, labels) in EXPECTED.items():
+        family = families[name]
+        assert family.type == kind, name
+        assert family.documentation, name
+        seen = {k for s in family.samples for k in s.labels if k not in {"le"}}
+        assert seen == labels, name
+
+
+def test_counters_and_histograms_use_the_conventional_suffixes() -> None:
+    registry = CollectorRegistry()
+    ConsumerMetrics(registry)
+    text = generate_latest(registry).decode()
+    assert "procledger_consumer_rebalances_total 0.0" in text
+    assert "procledger_consumer_end_to_end_latency_seconds_bucket{le=" in text
+    for name, (kind, _) in EXPECTED.items():
+        if kind == "histogram":
+            assert name.endswith(("_seconds", "_records")), name
+
+
+def test_known_label_values_start_at_zero() -> None:
+    registry = CollectorRegistry()
+    ConsumerMetrics(registry, event_types=EVENT_TYPES)
+    for event_type in EVENT_TYPES:
+        assert (
+            sample(registry, "procledger_consumer_events_applied_total", event_type=event_type) == 0
+        )
+    for kind in ("unavailable", "conflict"):
+        assert sample(registry, "procledger_consumer_retries_total", kind=kind) == 0
+    start = sample(registry, "procledger_consumer_start_time_seconds")
+    assert start is not None and start > 1.6e9
+
+
+# --- lag, through the real consumer loop with in-memory ports ------------------------------
+
+
+class FakeSource:
+    def __init__(self, ends: dict[TopicPartition, int]) -> None:
+        self.ends = ends
+
+    def poll(self, timeout_s: float, max_records: int) -> list[KafkaRecord]:
+        return []
+
+    def assigned(self) -> set[TopicPartition]:
+        return set(self.ends)
+
+    def take_new_assignments(self) -> set[TopicPartition]:
+        return set()
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        raise AssertionError("no seek expected")
+
+    def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        raise AssertionError("no commit expected")
+
+    def end_offsets(self) -> dict[TopicPartition, int]:
+        return dict(self.ends)
+
+    def close(self) -> None:
+        pass
+
+
+class FakeStore:
+    def __init__(self, positions: dict[TopicPartition, int]) -> None:
+        self.next = positions
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        raise AssertionError("no transaction expected")
+        yield
+
+    def positions(self) -> dict[TopicPartition, Position]:
+        return {tp: Position(offset, bytes(32)) for tp, offset in self.next.items()}
+
+
+A: TopicPartition = ("orders", 0)
+B: TopicPartition = ("orders", 1)
+
+
+def lag_consumer(
+    source: FakeSource, store: FakeStore, heads: dict[TopicPartition, float], asked: list[Any]
+) -> tuple[LedgerConsumer, CollectorRegistry]:
+    registry = CollectorRegistry()
+
+    def head_timestamps(offsets: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, float]:
+        asked.append(dict(offsets))
+        return {tp: heads[tp] for tp in offsets if tp in heads}
+
+    consumer = LedgerConsumer(
+        source, store, None, ConsumerMetrics(registry),
+        unavailable=(ConnectionError,), conflicts=(), head_timestamps=head_timestamps,
+    )  # fmt: skip
+    return consumer, registry
+
+
+def test_lag_in_messages_and_seconds_per_partition() -> None:
+    source = FakeSource({A: 10, B: 7})
+    store = FakeStore({A: 4, B: 7})
+    asked: list[Any] = []
+    published = time.time() - 120
+    consumer, registry = lag_consumer(source, store, {A: published}, asked)
+    consumer.step(threading.Event())
+    assert asked == [{A: 4}], "only lagging partitions, at the ledger's next offset"
+    labels_a = {"topic": "orders", "partition": "0"}
+    labels_b = {"topic": "orders", "partition": "1"}
+    assert sample(registry, "procledger_consumer_lag_messages", **labels_a) == 6
+    assert sample(registry, "procledger_consumer_lag_messages", **labels_b) == 0
+    assert sample(registry, "procledger_consumer_committed_offset", **labels_a) == 4
+    age = sample(registry, "procledger_consumer_lag_seconds", **labels_a)
+    assert age is not None and 120 <= age < 120 + 60
+    assert sample(registry, "procledger_consumer_lag_seconds", **labels_b) == 0
+    assert sample(registry, "procledger_consumer_assigned_partitions") == 2
+
+
+def test_revoked_partitions_leave_the_page() -> None:
+    source = FakeSource({A: 3, B: 3})
+    store = FakeStore({A: 3, B: 3})
+    consumer, registry = lag_consumer(source, store, {}, [])
+    consumer.step(threading.Event())
+    source.ends = {A: 3}
+    consumer._last_lag = 0.0  # next step measures lag again instead of waiting 5 s
+    consumer.step(threading.Event())
+    gone = {"topic": "orders", "partition": "1"}
+    for name in ("lag_messages", "lag_seconds", "committed_offset"):
+        assert sample(registry, f"procledger_consumer_{name}", **gone) is None
+    assert sample(registry, "procledger_consumer_assigned_partitions") == 1
+
+
+def test_lag_seconds_survives_an_unreadable_head() -> None:
+    source = FakeSource({A: 10})
+    store = FakeStore({A: 4})
+    consumer, registry = lag_consumer(source, store, {}, [])
+    consumer.step(threading.Event())
+    labels = {"topic": "orders", "partition": "0"}
+    assert sample(registry, "procledger_consumer_lag_messages", **labels) == 6
+    # Unknown age is left out rather than reported as 0 (which would read "caught up").
+    assert sample(registry, "procledger_consumer_lag_seconds", **labels) is None
+
+
+# --- the business collector ----------------------------------------------------------------
+
+SNAPSHOT = snapshot_from_rows(
+    buyers=[("DEU", 155, 500.0, 10, 4), ("DEU", None, 50.0, 1, 1)],
+    stockpile=[("DEU", 155, 100, 40), ("POL", 155, 10, 30)],
+    ytd=(1686873600.0, 1e9),
+)
+
+
+def test_business_collector_reports_the_projections() -> None:
+    registry = CollectorRegistry()
+    registry.register(LedgerBusinessCollector(lambda: SNAPSHOT))
+    families = scrape(registry)
+    assert {f.type for n, f in families.items() if n.startswith("procledger_ledger_")} == {"gauge"}
+    get = registry.get_sample_value
+    deu155 = {"buyer": "DEU", "caliber_mm": "155"}
+    assert get("procledger_ledger_committed_value_usd", deu155) == 500
+    assert get("procledger_ledger_committed_quantity", deu155) == 10
+    assert get("procledger_ledger_delivered_quantity", deu155) == 4
+    assert (
+        get("procledger_ledger_committed_value_usd", {"buyer": "DEU", "caliber_mm": "none"}) == 50
+    )
+    deu = {"country": "DEU", "caliber_mm": "155"}
+    pol = {"country": "POL", "caliber_mm": "155"}
+    assert get("procledger_ledger_stockpile_target_quantity", deu) == 100
+    assert get("procledger_ledger_stockpile_holdings_quantity", deu) == 40
+    assert get("procledger_ledger_stockpile_gap_quantity", deu) == 60
+    assert get("procledger_ledger_stockpile_gap_quantity", pol) == 0, "floored at zero"
+    assert get("procledger_ledger_ordered_value_155mm_ytd_usd") == 1e9
+    assert get("procledger_ledger_ordered_value_155mm_ytd_as_of_seconds") == 1686873600.0
+    assert get("procledger_ledger_projection_scrape_success") == 1
+    label_names = {
+        k for n, f in families.items() for s in f.samples for k in s.labels
+        if n.startswith("procledger_ledger_")
+    }  # fmt: skip
+    assert label_names == {"buyer", "caliber_mm", "country"}, "bounded labels only"
+
+
+def test_business_collector_caches_between_scrapes() -> None:
+    calls = []
+    now = [100.0]
+
+    def fetch() -> Any:
+        calls.append(now[0])
+        return SNAPSHOT
+
+    registry = CollectorRegistry()
+    registry.register(LedgerBusinessCollector(fetch, cache_s=5.0, clock=lambda: now[0]))
+    generate_latest(registry)
+    now[0] += 4.9
+    generate_latest(registry)
+    assert calls == [100.0]
+    now[0] += 0.2
+    generate_latest(registry)
+    assert len(calls) == 2
+
+
+def test_business_collector_reports_failure_without_stale_values() -> None:
+    def fetch() -> Any:
+        raise ConnectionError("database down")
+
+    registry = CollectorRegistry()
+    registry.register(LedgerBusinessCollector(fetch))
+    families = scrape(registry)
+    assert registry.get_sample_value("procledger_ledger_projection_scrape_success") == 0
+    assert "procledger_ledger_committed_value_usd" not in families
+
+
+def test_registering_the_collector_does_not_query() -> None:
+    def fetch() -> Any:
+        pytest.fail("describe() must not read the database")
+
+    CollectorRegistry().register(LedgerBusinessCollector(fetch))
+
+
+def test_empty_ledger_reports_zero_year_to_date_without_an_as_of() -> None:
+    empty = snapshot_from_rows([], [], (None, 0))
+    registry = CollectorRegistry()
+    registry.register(LedgerBusinessCollector(lambda: empty))
+    assert registry.get_sample_value("procledger_ledger_ordered_value_155mm_ytd_usd") == 0
+    assert (
+        registry.get_sample_value("procledger_ledger_ordered_value_155mm_ytd_as_of_seconds") is None
+    )

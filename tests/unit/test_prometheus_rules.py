@@ -1,0 +1,100 @@
+"""The Prometheus configs and rules pass promtool, and every alert is unit tested both ways."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMETHEUS = ROOT / "deploy" / "prometheus"
+RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
+TEST_FILES = sorted((PROMETHEUS / "tests").glob("*.yml"))
+CONFIGS = [PROMETHEUS / "prometheus.yml", PROMETHEUS / "prometheus.compose.yml"]
+
+
+def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    tool = shutil.which("promtool")
+    if tool is None:
+        pytest.fail("promtool is not installed (Debian package `prometheus`; .ci/run installs it)")
+    return subprocess.run(
+        [tool, *map(str, args)], cwd=PROMETHEUS, capture_output=True, text=True, check=False
+    )
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    for path in RULE_FILES:
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            rules.extend(r for r in group["rules"] if "alert" in r)
+    return rules
+
+
+def test_there_are_rule_and_test_files() -> None:
+    assert [p.name for p in RULE_FILES] == ["procledger.yml"]
+    assert TEST_FILES
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_promtool_checks_config(config: Path) -> None:
+    result = promtool("check", "config", config)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_checks_rules() -> None:
+    result = promtool("check", "rules", *RULE_FILES)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_unit_tests_pass() -> None:
+    result = promtool("test", "rules", *TEST_FILES)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+def test_every_alert_says_what_to_do() -> None:
+    for rule in alert_rules():
+        annotations = rule.get("annotations", {})
+        missing = {"summary", "description", "runbook"} - annotations.keys()
+        assert not missing, f"{rule['alert']} lacks {sorted(missing)}"
+        assert rule["labels"]["severity"] in {"critical", "warning", "info"}
+
+
+def test_every_alert_is_tested_firing_and_not_firing() -> None:
+    firing: set[str] = set()
+    quiet: set[str] = set()
+    for path in TEST_FILES:
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            for check in case.get("alert_rule_test", []):
+                (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
+    names = {rule["alert"] for rule in alert_rules()}
+    assert names <= firing, f"never tested firing: {sorted(names - firing)}"
+    assert names <= quiet, f"never tested quiet: {sorted(names - quiet)}"
+
+
+def test_the_required_alerts_exist() -> None:
+    assert {rule["alert"] for rule in alert_rules()} >= {
+        "ConsumerDown",
+        "ConsumerLagHigh",
+        "LedgerRejections",
+        "DeadLetterTraffic",
+        "EndToEndLatencyHigh",
+        "VerificationFailing",
+        "VerificationStale",
+        "NoEventsWhileProducersUp",
+    }
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_every_service_is_scraped(config: Path) -> None:
+    jobs = {job["job_name"] for job in yaml.safe_load(config.read_text())["scrape_configs"]}
+    assert jobs >= {
+        "procledger-consumer",
+        "procledger-intake",
+        "procledger-audit",
+        "procledger-publish",
+    }
