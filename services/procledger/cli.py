@@ -14,6 +14,9 @@ COMMAND_MODULES = (
     "procledger.stack.commands",
     "procledger.admin_commands",
     "procledger.consumer.commands",
+    "procledger.audit.commands",
+    "procledger.publishing.commands",
+    "procledger.serve_commands",
 )
 
 

@@ -1,0 +1,1 @@
+"""Producer paths: `procledger publish`, `procledger scenario`, the intake API and their metrics."""

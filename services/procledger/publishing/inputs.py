@@ -1,0 +1,91 @@
+"""Input files for `procledger publish`: open or spool, and stream parsed lines, twice."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from procledger.codec.textformats import LINE, LineError, ParsedLine, read_jsonl, read_orders_csv
+
+FORMATS = ("jsonl", "csv")
+NOT_UTF8 = "not valid UTF-8"
+_SPOOL_CHUNK = 1 << 20
+
+
+class InputError(Exception):
+    """The input as a whole cannot be used (missing, unreadable, empty); names the file."""
+
+
+def guess_format(name: str) -> str:
+    """csv for *.csv, jsonl for anything else (stdin included)."""
+    return "csv" if name.lower().endswith(".csv") else "jsonl"
+
+
+@contextmanager
+def input_path(name: str) -> Iterator[Path]:
+    """The file to read twice: `name`, or for "-" standard input spooled to a temporary file."""
+    if name != "-":
+        path = Path(name)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise InputError(f"{name}: no such file") from None
+        except OSError as err:
+            raise InputError(f"{name}: cannot be read: {err.strerror}") from None
+        if path.is_dir():
+            raise InputError(f"{name}: is a directory, not a file")
+        if not os.access(path, os.R_OK):
+            raise InputError(f"{name}: cannot be read: permission denied")
+        if size == 0 and path.is_file():
+            raise InputError(f"{name}: the file is empty")
+        yield path
+        return
+    # Standard input can be read only once, and pass 1 must finish before pass 2 starts.
+    with tempfile.TemporaryDirectory(prefix="procledger-publish-") as tmp:
+        spool = Path(tmp) / "stdin"
+        with spool.open("wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out, _SPOOL_CHUNK)
+        if spool.stat().st_size == 0:
+            raise InputError("standard input is empty")
+        yield spool
+
+
+class _Utf8Tracker:
+    """A text source that remembers which lines held bytes that are not UTF-8.
+
+    The file is decoded with surrogateescape, so a bad byte becomes a lone surrogate instead
+    of aborting the whole read; strict UTF-8 text can never contain one, so any is a bad byte.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._line = 1
+        self.bad: set[int] = set()
+
+    def readline(self, size: int = -1, /) -> str:
+        chunk = self._stream.readline(size)
+        # isascii() first: nearly every line is ASCII, and then no byte can be escaped.
+        if not chunk.isascii() and any("\udc80" <= ch <= "\udcff" for ch in chunk):
+            self.bad.add(self._line)
+        if chunk.endswith("\n"):
+            self._line += 1
+        return chunk
+
+
+def parsed_lines(path: Path, fmt: str) -> Iterator[ParsedLine]:
+    """Every parsed line of the file; lines with bytes that are not UTF-8 get only that error."""
+    with path.open(encoding="utf-8-sig", errors="surrogateescape") as stream:
+        tracker = _Utf8Tracker(stream)
+        reader = read_orders_csv(tracker) if fmt == "csv" else read_jsonl(tracker)
+        for parsed in reader:
+            if parsed.line in tracker.bad:
+                tracker.bad.discard(parsed.line)
+                yield ParsedLine(parsed.line, None, (LineError(parsed.line, LINE, NOT_UTF8),))
+            else:
+                yield parsed

@@ -1,0 +1,230 @@
+"""The intake API: POST /v1/events validates a request's events, then publishes all of them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse
+from kafka.errors import KafkaError
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from procledger.adapters.kafka_publisher import Published, PublishError
+from procledger.codec.errors import InvalidEventData
+from procledger.codec.textformats import event_from_json_dict
+from procledger.domain.events import Event, event_type
+from procledger.publishing.auth import Role, require_role
+from procledger.publishing.http_metrics import install_http_metrics
+from procledger.publishing.intake_schema import (
+    Accepted,
+    AcceptedEvent,
+    Problem,
+    ValidationErrors,
+    request_body,
+)
+from procledger.publishing.metrics import HttpMetrics, PublishMetrics, reason_label
+from procledger.publishing.settings import IntakeSettings
+
+PATH = "intake"
+SERVICE = "intake"
+Loc = tuple[str | int, ...]
+
+
+class EventPublisher(Protocol):
+    """What the API needs of KafkaOrderPublisher."""
+
+    def publish_one_by_one(self, events: Iterable[Event]) -> list[Published]: ...
+
+
+class _Invalid(Exception):
+    """The request's problems: (location, message) each; nothing is published."""
+
+    def __init__(self, problems: list[tuple[Loc, str]]) -> None:
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key in object")
+    return result
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse(body: bytes) -> object:
+    if not body.strip():
+        raise _Invalid([(("body",), "invalid JSON: the body is empty")])
+    try:
+        return json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as err:
+        # ValueError covers JSONDecodeError and UnicodeDecodeError; RecursionError deep nesting.
+        reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+        raise _Invalid([(("body",), f"invalid JSON: {reason}")]) from None
+
+
+def _event(item: object, loc: Loc) -> Event | list[tuple[Loc, str]]:
+    if not isinstance(item, dict):
+        return [(loc, "must be a JSON object")]
+    data = dict(item)
+    if "type" not in data:
+        return [((*loc, "type"), "required field is missing")]
+    kind = data.pop("type")
+    if not isinstance(kind, str):
+        return [((*loc, "type"), "unknown event type")]
+    try:
+        return event_from_json_dict(kind, data)
+    except InvalidEventData as err:
+        return [((*loc, e.field), e.reason) for e in err.errors]
+
+
+def events_of(document: object, max_batch: int) -> list[Event]:
+    """The request's events, all valid, or _Invalid naming every problem by index and field."""
+    if not isinstance(document, dict):
+        raise _Invalid([(("body",), 'must be a JSON object: one event or {"events": [...]}')])
+    if "type" in document or "events" not in document:
+        built = _event(document, ("body",))
+        if isinstance(built, list):
+            raise _Invalid(built)
+        return [built]
+    problems: list[tuple[Loc, str]] = [
+        (("body", key), "unknown field") for key in document if key != "events"
+    ]
+    items = document["events"]
+    if not isinstance(items, list) or not items:
+        raise _Invalid([*problems, (("body", "events"), "must be a non-empty JSON array")])
+    if len(items) > max_batch:
+        reason = f"too many events: at most {max_batch} per request, got {len(items)}"
+        raise _Invalid([*problems, (("body", "events"), reason)])
+    events: list[Event] = []
+    for index, item in enumerate(items):
+        built = _event(item, ("body", "events", index))
+        if isinstance(built, list):
+            problems += built
+        else:
+            events.append(built)
+    if problems:
+        raise _Invalid(problems)
+    return events
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        detail=f"request body is larger than {limit} bytes (INTAKE_MAX_BODY_BYTES)",
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it passes `limit` bytes (declared or actually sent)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
+def _json_content(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and
+                                            media.endswith("+json"))  # fmt: skip
+
+
+def create_app(
+    settings: IntakeSettings, publisher: EventPublisher, registry: CollectorRegistry
+) -> FastAPI:
+    """The intake API over `publisher`; its metrics go to `registry` (served on /metrics)."""
+    app = FastAPI(
+        title="procledger intake API",
+        version="1",
+        description="Publish procurement order events to the ledger's Kafka topics.",
+    )
+    metrics = PublishMetrics(registry)
+    install_http_metrics(app, HttpMetrics(registry), SERVICE)
+    intake_role = require_role(settings.tokens, Role.INTAKE)
+    errors: dict[int | str, dict[str, Any]] = {
+        401: {"model": Problem, "description": "no bearer token, or an unknown one"},
+        403: {"model": Problem, "description": "the token's role is not intake"},
+        413: {"model": Problem, "description": "body over INTAKE_MAX_BODY_BYTES"},
+        415: {"model": Problem, "description": "Content-Type is not application/json"},
+        422: {"model": ValidationErrors, "description": "invalid events; none was published"},
+        503: {"model": Problem, "description": "Kafka did not confirm; retry the request"},
+    }
+
+    def refuse(problems: list[tuple[Loc, str]]) -> JSONResponse:
+        detail = []
+        for loc, reason in problems:
+            label = reason_label(reason)
+            metrics.validation_failures.labels(path=PATH, reason=label).inc()
+            detail.append({"loc": list(loc), "msg": reason, "type": label})
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.post(
+        "/v1/events",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=Accepted,
+        responses=errors,
+        openapi_extra={"requestBody": request_body(settings.max_batch)},
+        summary="Publish one event or a batch; all are validated before any is published",
+        # A dependency of the route, not a parameter: it runs before the body is read.
+        dependencies=[Depends(intake_role)],
+    )
+    async def post_events(request: Request) -> Accepted | JSONResponse:
+        if not _json_content(request):
+            raise HTTPException(
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                detail="Content-Type must be application/json",
+            )
+        body = await _read_body(request, settings.max_body_bytes)
+        try:
+            events = events_of(_parse(body), settings.max_batch)
+        except _Invalid as invalid:
+            return refuse(invalid.problems)
+        started = time.perf_counter()
+        try:
+            # Blocking until the broker acknowledges; a worker thread keeps the loop free.
+            confirmed = await run_in_threadpool(publisher.publish_one_by_one, events)
+        except (PublishError, KafkaError) as err:
+            for event in events:
+                metrics.failures.labels(event_type=event_type(event), path=PATH).inc()
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail=f"Kafka did not confirm the events ({err}); some may have been "
+                "written: send the same request again (duplicate event_ids are ignored)",
+            ) from err
+        metrics.latency.labels(path=PATH).observe(time.perf_counter() - started)
+        for event in events:
+            metrics.published.labels(event_type=event_type(event), path=PATH).inc()
+        return Accepted(
+            accepted=[
+                AcceptedEvent(event_id=p.event_id, event_type=p.event_type, topic=p.topic,
+                              partition=p.partition, offset=p.offset)
+                for p in confirmed
+            ]
+        )  # fmt: skip
+
+    @app.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+    )
+    async def prometheus_metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,179 @@
+"""`procledger publish FILE`: validate the whole file, then publish it, or publish nothing."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from kafka.errors import KafkaError
+from prometheus_client import CollectorRegistry
+from tqdm import tqdm
+
+from procledger.adapters.kafka_publisher import KafkaOrderPublisher
+from procledger.domain.events import Event, event_type
+from procledger.publishing.inputs import InputError, guess_format, input_path, parsed_lines
+from procledger.publishing.metrics import PublishMetrics
+from procledger.publishing.runner import (
+    EXIT_BROKER,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    BrokerFailure,
+    metrics_exposure,
+    progress_bar,
+    publish_stream,
+    write_summary,
+)
+from procledger.publishing.settings import PublishSettings, check_source_system
+from procledger.settings import Env, SettingsError
+
+PROG = "procledger publish"
+PATH = "cli"
+
+
+class _ChangedWhilePublishing(Exception):
+    """Pass 2 met a line that pass 1 accepted: the file was modified in between."""
+
+
+def _fail(message: str, code: int) -> int:
+    tqdm.write(f"{PROG}: {message}", file=sys.stderr)
+    return code
+
+
+def _validate(
+    path: Path, fmt: str, metrics: PublishMetrics, force_progress: bool
+) -> tuple[Counter[str], int]:
+    """Pass 1: counts of valid events per type and the number of invalid lines.
+
+    Each problem is written to stderr as soon as it is found, so memory stays bounded
+    however many lines are bad.
+    """
+    counts: Counter[str] = Counter()
+    invalid = 0
+    with progress_bar(None, force_progress, "validating", unit="lines") as bar:
+        for parsed in parsed_lines(path, fmt):
+            bar.update(1)
+            if parsed.event is not None:
+                counts[event_type(parsed.event)] += 1
+                continue
+            invalid += 1
+            for error in parsed.errors:
+                metrics.refused(PATH, error.reason)
+                tqdm.write(f"line {error.line}: {error.field}: {error.reason}", file=sys.stderr)
+    return counts, invalid
+
+
+def _events(path: Path, fmt: str) -> Iterator[Event]:
+    for parsed in parsed_lines(path, fmt):
+        if parsed.event is None:
+            first = parsed.errors[0]
+            raise _ChangedWhilePublishing(
+                f"line {first.line}: {first.field}: {first.reason} (it was valid in pass 1)"
+            )
+        yield parsed.event
+
+
+def _options(args: argparse.Namespace) -> tuple[PublishSettings, str, int]:
+    settings = PublishSettings.from_env(Env())
+    source = settings.source_system
+    if args.source_system is not None:
+        source = check_source_system(args.source_system, "--source-system")
+    port = settings.metrics_port if args.metrics_port is None else args.metrics_port
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"--metrics-port must be between 0 and 65535, got {port}")
+    if args.metrics_linger < 0:
+        raise SettingsError(f"--metrics-linger must be >= 0, got {args.metrics_linger}")
+    return settings, source, port
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings, source, port = _options(args)
+    except SettingsError as err:
+        return _fail(str(err), EXIT_USAGE)
+    fmt = args.format or guess_format(args.file)
+    registry = CollectorRegistry()
+    metrics = PublishMetrics(registry)
+    try:
+        with metrics_exposure(registry, port, args.metrics_linger):
+            return _run(args, settings, source, fmt, metrics)
+    except OSError as err:
+        return _fail(f"cannot serve metrics on 127.0.0.1:{port}: {err}", EXIT_USAGE)
+
+
+def _run(
+    args: argparse.Namespace,
+    settings: PublishSettings,
+    source: str,
+    fmt: str,
+    metrics: PublishMetrics,
+) -> int:
+    name = "standard input" if args.file == "-" else args.file
+    try:
+        with input_path(args.file) as path:
+            started = time.monotonic()
+            counts, invalid = _validate(path, fmt, metrics, args.progress)
+            if invalid:
+                return _fail(
+                    f"{name}: {invalid:,} invalid line(s); nothing was published", EXIT_INVALID
+                )
+            if not counts:
+                return _fail(f"{name}: contains no events", EXIT_INVALID)
+            if args.dry_run:
+                seconds = time.monotonic() - started
+                write_summary(dict(counts), seconds, args.output, "valid", sys.stdout)
+                return EXIT_OK
+            return _publish(
+                path=path,
+                fmt=fmt,
+                settings=settings,
+                source=source,
+                counts=counts,
+                metrics=metrics,
+                args=args,
+            )
+    except InputError as err:
+        return _fail(str(err), EXIT_INVALID)
+
+
+def _publish(
+    *,
+    path: Path,
+    fmt: str,
+    settings: PublishSettings,
+    source: str,
+    counts: Counter[str],
+    metrics: PublishMetrics,
+    args: argparse.Namespace,
+) -> int:
+    total = sum(counts.values())
+    try:
+        publisher = KafkaOrderPublisher(settings.kafka, settings.topics, source_system=source)
+    except KafkaError as err:
+        message = f"cannot reach Kafka at {settings.kafka.bootstrap_servers}: {err}"
+        return _fail(f"{message}; nothing was published", EXIT_BROKER)
+    try:
+        with progress_bar(total, args.progress, "publishing") as bar:
+            report = publish_stream(publisher, _events(path, fmt), bar, metrics, PATH)
+    except BrokerFailure as err:
+        hint = " (do the topics exist? `procledger topics create`)" if "etadata" in str(err) else ""
+        return _fail(
+            f"broker failure: {err}{hint}. At least {err.confirmed:,} of {total:,} events were "
+            "confirmed before it; publishing the same file again is safe (the ledger ignores "
+            "duplicate event_ids)",
+            EXIT_BROKER,
+        )
+    except _ChangedWhilePublishing as err:
+        return _fail(
+            f"the input changed while it was being published: {err}; events before that line "
+            "may already be on the broker (publishing the corrected file again is safe)",
+            EXIT_INVALID,
+        )
+    finally:
+        publisher.close()
+    write_summary(report.counts, report.seconds, args.output, "published", sys.stdout)
+    return EXIT_OK
