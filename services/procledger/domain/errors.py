@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 # The name is the product's vocabulary (a rule violation is not a program error).
-class LedgerRuleViolation(Exception):  # noqa: N818
+class LedgerRuleViolation(Exception):
     """An event breaks a ledger rule: it is rejected (journaled as a rejection), never applied."""
 
     code: str = "LEDGER_RULE_VIOLATION"
