@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields
+from itertools import islice, repeat
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from tqdm import tqdm
 
 from procledger.adapters.postgres_store import ORDER_COLUMNS, order_from_row, order_to_row
@@ -30,22 +35,75 @@ class RebuildReport:
     differences: tuple[str, ...]
 
 
-def journal_events(conn: psycopg.Connection[Any], progress: bool) -> Iterator[Event]:
-    """Every journal row as an event, streamed with a server-side cursor in commit order."""
-    total_row = conn.execute("SELECT count(*) FROM ledger.journal").fetchone()
-    total = int(total_row[0]) if total_row else 0
+# Which share of the journal a worker folds: every event of one order (or, for stockpile
+# targets, of one country) falls in the same share, so each share folds independently.
+_SHARE_KEY = "mod(hashtext(coalesce(order_id, payload->>'country')) & 2147483647, %s) = %s"
+CHUNK = 100_000  # events folded per fold() call: bounds the outcomes held at once
+
+
+def journal_events(
+    conn: psycopg.Connection[Any], progress: bool, share: tuple[int, int] = (0, 1)
+) -> Iterator[Event]:
+    """Journal rows of one share as events, in commit order, streamed with COPY TO.
+
+    COPY streams: the server reads and renders the next rows while this process folds the
+    last ones (a server-side cursor made each 20,000-row fetch a stop-and-wait round trip).
+    It reads the transaction's snapshot like any query.
+    """
+    index, shares = share
+    where: sql.Composable = sql.SQL("")
+    if shares > 1:
+        where = sql.SQL("WHERE " + _SHARE_KEY.replace("%s", "{}")).format(
+            sql.Literal(shares), sql.Literal(index)
+        )
+    total = 0
+    if progress:
+        query = sql.SQL("SELECT count(*) FROM ledger.journal {}").format(where)
+        total_row = conn.execute(query).fetchone()
+        total = int(total_row[0]) if total_row else 0
+    statement = sql.SQL(
+        "COPY (SELECT event_type, payload FROM ledger.journal {} ORDER BY id) TO STDOUT"
+    ).format(where)
     with (
-        conn.cursor(name="rebuild_journal") as cur,
+        conn.cursor() as cur,
+        cur.copy(statement) as copy,
         tqdm(total=total, unit="ev", disable=not progress, file=sys.stderr) as bar,
     ):
-        cur.itersize = 20_000
-        cur.execute("SELECT event_type, payload FROM ledger.journal ORDER BY id")
-        for count, (kind, payload) in enumerate(cur, start=1):
+        copy.set_types(["text", "jsonb"])
+        for count, (kind, payload) in enumerate(copy.rows(), start=1):
             # Journal payloads were validated on the way in; only types are re-checked here.
             yield event_from_json_dict(kind, payload, check=False)
             if count % 10_000 == 0:
                 bar.update(10_000)
         bar.update(total - bar.n)
+
+
+@dataclass(frozen=True, slots=True)
+class _Folded:
+    events: int
+    orders: dict[str, Order]
+    targets: dict[tuple[str, int], StockpileTarget]
+
+
+def _fold_stream(events: Iterator[Event]) -> _Folded:
+    """fold() over the stream in chunks: the state carries over, the outcomes do not pile up
+    (a million retained outcomes held every intermediate Order: gigabytes, and slower)."""
+    state = empty_state()
+    count = 0
+    while chunk := list(islice(events, CHUNK)):
+        state = fold(state, chunk).state
+        count += len(chunk)
+    return _Folded(count, dict(state.orders), dict(state.targets))
+
+
+def _fold_share(url: str, snapshot: str, share: tuple[int, int], progress: bool) -> _Folded:
+    """A worker process: fold one share of the journal as of the coordinator's snapshot."""
+    with psycopg.connect(url) as conn:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+        folded = _fold_stream(journal_events(conn, progress, share))
+        conn.rollback()
+    return folded
 
 
 def _live(conn: psycopg.Connection[Any]) -> LedgerState:
@@ -77,21 +135,42 @@ def _compare(
     return differences
 
 
-def rebuild(url: str, replace: bool = False, progress: bool = False) -> RebuildReport:
+def rebuild(
+    url: str, replace: bool = False, progress: bool = False, workers: int | None = None
+) -> RebuildReport:
+    """Re-fold the journal and compare; `workers` processes fold disjoint shares of it.
+
+    Sharing out by order is exact: an event's outcome depends only on its own order (or
+    stockpile key) and on whether its event id was seen, and the journal's event ids are
+    unique (a constraint), so no event can see another share's. Every worker reads the
+    same exported snapshot as the live projections.
+    """
     started = time.monotonic()
+    shares = workers if workers is not None else min(4, os.cpu_count() or 1)
     with psycopg.connect(url) as conn:
         # One snapshot for the journal and the live projections alike.
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-        result = fold(empty_state(), journal_events(conn, progress))
+        if shares > 1:
+            row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+            assert row is not None
+            context = multiprocessing.get_context("spawn")  # no inherited connection state
+            with ProcessPoolExecutor(shares, mp_context=context) as pool:
+                jobs = [(i, shares) for i in range(shares)]
+                bars = [progress and i == 0 for i in range(shares)]  # one bar: the first share's
+                parts = list(pool.map(_fold_share, repeat(url), repeat(row[0]), jobs, bars))
+        else:
+            parts = [_fold_stream(journal_events(conn, progress))]
         live = _live(conn)
         conn.rollback()
-        state = result.state
+        orders = {k: v for part in parts for k, v in part.orders.items()}
+        targets = {k: v for part in parts for k, v in part.targets.items()}
+        state = LedgerState(orders=orders, targets=targets, seen_event_ids=frozenset())
         differences = _compare("order", state.orders, live.orders)
         differences += _compare("stockpile target", state.targets, live.targets)
         if replace and differences:
             _replace(conn, state)
     return RebuildReport(
-        events=len(result.outcomes),
+        events=sum(part.events for part in parts),
         orders=len(state.orders),
         targets=len(state.targets),
         seconds=time.monotonic() - started,

@@ -43,8 +43,10 @@ class KafkaEventSource:
         *,
         session_timeout_ms: int = 10_000,
         max_poll_interval_ms: int = 300_000,
-        fetch_max_bytes: int = 50 * 1024 * 1024,
-        max_partition_fetch_bytes: int = 8 * 1024 * 1024,
+        # A fetch of 2 MiB per partition is ~5,000 records, a full batch: larger fetches only
+        # sit in the client's buffers (they were most of the consumer's peak RSS).
+        fetch_max_bytes: int = 8 * 1024 * 1024,
+        max_partition_fetch_bytes: int = 2 * 1024 * 1024,
     ) -> None:
         self._lock = threading.Lock()
         self._new: set[TopicPartitionKey] = set()

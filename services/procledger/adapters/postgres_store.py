@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields
 from typing import Any
@@ -18,6 +18,7 @@ from procledger.consumer.ports import (
     StalePosition,
     TopicPartition,
 )
+from procledger.domain.chain import canonical_payload
 from procledger.domain.events import Purpose
 from procledger.domain.state import LedgerState, Order, OrderStatus, StockpileTarget
 
@@ -39,6 +40,18 @@ REJECTION_COLUMNS = (
     "reason_code, error, payload, raw_value, record_sha256, recorded_at"
 )
 POSTING_COLUMNS = "event_id, order_id, account, side, amount, currency, amount_usd"
+# The COPY column types, in column order (text COPY: they pick each column's dumper).
+JOURNAL_TYPES = ("text", "text", "text", "text", "text", "int4", "timestamptz", "timestamptz",
+                 "text", "int4", "int8", "timestamptz", "bytea", "bytea", "bytea")  # fmt: skip
+POSTING_TYPES = ("text", "text", "text", "text", "numeric", "text", "numeric")
+
+
+# A consumer frozen inside a batch (SIGSTOP, a VM pause, a debugger) keeps its transaction and
+# the position rows it locked; the members the group gave its partitions to would wait on
+# those locks for ever. The server ends such a session instead: the frozen member's batch rolls
+# back (it retries and finds its records applied) and the others move on. 20 s is far above the
+# fold and hashing a batch does between two statements.
+SESSION_OPTIONS = "-c idle_in_transaction_session_timeout=20000"
 
 
 class StoreUnavailable(Exception):
@@ -79,18 +92,22 @@ class _PostgresTransaction:
         self, partitions: Collection[TopicPartition]
     ) -> dict[TopicPartition, Position]:
         ordered = sorted(partitions)
-        with self._conn.cursor() as cur:
-            cur.executemany(
+        keys = ([t for t, _ in ordered], [p for _, p in ordered])
+        # One round trip for both statements (pipeline mode): a small batch's transaction is
+        # mostly round trips, and each one waits for a busy core to run the server again.
+        with self._conn.pipeline(), self._conn.cursor() as cur:
+            cur.execute(
                 "INSERT INTO ledger.positions (topic, kafka_partition, next_offset, chain_head) "
-                "VALUES (%s, %s, 0, %s) ON CONFLICT DO NOTHING",
-                [(t, p, GENESIS) for t, p in ordered],
+                "SELECT t, p, 0, %s FROM unnest(%s::text[], %s::int[]) AS u(t, p) "
+                "ORDER BY t, p ON CONFLICT DO NOTHING",
+                (GENESIS, *keys),
             )
             # A fixed lock order: two consumers locking overlapping sets never deadlock.
             cur.execute(
                 "SELECT topic, kafka_partition, next_offset, chain_head FROM ledger.positions "
                 "WHERE (topic, kafka_partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
                 "ORDER BY topic, kafka_partition FOR UPDATE",
-                ([t for t, _ in ordered], [p for _, p in ordered]),
+                keys,
             )
             return {(t, p): Position(o, bytes(h)) for t, p, o, h in cur.fetchall()}
 
@@ -103,27 +120,37 @@ class _PostgresTransaction:
         orders: dict[str, Order] = {}
         targets: dict[tuple[str, int], StockpileTarget] = {}
         seen: frozenset[str] = frozenset()
-        with self._conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        dict_row = psycopg.rows.dict_row
+        # The three reads go out together in one round trip (pipeline mode).
+        with (
+            self._conn.pipeline(),
+            self._conn.cursor(row_factory=dict_row) as by_order,
+            self._conn.cursor(row_factory=dict_row) as by_event,
+            self._conn.cursor(row_factory=dict_row) as by_target,
+        ):
             if order_ids:
-                cur.execute(
+                by_order.execute(
                     f"SELECT {_ORDER_COLS_SQL} FROM ledger.orders WHERE order_id = ANY(%s)",
                     (list(order_ids),),
                 )
-                orders = {row["order_id"]: order_from_row(row) for row in cur.fetchall()}
             if event_ids:
-                cur.execute(
+                by_event.execute(
                     "SELECT event_id FROM ledger.journal WHERE event_id = ANY(%s)",
                     (list(event_ids),),
                 )
-                seen = frozenset(row["event_id"] for row in cur.fetchall())
             if target_keys:
-                cur.execute(
+                by_target.execute(
                     "SELECT country, caliber_mm, target_quantity, authority, set_at "
                     "FROM ledger.stockpile_targets WHERE (country, caliber_mm) IN "
                     "(SELECT * FROM unnest(%s::text[], %s::int[]))",
                     ([c for c, _ in target_keys], [k for _, k in target_keys]),
                 )
-                for row in cur.fetchall():
+            if order_ids:
+                orders = {row["order_id"]: order_from_row(row) for row in by_order.fetchall()}
+            if event_ids:
+                seen = frozenset(row["event_id"] for row in by_event.fetchall())
+            if target_keys:
+                for row in by_target.fetchall():
                     target = StockpileTarget(**row)
                     targets[(target.country, target.caliber_mm)] = target
         return LedgerState(orders=orders, targets=targets, seen_event_ids=seen)
@@ -132,18 +159,28 @@ class _PostgresTransaction:
         with self._conn.cursor() as cur:
             if batch.journal:
                 with cur.copy(f"COPY ledger.journal ({JOURNAL_COLUMNS}) FROM STDIN") as copy:
+                    # Fixed per-column dumpers: psycopg then skips its per-value type lookup.
+                    # The payload goes as the canonical JSON text the hash chain already
+                    # rendered; JSONB parses it into the same value Jsonb(payload) would give.
+                    copy.set_types(JOURNAL_TYPES)
+                    write_row = copy.write_row
                     for j in batch.journal:
-                        copy.write_row((
-                            j.event_id, j.event_type, j.order_id, Jsonb(j.payload),
+                        payload = j.payload_text
+                        if payload is None:
+                            payload = canonical_payload(j.payload)
+                        write_row((
+                            j.event_id, j.event_type, j.order_id, payload,
                             j.writer_fingerprint, j.schema_version, j.occurred_at, j.recorded_at,
                             j.topic, j.partition, j.offset, j.kafka_timestamp, j.record_sha256,
                             j.prev_hash, j.hash,
                         ))  # fmt: skip
             if batch.postings:
                 with cur.copy(f"COPY ledger.postings ({POSTING_COLUMNS}) FROM STDIN") as copy:
+                    copy.set_types(POSTING_TYPES)
+                    write_row = copy.write_row
                     for p in batch.postings:
-                        copy.write_row((p.event_id, p.order_id, p.account, p.side, p.amount,
-                                        p.currency, p.amount_usd))  # fmt: skip
+                        write_row((p.event_id, p.order_id, p.account, p.side, p.amount,
+                                   p.currency, p.amount_usd))  # fmt: skip
             if batch.rejections:
                 with cur.copy(f"COPY ledger.rejections ({REJECTION_COLUMNS}) FROM STDIN") as copy:
                     for r in batch.rejections:
@@ -153,8 +190,20 @@ class _PostgresTransaction:
                             None if r.payload is None else Jsonb(r.payload), r.raw_value,
                             r.record_sha256, r.recorded_at,
                         ))  # fmt: skip
-            self._upsert_orders(cur, [batch.state.orders[o] for o in sorted(batch.touched_orders)])
+            orders = [batch.state.orders[o] for o in sorted(batch.touched_orders)]
+            if orders:
+                with cur.copy(f"COPY orders_stage ({_ORDER_COLS_SQL}) FROM STDIN") as copy:
+                    for order in orders:
+                        copy.write_row(order_to_row(order))
             targets = [batch.state.targets[k] for k in sorted(batch.touched_targets)]
+        # COPY cannot be pipelined; the statements after it go out in one round trip.
+        with self._conn.pipeline(), self._conn.cursor() as cur:
+            if orders:
+                cur.execute(
+                    f"INSERT INTO ledger.orders ({_ORDER_COLS_SQL}) "
+                    f"SELECT {_ORDER_COLS_SQL} FROM orders_stage "
+                    f"ON CONFLICT (order_id) DO UPDATE SET {_ORDER_UPDATE_SQL}"
+                )
             if targets:
                 cur.executemany(
                     "INSERT INTO ledger.stockpile_targets "
@@ -167,36 +216,27 @@ class _PostgresTransaction:
                 )  # fmt: skip
             self._move_positions(cur, batch)
 
-    def _upsert_orders(self, cur: psycopg.Cursor[Any], orders: Sequence[Order]) -> None:
-        if not orders:
-            return
-        cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS orders_stage "
-            "(LIKE ledger.orders INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        with cur.copy(f"COPY orders_stage ({_ORDER_COLS_SQL}) FROM STDIN") as copy:
-            for order in orders:
-                copy.write_row(order_to_row(order))
-        cur.execute(
-            f"INSERT INTO ledger.orders ({_ORDER_COLS_SQL}) "
-            f"SELECT {_ORDER_COLS_SQL} FROM orders_stage "
-            f"ON CONFLICT (order_id) DO UPDATE SET {_ORDER_UPDATE_SQL}"
-        )
-
     def _move_positions(self, cur: psycopg.Cursor[Any], batch: BatchWrite) -> None:
-        moved = 0
-        for update in batch.positions:
-            # Conditional on where this consumer started: a zombie's update matches nothing.
-            cur.execute(
-                "UPDATE ledger.positions SET next_offset = %s, chain_head = %s, "
-                "journal_rows = journal_rows + %s, rejected_rows = rejected_rows + %s, "
-                "updated_at = now() "
-                "WHERE topic = %s AND kafka_partition = %s AND next_offset = %s",
-                (update.new.next_offset, update.new.chain_head, update.journal_rows,
-                 update.rejected_rows, update.topic, update.partition, update.expected_offset),
-            )  # fmt: skip
-            moved += cur.rowcount
-        if moved != len(batch.positions):
+        """Every partition's move in one statement; each row moves only from the offset this
+        consumer started from, so a zombie's update matches fewer rows than it names."""
+        ups = batch.positions
+        cur.execute(
+            "UPDATE ledger.positions AS p SET next_offset = u.next_offset, "
+            "chain_head = u.chain_head, journal_rows = p.journal_rows + u.journal_rows, "
+            "rejected_rows = p.rejected_rows + u.rejected_rows, updated_at = now() "
+            "FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::bigint[], %s::bytea[], "
+            "%s::bigint[], %s::bigint[]) "
+            "AS u(topic, kafka_partition, expected, next_offset, chain_head, journal_rows, "
+            "rejected_rows) "
+            "WHERE p.topic = u.topic AND p.kafka_partition = u.kafka_partition "
+            "AND p.next_offset = u.expected RETURNING 1",
+            ([u.topic for u in ups], [u.partition for u in ups],
+             [u.expected_offset for u in ups], [u.new.next_offset for u in ups],
+             [u.new.chain_head for u in ups], [u.journal_rows for u in ups],
+             [u.rejected_rows for u in ups]),
+        )  # fmt: skip
+        moved = len(cur.fetchall())
+        if moved != len(ups):
             raise StalePosition(
                 "a partition's position moved while this batch was being applied; "
                 "another consumer owns it now"
@@ -213,9 +253,19 @@ class PostgresLedgerStore:
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             try:
-                self._conn = psycopg.connect(self._url, application_name="procledger-consumer")
+                conn = psycopg.connect(
+                    self._url, application_name="procledger-consumer", options=SESSION_OPTIONS
+                )
+                # The orders' staging table, once per session (not per batch): it lives as
+                # long as the connection and empties itself at every commit.
+                conn.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS orders_stage "
+                    "(LIKE ledger.orders INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
+                conn.commit()
             except psycopg.OperationalError as err:
                 raise StoreUnavailable(f"cannot connect to PostgreSQL: {err}") from err
+            self._conn = conn
         return self._conn
 
     @contextmanager

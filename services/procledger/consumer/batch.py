@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from procledger.codec.avro import DecodedEvent, decode
 from procledger.codec.errors import CodecError
@@ -20,9 +21,9 @@ from procledger.consumer.ports import (
     RejectionEntry,
     TopicPartition,
 )
-from procledger.domain.chain import entry_hash
+from procledger.domain.chain import canonical_payload, instant_text, row_hash
 from procledger.domain.events import Event, StockpileTargetSet, event_type
-from procledger.domain.ledger import Applied, fold
+from procledger.domain.ledger import Applied, Outcome, Rejected, fold
 from procledger.domain.postings import Posting
 from procledger.domain.state import LedgerState
 from procledger.domain.validation import validate
@@ -130,11 +131,11 @@ def build_batch(
     recorded_at: datetime,
 ) -> BatchWrite:
     """Fold the decoded events and lay out every row the batch writes, chains included."""
-    decoded = [i for i in items if isinstance(i, Decoded)]
+    decoded = [i for i in items if type(i) is Decoded]
     result = fold(state, [d.decoded.event for d in decoded])
-    outcome_of = {id(d): outcome for d, (_, outcome) in zip(decoded, result.outcomes, strict=True)}
+    # fold() returns one outcome per event in input order: walk them in step with `items`.
+    outcomes = iter(result.outcomes)
 
-    heads = {tp: pos.next_offset for tp, pos in positions.items()}
     chain = {tp: pos.chain_head for tp, pos in positions.items()}
     counts: dict[TopicPartition, list[int]] = {}
     journal: list[JournalEntry] = []
@@ -143,56 +144,62 @@ def build_batch(
     touched_orders: set[str] = set()
     touched_targets: set[tuple[str, int]] = set()
     last_offset: dict[TopicPartition, int] = {}
+    # Every row of a batch shares recorded_at, and records published together share their
+    # Kafka millisecond: render each instant once per batch, not once per row.
+    recorded_text = instant_text(recorded_at)
+    stamps: dict[int | None, tuple[datetime | None, str | None]] = {}
 
     for item in items:
         rec = item.record
         tp = (rec.topic, rec.partition)
         last_offset[tp] = rec.offset
-        tally = counts.setdefault(tp, [0, 0])
-        ts = kafka_time(rec)
-        if isinstance(item, Undecodable):
+        tally = counts.get(tp) or counts.setdefault(tp, [0, 0])  # [journaled, rejected]
+        stamp = stamps.get(rec.timestamp_ms)
+        if stamp is None:
+            ts = kafka_time(rec)
+            stamp = stamps[rec.timestamp_ms] = (ts, instant_text(ts))
+        ts, ts_text = stamp
+        if type(item) is Undecodable:
             rejections.append(_rejection(item, recorded_at))
             tally[1] += 1
             continue
-        outcome = outcome_of[id(item)]
+        assert type(item) is Decoded  # for the type checker: Item is Decoded | Undecodable
+        outcome = next(outcomes)[1]
         event = item.decoded.event
-        if not isinstance(outcome, Applied):
-            rejections.append(
-                RejectionEntry(
-                    rec.topic, rec.partition, rec.offset, ts, event.event_id, event_type(event),
-                    order_id_of(event), outcome.code, outcome.message, item.payload, None,
-                    item.record_sha256, recorded_at, rec.headers, rec.value,
-                )
-            )  # fmt: skip
+        if type(outcome) is not Applied:
+            rejections.append(_refused(item, outcome, ts, recorded_at))
             tally[1] += 1
             continue
-        fields = {
-            "event_id": event.event_id,
-            "event_type": event_type(event),
-            "order_id": order_id_of(event),
-            "payload": item.payload,
-            "writer_fingerprint": item.decoded.fingerprint,
-            "schema_version": item.decoded.schema_version,
-            "occurred_at": event.occurred_at,
-            "recorded_at": recorded_at,
-            "topic": rec.topic,
-            "partition": rec.partition,
-            "offset": rec.offset,
-            "kafka_timestamp": ts,
-            "record_sha256": item.record_sha256,
-        }
-        digest = entry_hash(chain[tp], **fields)  # type: ignore[arg-type]
-        journal.append(JournalEntry(prev_hash=chain[tp], hash=digest, **fields))  # type: ignore[arg-type]
+        kind = type(event).__name__  # event_type(), inlined on the hot path
+        target = event if isinstance(event, StockpileTargetSet) else None
+        order_id = None if target is not None else event.order_id  # type: ignore[union-attr]
+        payload_text = canonical_payload(item.payload)
+        prev = chain[tp]
+        meta = item.decoded
+        digest = row_hash(
+            prev, event.event_id, kind, order_id, payload_text, meta.fingerprint,
+            meta.schema_version, instant_text(event.occurred_at), recorded_text, rec.topic,
+            rec.partition, rec.offset, ts_text, item.record_sha256,
+        )  # fmt: skip
+        journal.append(
+            JournalEntry(
+                event.event_id, kind, order_id, item.payload, meta.fingerprint,
+                meta.schema_version, event.occurred_at, recorded_at, rec.topic, rec.partition,
+                rec.offset, ts, item.record_sha256, prev, digest, payload_text,
+            )
+        )  # fmt: skip
         chain[tp] = digest
         postings.extend(outcome.postings)
         tally[0] += 1
-        if isinstance(event, StockpileTargetSet):
-            touched_targets.add((event.country, event.caliber_mm))
-        else:
-            touched_orders.add(event.order_id)
+        if target is not None:
+            touched_targets.add((target.country, target.caliber_mm))
+        elif order_id is not None:
+            touched_orders.add(order_id)
 
     updates = [
-        PositionUpdate(tp[0], tp[1], heads[tp], Position(last + 1, chain[tp]), *counts[tp])
+        PositionUpdate(
+            tp[0], tp[1], positions[tp].next_offset, Position(last + 1, chain[tp]), *counts[tp]
+        )
         for tp, last in sorted(last_offset.items())
     ]
     return BatchWrite(
@@ -204,6 +211,20 @@ def build_batch(
         touched_targets={k for k in touched_targets if k in result.state.targets},
         positions=updates,
     )
+
+
+def _refused(
+    item: Decoded, outcome: Outcome, ts: datetime | None, recorded_at: datetime
+) -> RejectionEntry:
+    """The rejection row of a decoded event that broke a ledger rule."""
+    assert type(outcome) is Rejected
+    rec = item.record
+    event = item.decoded.event
+    return RejectionEntry(
+        rec.topic, rec.partition, rec.offset, ts, event.event_id, event_type(event),
+        order_id_of(event), outcome.code, outcome.message, item.payload, None,
+        item.record_sha256, recorded_at, rec.headers, rec.value,
+    )  # fmt: skip
 
 
 def storable(text: str | None) -> str | None:
@@ -227,3 +248,60 @@ def _rejection(item: Undecodable, recorded_at: datetime) -> RejectionEntry:
         None if payload is not None else rec.value, item.record_sha256, recorded_at,
         rec.headers, rec.value,
     )  # fmt: skip
+
+
+# The ledger's numeric columns: postings are numeric(20,2), order figures numeric(30,2). A
+# record can pass every field rule (a long quantity, decimal(18,4) price and (18,8) rate) and
+# still fold into an amount no column holds; PostgreSQL then fails the whole batch, on every
+# retry and restart, and the partition stops. Such an event is rejected instead.
+POSTING_LIMIT = Decimal(10) ** 18
+ORDER_LIMIT = Decimal(10) ** 28
+ORDER_AMOUNTS = ("value", "value_usd", "delivered_value", "delivered_value_usd", "paid", "paid_usd")
+
+
+def _storable(outcome: Applied) -> bool:
+    for p in outcome.postings:
+        if abs(p.amount) >= POSTING_LIMIT or abs(p.amount_usd) >= POSTING_LIMIT:
+            return False
+    order = outcome.order
+    return order is None or all(abs(getattr(order, f)) < ORDER_LIMIT for f in ORDER_AMOUNTS)
+
+
+def fits_ledger(batch: BatchWrite) -> bool:
+    """True if every amount of the batch fits its column (checked on each batch: cheap)."""
+    for p in batch.postings:
+        if abs(p.amount) >= POSTING_LIMIT or abs(p.amount_usd) >= POSTING_LIMIT:
+            return False
+    return all(
+        abs(getattr(batch.state.orders[o], f)) < ORDER_LIMIT
+        for o in batch.touched_orders
+        for f in ORDER_AMOUNTS
+    )
+
+
+def refuse_unstorable(items: Sequence[Item], state: LedgerState) -> list[Item]:
+    """`items` with each event whose amounts the ledger cannot store made an INVALID_EVENT.
+
+    Only after fits_ledger() failed (rare). One event at a time, then fold again: refusing
+    it can change what the events after it do (an order never placed makes them unknown).
+    """
+    current = list(items)
+    while True:
+        decoded = [i for i in current if isinstance(i, Decoded)]
+        result = fold(state, [d.decoded.event for d in decoded])
+        bad = next(
+            (
+                d
+                for d, (_, outcome) in zip(decoded, result.outcomes, strict=True)
+                if isinstance(outcome, Applied) and not _storable(outcome)
+            ),
+            None,
+        )
+        if bad is None:
+            return current
+        refused = Undecodable(
+            bad.record, "INVALID_EVENT",
+            "amounts beyond the ledger's range (postings numeric(20,2), orders numeric(30,2))",
+            bad.decoded.event, bad.record_sha256,
+        )  # fmt: skip
+        current = [refused if i is bad else i for i in current]

@@ -53,6 +53,9 @@ class JournalEntry:
     record_sha256: bytes
     prev_hash: bytes
     hash: bytes
+    # canonical_payload(payload), when the batch already rendered it for the hash chain: the
+    # store writes this text to the JSONB column instead of serialising the payload again.
+    payload_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,20 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from procledger.consumer.batch import build_batch, decode_record, state_keys, trim
+from procledger.consumer.batch import (
+    Item,
+    build_batch,
+    decode_record,
+    fits_ledger,
+    refuse_unstorable,
+    state_keys,
+    trim,
+)
 from procledger.consumer.metrics import ConsumerMetrics
 from procledger.consumer.ports import (
     BatchWrite,
@@ -48,9 +57,18 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class ConsumerTuning:
+    """Batch size and timings; `prefetch` polls and decodes the next batch in a helper thread
+    while the current batch's transaction waits on PostgreSQL (the database work then runs
+    on another core at the same time as this process's decoding)."""
+
     max_records: int = 5000
     poll_timeout_s: float = 0.5
     lag_interval_s: float = 5.0
+    prefetch: bool = False
+
+
+# A polled batch with each record decoded (decoding is the consumer's largest CPU cost).
+Polled = tuple[list[KafkaRecord], list[Item]]
 
 
 class LedgerConsumer:
@@ -83,42 +101,73 @@ class LedgerConsumer:
         self._head_timestamps = head_timestamps
         self._lag_labels: set[TopicPartition] = set()
         self.applied_batches = 0
+        self._pool = ThreadPoolExecutor(1, "prefetch") if tuning.prefetch else None
+        self._prefetched: Future[Polled] | None = None
 
     def run(self, stop: threading.Event) -> None:
         """Until `stop` is set: a SIGTERM finishes the batch in hand, then returns."""
-        while not stop.is_set():
-            self.step(stop)
+        try:
+            while not stop.is_set():
+                self.step(stop)
+        finally:
+            self.close()
         log.info("consumer stopping after %d batches", self.applied_batches)
+
+    def close(self) -> None:
+        """Wait for a prefetch in flight and drop its records (the ledger never saw them)."""
+        self._drop_prefetched()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def step(self, stop: threading.Event | None = None) -> int:
         """One poll and its batch; returns the number of records polled."""
-        self._seek_new_assignments(stop)
-        records = self._source.poll(self._tuning.poll_timeout_s, self._tuning.max_records)
+        if self._seek_new_assignments(stop):
+            self._drop_prefetched()  # polled before the seek: from the wrong offsets
+        if self._prefetched is not None:
+            records, items = self._prefetched.result()
+            self._prefetched = None
+        else:
+            records, items = self._poll()
         if records:
-            self._apply(records, stop)
+            self._apply(records, items, stop)
         if time.monotonic() - self._last_lag > self._tuning.lag_interval_s:
             self._report_lag()
         return len(records)
 
-    def _seek_new_assignments(self, stop: threading.Event | None) -> None:
+    def _seek_new_assignments(self, stop: threading.Event | None) -> bool:
+        """Seek newly assigned partitions to the ledger's positions; True if any was."""
         new = self._source.take_new_assignments()
         if not new:
-            return
+            return False
         self._metrics.rebalances.inc()
         positions = self._with_retry(self._store.positions, stop)
         if positions is None:
-            return
+            return False
         for tp in sorted(new):
             offset = positions[tp].next_offset if tp in positions else 0
             self._source.seek(tp, offset)
             log.info("partition %s-%d: resuming at ledger offset %d", tp[0], tp[1], offset)
+        return True
 
-    def _apply(self, records: Sequence[KafkaRecord], stop: threading.Event | None) -> None:
+    def _poll(self) -> Polled:
+        records = self._source.poll(self._tuning.poll_timeout_s, self._tuning.max_records)
+        return records, [decode_record(r) for r in records]  # decoded once, outside any tx
+
+    def _drop_prefetched(self) -> None:
+        if self._prefetched is not None:
+            # Joined before anyone touches the source again (the Kafka client is not thread
+            # safe); the records are dropped unapplied, and their offsets stay unconsumed
+            # in the ledger, so the next poll after a seek delivers them again.
+            self._prefetched.exception()
+            self._prefetched = None
+
+    def _apply(
+        self, records: Sequence[KafkaRecord], items: list[Item], stop: threading.Event | None
+    ) -> None:
         started = time.monotonic()
         # One pass over the batch (not one per partition): this runs for every record.
         for topic, count in Counter(r.topic for r in records).items():
             self._metrics.consumed.labels(topic).inc(count)
-        items = [decode_record(r) for r in records]  # decoded once, outside the transaction
         partitions = set(iter_partitions(records))
         gaps: dict[tuple[str, int], int] = {}
 
@@ -134,17 +183,32 @@ class LedgerConsumer:
                 orders, events, targets = state_keys(trimmed.items)
                 state = tx.load_state(orders, events, targets)
                 batch = build_batch(trimmed.items, state, positions, self._clock())
+                if not fits_ledger(batch):  # an amount no column can hold: reject, not crash
+                    kept = refuse_unstorable(trimmed.items, state)
+                    batch = build_batch(kept, state, positions, self._clock())
                 tx.write(batch)
             self._metrics.commit_duration.observe(time.monotonic() - db_started)
             return batch
 
+        if self._pool is not None:
+            # Only the helper thread uses the source until the join below. Whatever it polls
+            # is applied through trim() against the positions locked then, like any batch.
+            self._prefetched = self._pool.submit(self._poll)
         try:
             batch = self._with_retry(transaction, stop, give_up_on_stop=False)
         except StalePosition as err:
+            self._drop_prefetched()
             self._metrics.fenced.inc()
             log.warning("batch rolled back: %s", err)
             self._resync()
             return
+        except BaseException:
+            self._drop_prefetched()
+            raise
+        if gaps:
+            self._drop_prefetched()  # the seeks below make it stale
+        elif self._prefetched is not None:
+            self._prefetched.exception()  # joined: the source is this thread's again
         for tp, offset in gaps.items():
             log.warning("partition %s-%d: records start past offset %d; seeking back", *tp, offset)
             self._source.seek(tp, offset)

@@ -1,0 +1,166 @@
+"""The raw limits: how fast this machine moves the same records without the product's work."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from io import BytesIO
+from typing import Any
+
+import psycopg
+from fastavro import schemaless_reader
+from kafka import KafkaConsumer, TopicPartition
+
+from procledger.adapters.postgres_store import JOURNAL_COLUMNS, JOURNAL_TYPES
+from procledger.codec.avro import decode
+from procledger.codec.jsonform import event_to_json_dict
+from procledger.codec.schemas import HEADER_LENGTH, default_registry
+from procledger.domain.chain import canonical_payload
+from procledger.domain.events import StockpileTargetSet
+from procledger.settings import KafkaSettings
+
+# The product consumer's fetch settings (KafkaEventSource), so the two read alike.
+FETCH = {
+    "fetch_max_bytes": 50 * 1024 * 1024,
+    "max_partition_fetch_bytes": 8 * 1024 * 1024,
+    "fetch_min_bytes": 1,
+    "fetch_max_wait_ms": 100,
+}
+
+
+def kafka_python_rate(kafka: KafkaSettings, topics: Sequence[str], total: int) -> float:
+    """Records/s of a bare kafka-python consumer that only polls and counts, from offset 0.
+
+    The clock starts once the partitions are assigned (bootstrap and metadata excluded) and
+    stops when the last record has been polled.
+    """
+    consumer = KafkaConsumer(
+        group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+        **FETCH, **kafka.client_config(),
+    )  # fmt: skip
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        count = 0
+        started = time.perf_counter()
+        while count < total:
+            for records in consumer.poll(timeout_ms=1000, max_records=5000).values():
+                count += len(records)
+        return count / (time.perf_counter() - started)
+    finally:
+        consumer.close(autocommit=False)
+
+
+def kcat_rate(bootstrap: str, topics: Sequence[str], total: int) -> float:
+    """Records/s of `kcat -C -o beginning -e -q > /dev/null`, summed over the topics."""
+    elapsed = 0.0
+    for topic in topics:
+        started = time.perf_counter()
+        subprocess.run(
+            ["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q"],
+            stdout=subprocess.DEVNULL, check=True, timeout=600,
+        )  # fmt: skip
+        elapsed += time.perf_counter() - started
+    return total / elapsed
+
+
+def read_values(kafka: KafkaSettings, topics: Sequence[str], total: int) -> list[bytes]:
+    """The record values of the topics (for the decode and COPY limits, outside any clock)."""
+    consumer = KafkaConsumer(
+        group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+        **FETCH, **kafka.client_config(),
+    )  # fmt: skip
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        values: list[bytes] = []
+        while len(values) < total:
+            for records in consumer.poll(timeout_ms=1000, max_records=5000).values():
+                values.extend(r.value for r in records)
+        return values
+    finally:
+        consumer.close(autocommit=False)
+
+
+def fastavro_rate(values: Sequence[bytes]) -> float:
+    """Records/s of fastavro's schemaless_reader over the same bodies (writer schema only)."""
+    schemas = {v.fingerprint: v.parsed for v in default_registry()}
+    plan = [(schemas[v[2:HEADER_LENGTH]], v) for v in values]
+    started = time.perf_counter()
+    for schema, value in plan:
+        buf = BytesIO(value)
+        buf.seek(HEADER_LENGTH)
+        schemaless_reader(buf, schema, None)
+    return len(plan) / (time.perf_counter() - started)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRows:
+    """Journal-shaped rows for a sample of the events, cycled to the full count when copied."""
+
+    sample: list[tuple[Any, ...]]
+    total: int
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        for i in range(self.total):
+            yield self.sample[i % len(self.sample)]
+
+
+def journal_rows(values: Sequence[bytes], total: int, sample: int = 100_000) -> JournalRows:
+    """What the consumer would COPY into ledger.journal for (a sample of) these records."""
+    now = datetime.now(UTC)
+    rows: list[tuple[Any, ...]] = []
+    for offset, value in enumerate(values[:sample]):
+        decoded = decode(value)
+        event = decoded.event
+        digest = hashlib.sha256(value).digest()
+        order_id = None if isinstance(event, StockpileTargetSet) else event.order_id
+        rows.append((
+            event.event_id, decoded.event_type, order_id,
+            canonical_payload(event_to_json_dict(event)), decoded.fingerprint,
+            decoded.schema_version, event.occurred_at, now, "bench", offset % 6, offset, now,
+            digest, digest, digest,
+        ))  # fmt: skip
+    return JournalRows(rows, total)
+
+
+def copy_rate(admin_url: str, rows: JournalRows, chunk: int = 5000) -> float:
+    """Rows/s of COPY into a scratch table with the journal's columns (no indexes), one
+    transaction per `chunk` rows as the consumer commits a batch, same dumpers as the store."""
+    with psycopg.connect(admin_url) as conn:
+        # A logged table (a temporary one would skip the WAL the journal pays for).
+        conn.execute(
+            "CREATE TABLE bench_journal_copy "
+            "(LIKE ledger.journal INCLUDING DEFAULTS INCLUDING IDENTITY)"
+        )
+        conn.commit()
+        started = time.perf_counter()
+        pending = 0
+        cur = conn.cursor()
+        copy_sql = f"COPY bench_journal_copy ({JOURNAL_COLUMNS}) FROM STDIN"
+        iterator = iter(rows)
+        while pending < rows.total:
+            with cur.copy(copy_sql) as copy:
+                copy.set_types(JOURNAL_TYPES)
+                for _, row in zip(range(chunk), iterator, strict=False):
+                    copy.write_row(row)
+                    pending += 1
+            conn.commit()
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_journal_copy")
+        conn.commit()
+        return rows.total / elapsed

@@ -1,0 +1,50 @@
+"""The benchmark runs end to end at smoke size and reports every figure (never asserts speed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from procledger.stack.config import StackConfig
+
+FIGURES = {
+    "publish", "raw_kafka_python", "raw_kcat", "raw_fastavro_decode", "raw_pg_copy",
+    "e2e_1_consumers", "e2e_2_consumers", "peak_rss_1_consumers", "peak_rss_2_consumers",
+    "latency_p50", "latency_p99", "latency_max", "rebuild",
+}  # fmt: skip
+
+
+def test_quick_bench_reports_every_figure(stack: StackConfig, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+        "DATABASE_ADMIN_URL": (
+            f"postgresql://postgres:{stack.pg_superuser_password}@127.0.0.1:{stack.pg_port}/postgres"
+        ),
+        "DATABASE_URL": (
+            f"postgresql://procledger_app:procledger_app@127.0.0.1:{stack.pg_port}/postgres"
+        ),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "procledger.bench", "--quick", "--out", str(tmp_path / "out"),
+         "--results", str(tmp_path / "results" / "results.json")],
+        env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((tmp_path / "out" / "latest.json").read_text())
+    assert results == json.loads((tmp_path / "results" / "results.json").read_text())
+    assert results["figures"].keys() >= FIGURES
+    for name, figure in results["figures"].items():
+        assert figure["runs"], name
+        assert figure["min"] <= figure["median"] <= figure["max"], name
+        if not name.endswith("_steady"):  # a 5,000-event run may finish before a first look
+            assert figure["min"] > 0, name
+    assert results["ratios"] and all(v > 0 for v in results["ratios"].values())
+    assert {"e2e_events_per_s", "publish_events_per_s", "latency_p99_ms", "peak_rss_mb",
+            "rebuild_s", "e2e_over_kafka_python"} == results["targets"].keys()  # fmt: skip
+    for runs in results["e2e_runs"].values():
+        assert all(r["journal_rows"] + r["rejections"] == r["events"] for r in runs)
+    assert (tmp_path / "out" / "latest.md").read_text().startswith("# Benchmark")
