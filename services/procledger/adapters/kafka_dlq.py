@@ -41,6 +41,10 @@ class KafkaDlqForwarder:
         for rejection in rejections:
             value = rejection.record_value
             key = (rejection.order_id or "").encode() or None
+            if key is None and value is None:
+                # A tombstone with no order: kafka-python refuses a record with neither key nor
+                # value, which failed the whole batch's forwarding. Key it by its source.
+                key = f"{rejection.topic}:{rejection.partition}:{rejection.offset}".encode()
             futures.append(
                 self._producer.send(self._topic, value=value, key=key,
                                     headers=dlq_headers(rejection))

@@ -1,0 +1,145 @@
+"""ConsumerFleet: `procledger consume` subprocesses killed, paused and resumed on a seeded plan."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Substrings of the consumer's own log lines (procledger.adapters.kafka_source, consumer.service).
+ASSIGNED = "assigned [("
+FENCED = "batch rolled back"
+DB_RETRY = "database unavailable"
+
+# Every fleet made in this process, so a test harness can stop the members of a failed test.
+FLEETS: list[ConsumerFleet] = []
+
+
+def stop_every_fleet() -> None:
+    """SIGCONT and SIGTERM whatever is still running (a test that failed midway left it)."""
+    while FLEETS:
+        FLEETS.pop().stop_all()
+
+
+@dataclass
+class Member:
+    """One consumer process and the file its log goes to."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    paused: bool = False
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@dataclass
+class FleetCounts:
+    """What the fleet did to its members, for the reliability report."""
+
+    started: int = 0
+    kills: int = 0
+    pauses: int = 0
+    stops: int = 0
+
+
+@dataclass
+class ConsumerFleet:
+    """Starts members of one consumer group; every fault is drawn from one seeded generator."""
+
+    env: Mapping[str, str]
+    log_dir: Path
+    seed: int = 0
+    counts: FleetCounts = field(default_factory=FleetCounts)
+    members: list[Member] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        FLEETS.append(self)
+
+    def start(self, extra_env: Mapping[str, str] | None = None) -> Member:
+        """Start one more `procledger consume` in the group; its stderr goes to its own log."""
+        name = f"consumer-{len(self.members) + 1}"
+        log = self.log_dir / f"{name}.log"
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "procledger.cli", "consume"],
+                env={**self.env, **(extra_env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        member = Member(name, proc, log)
+        self.members.append(member)
+        self.counts.started += 1
+        return member
+
+    def alive(self) -> list[Member]:
+        return [m for m in self.members if m.alive]
+
+    def pick(self) -> Member:
+        """A random running, unpaused member (the seeded choice of whom to hurt)."""
+        candidates = [m for m in self.alive() if not m.paused]
+        if not candidates:
+            raise RuntimeError("no running consumer to pick")
+        return self.rng.choice(candidates)
+
+    def kill(self, member: Member) -> None:
+        """SIGKILL: no chance to finish the batch, close the consumer or leave the group."""
+        if member.paused:
+            self.resume(member)
+        member.proc.kill()
+        member.proc.wait()
+        self.counts.kills += 1
+
+    def pause(self, member: Member) -> None:
+        """SIGSTOP: the process keeps its sockets and locks but stops heartbeating (a zombie)."""
+        os.kill(member.proc.pid, signal.SIGSTOP)
+        member.paused = True
+        self.counts.pauses += 1
+
+    def resume(self, member: Member) -> None:
+        os.kill(member.proc.pid, signal.SIGCONT)
+        member.paused = False
+
+    def stop(self, member: Member, timeout: float = 60) -> int:
+        """SIGTERM (the batch in hand is finished); SIGKILL only if it hangs."""
+        if member.paused:
+            self.resume(member)
+        if member.alive:
+            member.proc.send_signal(signal.SIGTERM)
+        try:
+            code = member.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            member.proc.kill()
+            code = member.proc.wait()
+        self.counts.stops += 1
+        return code
+
+    def stop_all(self) -> dict[str, int]:
+        """Stop every running member; returns each one's exit code."""
+        return {m.name: self.stop(m) for m in self.alive()}
+
+    def log_count(self, needle: str) -> int:
+        """How many times the members logged `needle` (assignments, fencing, retries)."""
+        return sum(m.log_text().count(needle) for m in self.members)
+
+    @property
+    def rebalances(self) -> int:
+        """Non-empty partition assignments received, over every member's lifetime."""
+        return self.log_count(ASSIGNED)
+
+    def delay(self, low: float, high: float) -> float:
+        """A seeded pause length, so a failing schedule can be replayed with the same seed."""
+        return self.rng.uniform(low, high)

@@ -1,0 +1,154 @@
+"""A second, private stack for fault injection; ledgers on it; the reliability report."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from procledger.adapters.kafka_topics import ensure_topics
+from procledger.adapters.postgres_migrations import migrate
+from procledger.chaos.fleet import stop_every_fleet
+from procledger.chaos.oracle import Expected, discrepancies, end_offsets, read_ledger
+from procledger.chaos.report import RunSummary, ScenarioFigures, now_text, write_report
+from procledger.chaos.stacks import ChaosStack
+from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
+from procledger.stack.config import REPO_ROOT, StackConfig
+from tests.integration.conftest import LedgerEnv
+
+FULL = os.environ.get("PROCLEDGER_CHAOS") == "full"
+MODE = "full" if FULL else "short"
+REPORT = REPO_ROOT / "docs" / "reliability.md"
+# Ports of the private stack: far from the main stack (9092, 55432) and the other tests'.
+KAFKA_PORT = int(os.environ.get("CHAOS_KAFKA_PORT", "19392"))
+PG_PORT = int(os.environ.get("CHAOS_PG_PORT", "56532"))
+CLUSTER_PORT = int(os.environ.get("CHAOS_CLUSTER_PORT", "19592"))
+SASL_USERNAME = "procledger"
+SASL_PASSWORD = "procledger-secret"
+
+_figures: list[ScenarioFigures] = []
+_outcomes = {"passed": 0, "failed": 0}
+_started = time.monotonic()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" or report.failed:
+        _outcomes["passed" if report.passed else "failed"] += int(not report.skipped)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write docs/reliability.md from the figures the scenarios recorded in this run."""
+    if not _figures:
+        return
+    summary = RunSummary(
+        mode=MODE,
+        finished_at=now_text(),
+        passed=_outcomes["passed"],
+        failed=_outcomes["failed"],
+        seconds=time.monotonic() - _started,
+        scenarios=sorted(_figures, key=lambda f: f.scenario),
+    )
+    write_report(REPORT, summary)
+
+
+def _private_root(prefix: str) -> Path:
+    # Readable by the postgres server user (pytest's tmp dirs are private to root).
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)
+    return root
+
+
+@pytest.fixture(scope="session")
+def chaos_stack() -> Iterator[ChaosStack]:
+    """Kafka (PLAINTEXT + SASL/SCRAM) and PostgreSQL of our own; stopped at the end."""
+    root = _private_root("procledger-chaos-")
+    stack = ChaosStack.create(
+        root, kafka_port=KAFKA_PORT, pg_port=PG_PORT,
+        cache_dir=StackConfig.from_env().cache_dir, sasl=True,
+    )  # fmt: skip
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_consumer_outlives_its_test() -> Iterator[None]:
+    yield
+    stop_every_fleet()
+
+
+@pytest.fixture(scope="session")
+def record() -> Callable[[ScenarioFigures], None]:
+    """Add one scenario's figures to the report written at the end of the session."""
+    return _figures.append
+
+
+def ledger_env(stack: ChaosStack, bootstrap: str | None = None, **overrides: str) -> LedgerEnv:
+    """A fresh database and topics on `stack` (Kafka may be another stack's, a cluster)."""
+    unique = uuid.uuid4().hex[:10]
+    database = f"chaos_{unique}"
+    base = f"127.0.0.1:{stack.cfg.pg_port}/{database}"
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap or stack.bootstrap_servers,
+        "DATABASE_URL": f"postgresql://procledger_app:procledger_app@{base}",
+        "DATABASE_ADMIN_URL": stack.admin_url(database),
+        "AUDIT_DATABASE_URL": f"postgresql://procledger_auditor:procledger_auditor@{base}",
+        "TOPIC_ORDERS": f"c.{unique}.orders",
+        "TOPIC_STOCKPILE_TARGETS": f"c.{unique}.targets",
+        "TOPIC_DLQ": f"c.{unique}.dlq",
+        "CONSUMER_GROUP": f"cg.{unique}",
+        "CONSUMER_METRICS_PORT": "0",
+        # Small batches: more transactions, so a kill lands mid-batch more often.
+        "CONSUMER_MAX_RECORDS": "500",
+        # The broker's minimum: a SIGKILLed member leaves the group as soon as allowed.
+        "CONSUMER_SESSION_TIMEOUT_MS": "6000",
+        "LOG_LEVEL": "INFO",
+        **overrides,
+    }
+    settings = Env(env)
+    ledger = LedgerEnv(
+        env=env,
+        kafka=KafkaSettings.from_env(settings),
+        topics=Topics.from_env(settings),
+        database=DatabaseSettings.from_env(settings),
+    )
+    migrate(ledger.database, auditor_url=env["AUDIT_DATABASE_URL"])
+    ensure_topics(ledger.kafka, ledger.topics)
+    return ledger
+
+
+@pytest.fixture
+def cledger(chaos_stack: ChaosStack) -> Iterator[LedgerEnv]:
+    ledger = ledger_env(chaos_stack)
+    yield ledger
+    ledger.stop_all()
+
+
+def topics_of(ledger: LedgerEnv) -> list[str]:
+    return [ledger.topics.orders, ledger.topics.stockpile_targets]
+
+
+def published_records(ledger: LedgerEnv) -> int:
+    return sum(end_offsets(ledger.kafka, topics_of(ledger)).values())
+
+
+def oracle_discrepancies(ledger: LedgerEnv, expected: Expected) -> list[str]:
+    """Wait until the ledger accounts for every record Kafka holds, then compare."""
+    ends = end_offsets(ledger.kafka, topics_of(ledger))
+    ledger.wait_applied(sum(ends.values()), timeout=900)
+    return discrepancies(read_ledger(ledger.database.admin_url), expected, ends)
+
+
+def scenario(name: str, **values: Any) -> ScenarioFigures:
+    return ScenarioFigures(scenario=name, **values)

@@ -1,0 +1,140 @@
+"""Consumer faults: SIGKILL at random moments, competing members, a SIGSTOPped zombie."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from procledger.chaos.fleet import ASSIGNED, FENCED, ConsumerFleet
+from procledger.chaos.load import PublisherThread
+from procledger.chaos.oracle import Expected
+from procledger.chaos.report import ScenarioFigures
+from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
+from tests.integration.conftest import LedgerEnv
+
+from .conftest import FULL, oracle_discrepancies, published_records, scenario
+
+pytestmark = pytest.mark.chaos
+
+Record = Callable[[ScenarioFigures], None]
+
+
+def _events(n: int, seed: int) -> tuple[list, SyntheticOracle]:  # type: ignore[type-arg]
+    oracle = SyntheticOracle()
+    return list(synthetic_events(n, seed=seed, invalid_ratio=0.02, oracle=oracle)), oracle
+
+
+def _progress(ledger: LedgerEnv) -> int:
+    done: int = ledger.scalar("SELECT coalesce(sum(next_offset), 0) FROM ledger.positions")
+    return done
+
+
+def test_sigkill_at_random_moments(cledger: LedgerEnv, tmp_path: Path, record: Record) -> None:
+    n, kills = (100_000, 20) if FULL else (10_000, 3)
+    started = time.monotonic()
+    events, oracle = _events(n, seed=101)
+    fleet = ConsumerFleet(cledger.env, tmp_path / "logs", seed=101)
+    publisher = PublisherThread(cledger.kafka, cledger.topics, events, chunks=4 * kills)
+    publisher.start()
+    fleet.start()
+    # Kill points are ledger progress marks drawn from the seed, then a random extra delay
+    # so the SIGKILL lands anywhere in a poll, a fold or a commit.
+    marks = sorted(fleet.rng.sample(range(n // 20, n * 9 // 10), kills))
+    for mark in marks:
+        cledger.wait_applied(mark, timeout=600)
+        time.sleep(fleet.delay(0.0, 0.4))
+        fleet.kill(fleet.pick())
+        fleet.start()
+    publisher.finish()
+    found = oracle_discrepancies(cledger, Expected.from_synthetic(oracle))
+    codes = fleet.stop_all()
+    record(scenario(
+        "consumer SIGKILL at random moments", events=published_records(cledger),
+        consumers_started=fleet.counts.started, kills=fleet.counts.kills,
+        rebalances=fleet.rebalances, discrepancies=len(found),
+        seconds=time.monotonic() - started,
+    ))  # fmt: skip
+    assert found == []
+    assert fleet.counts.kills == kills
+    assert set(codes.values()) == {0}
+
+
+def test_competing_consumers_killed_and_added(
+    cledger: LedgerEnv, tmp_path: Path, record: Record
+) -> None:
+    n = 60_000 if FULL else 8_000
+    started = time.monotonic()
+    events, oracle = _events(n, seed=202)
+    fleet = ConsumerFleet(cledger.env, tmp_path / "logs", seed=202)
+    publisher = PublisherThread(cledger.kafka, cledger.topics, events, chunks=12)
+    fleet.start()
+    fleet.start()
+    publisher.start()
+    # Two members, then three, then a kill, an addition, another kill: each one rebalances
+    # the group while batches are in flight.
+    plan = ["add", "kill"] * (5 if FULL else 2) + ["add"]  # members: 3, 2, 3, 2, ..., 3
+    for step, action in enumerate(plan, start=1):
+        cledger.wait_applied(n * step // (len(plan) + 1), timeout=600)
+        time.sleep(fleet.delay(0.0, 0.5))
+        if action == "add":
+            fleet.start()
+        else:
+            fleet.kill(fleet.pick())
+    publisher.finish()
+    found = oracle_discrepancies(cledger, Expected.from_synthetic(oracle))
+    survivors = fleet.alive()
+    codes = fleet.stop_all()
+    record(scenario(
+        "competing consumers (2-3 members) killed and added", events=published_records(cledger),
+        consumers_started=fleet.counts.started, kills=fleet.counts.kills,
+        rebalances=fleet.rebalances, fenced_batches=fleet.log_count(FENCED),
+        discrepancies=len(found), seconds=time.monotonic() - started,
+    ))  # fmt: skip
+    assert found == []
+    assert set(codes.values()) == {0}
+    # Every member still running at the end was let into the group (rebalances that overlap
+    # a dead member's session expiry may merge, so their number is not fixed).
+    assert len(survivors) == 3
+    assert all(ASSIGNED in m.log_text() for m in survivors)
+
+
+def test_sigstopped_zombie_is_fenced(cledger: LedgerEnv, tmp_path: Path, record: Record) -> None:
+    n = 40_000 if FULL else 6_000
+    rounds = 3 if FULL else 1
+    started = time.monotonic()
+    events, oracle = _events(n, seed=303)
+    fleet = ConsumerFleet(cledger.env, tmp_path / "logs", seed=303)
+    publisher = PublisherThread(cledger.kafka, cledger.topics, events, chunks=10)
+    zombie = fleet.start({"CONSUMER_SESSION_TIMEOUT_MS": "6000"})
+    others = [fleet.start(), fleet.start()]
+    publisher.start()
+    for round_ in range(1, rounds + 1):
+        cledger.wait_applied(n * round_ // (rounds + 2), timeout=600)
+        before = sum(m.log_text().count(ASSIGNED) for m in others)
+        fleet.pause(zombie)
+        # The group moves on: the others are given the zombie's partitions. That needs the
+        # zombie's 6 s session to expire first, so this wait is event-driven, not a sleep.
+        deadline = time.monotonic() + 120
+        while sum(m.log_text().count(ASSIGNED) for m in others) == before:
+            assert time.monotonic() < deadline, "the group never rebalanced away from the zombie"
+            time.sleep(0.2)
+        progress = _progress(cledger)
+        cledger.wait_applied(progress + 500, timeout=600)  # the others apply without it
+        fleet.resume(zombie)
+    publisher.finish()
+    found = oracle_discrepancies(cledger, Expected.from_synthetic(oracle))
+    codes = fleet.stop_all()
+    log = zombie.log_text()
+    record(scenario(
+        "SIGSTOPped zombie past its session timeout", events=published_records(cledger),
+        consumers_started=fleet.counts.started, pauses=fleet.counts.pauses,
+        rebalances=fleet.rebalances, fenced_batches=fleet.log_count(FENCED),
+        discrepancies=len(found), seconds=time.monotonic() - started,
+    ))  # fmt: skip
+    assert found == []
+    assert set(codes.values()) == {0}
+    # Resumed, the zombie learnt it had been replaced and rejoined (revoked or reassigned).
+    assert "revoked" in log or log.count(ASSIGNED) >= 2, log[-2000:]

@@ -1,0 +1,56 @@
+"""Database faults: PostgreSQL restarted mid-stream in fast and immediate shutdown modes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from procledger.chaos.fleet import DB_RETRY, ConsumerFleet
+from procledger.chaos.load import PublisherThread
+from procledger.chaos.oracle import Expected
+from procledger.chaos.report import ScenarioFigures
+from procledger.chaos.stacks import ChaosStack
+from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
+
+from .conftest import FULL, ledger_env, oracle_discrepancies, published_records, scenario
+
+pytestmark = pytest.mark.chaos
+
+Record = Callable[[ScenarioFigures], None]
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_postgres_restarts_mid_stream(
+    chaos_stack: ChaosStack, mode: str, tmp_path: Path, record: Record
+) -> None:
+    n, restarts = (100_000, 4) if FULL else (6_000, 1)
+    started = time.monotonic()
+    ledger = ledger_env(chaos_stack)
+    oracle = SyntheticOracle()
+    events = list(synthetic_events(n, seed=606, invalid_ratio=0.02, oracle=oracle))
+    fleet = ConsumerFleet(ledger.env, tmp_path / "logs", seed=606)
+    publisher = PublisherThread(ledger.kafka, ledger.topics, events, chunks=6 * restarts)
+    consumers = [fleet.start(), fleet.start()]
+    publisher.start()
+    for i in range(1, restarts + 1):
+        ledger.wait_applied(n * i // (restarts + 2), timeout=600)
+        # Down long enough that the consumers' batches fail and back off at least once.
+        chaos_stack.restart_postgres(mode, down_s=fleet.delay(2.0, 5.0))
+    publisher.finish()
+    found = oracle_discrepancies(ledger, Expected.from_synthetic(oracle))
+    retries = fleet.log_count(DB_RETRY)
+    codes = fleet.stop_all()
+    record(scenario(
+        f"PostgreSQL restarted ({mode} shutdown)", events=published_records(ledger),
+        consumers_started=fleet.counts.started, rebalances=fleet.rebalances,
+        db_restarts={mode: restarts}, discrepancies=len(found),
+        seconds=time.monotonic() - started,
+    ))  # fmt: skip
+    assert found == []
+    # Both consumers lived through it (no restart by the test) and retried with backoff.
+    assert fleet.counts.started == len(consumers)
+    assert set(codes.values()) == {0}
+    assert retries >= 1, "\n".join(m.log_text()[-1500:] for m in consumers)
