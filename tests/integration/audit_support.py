@@ -14,14 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
-from procledger.adapters.kafka_topics import ensure_topics
-from procledger.adapters.postgres_migrations import migrate
 from procledger.cli import main
 from procledger.scenario.story import story_events
-from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
 from procledger.stack.config import StackConfig
 
-from .conftest import LedgerEnv
+from .conftest import LedgerEnv, make_ledger
 
 AUDITOR_TOKEN = "auditor-token-for-tests"
 INTAKE_TOKEN = "intake-token-for-tests"
@@ -29,33 +26,13 @@ INTAKE_TOKEN = "intake-token-for-tests"
 
 def new_ledger(stack: StackConfig) -> LedgerEnv:
     """As the `ledger` fixture builds one (own database and topics), for wider scopes."""
-    unique = uuid.uuid4().hex[:10]
-    base = f"127.0.0.1:{stack.pg_port}/pl_{unique}"
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
-        "DATABASE_URL": f"postgresql://procledger_app:procledger_app@{base}",
-        "DATABASE_ADMIN_URL": f"postgresql://postgres:{stack.pg_superuser_password}@{base}",
-        "AUDIT_DATABASE_URL": f"postgresql://procledger_auditor:procledger_auditor@{base}",
-        "TOPIC_ORDERS": f"t.{unique}.orders",
-        "TOPIC_STOCKPILE_TARGETS": f"t.{unique}.targets",
-        "TOPIC_DLQ": f"t.{unique}.dlq",
-        "CONSUMER_GROUP": f"g.{unique}",
-        "CONSUMER_METRICS_PORT": "0",
-        "AUDITOR_TOKENS": AUDITOR_TOKEN,
-        "INTAKE_TOKENS": INTAKE_TOKEN,
-        "AUDIT_VERIFY_INTERVAL_S": "0",
-    }
-    settings = Env(env)
-    ledger = LedgerEnv(
-        env=env,
-        kafka=KafkaSettings.from_env(settings),
-        topics=Topics.from_env(settings),
-        database=DatabaseSettings.from_env(settings),
+    return make_ledger(
+        stack,
+        uuid.uuid4().hex[:10],
+        AUDITOR_TOKENS=AUDITOR_TOKEN,
+        INTAKE_TOKENS=INTAKE_TOKEN,
+        AUDIT_VERIFY_INTERVAL_S="0",
     )
-    migrate(ledger.database, auditor_url=env["AUDIT_DATABASE_URL"])
-    ensure_topics(ledger.kafka, ledger.topics)
-    return ledger
 
 
 @dataclass(frozen=True)

@@ -106,8 +106,8 @@ class LedgerEnv:
                 proc.wait()
 
 
-@pytest.fixture
-def ledger(stack: StackConfig, unique: str) -> Iterator[LedgerEnv]:
+def make_ledger(stack: StackConfig, unique: str, **overrides: str) -> LedgerEnv:
+    """A fresh ledger on the stack: its own database, topics and consumer group."""
     database = f"pl_{unique}"
     base = f"127.0.0.1:{stack.pg_port}/{database}"
     env = {
@@ -122,6 +122,7 @@ def ledger(stack: StackConfig, unique: str) -> Iterator[LedgerEnv]:
         "CONSUMER_GROUP": f"g.{unique}",
         "CONSUMER_METRICS_PORT": "0",
         "LOG_LEVEL": "INFO",
+        **overrides,
     }
     settings = Env(env)
     ledger_env = LedgerEnv(
@@ -132,6 +133,12 @@ def ledger(stack: StackConfig, unique: str) -> Iterator[LedgerEnv]:
     )
     migrate(ledger_env.database, auditor_url=env["AUDIT_DATABASE_URL"])
     ensure_topics(ledger_env.kafka, ledger_env.topics)
+    return ledger_env
+
+
+@pytest.fixture
+def ledger(stack: StackConfig, unique: str) -> Iterator[LedgerEnv]:
+    ledger_env = make_ledger(stack, unique)
     yield ledger_env
     ledger_env.stop_all()
 
