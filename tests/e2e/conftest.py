@@ -45,7 +45,12 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write docs/reliability.md from the figures the scenarios recorded in this run."""
-    if not _figures:
+    args = session.config.args
+    # A run of a few chosen tests must not replace the report of the whole suite.
+    partial = bool(session.config.option.keyword) or any(
+        "::" in arg or arg.endswith(".py") for arg in args
+    )
+    if not _figures or partial:
         return
     summary = RunSummary(
         mode=MODE,
