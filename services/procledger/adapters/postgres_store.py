@@ -50,8 +50,10 @@ POSTING_TYPES = ("text", "text", "text", "text", "numeric", "text", "numeric")
 # the position rows it locked; the members the group gave its partitions to would wait on
 # those locks for ever. The server ends such a session instead: the frozen member's batch rolls
 # back (it retries and finds its records applied) and the others move on. 20 s is far above the
-# fold and hashing a batch does between two statements.
-SESSION_OPTIONS = "-c idle_in_transaction_session_timeout=20000"
+# fold and hashing a batch does between two statements; frozen in the middle of a COPY, the
+# session is not idle but its statement outlives 60 s (a batch's statements take well under
+# a second; a cancelled one is retried like any transient failure).
+SESSION_OPTIONS = "-c idle_in_transaction_session_timeout=20000 -c statement_timeout=60000"
 
 
 class StoreUnavailable(Exception):
@@ -274,7 +276,8 @@ class PostgresLedgerStore:
         try:
             with conn.transaction():
                 yield _PostgresTransaction(conn)
-        except psycopg.OperationalError as err:
+        except (psycopg.OperationalError, psycopg.errors.IdleInTransactionSessionTimeout) as err:
+            # The second: this process was frozen mid-batch and the server ended its session.
             raise StoreUnavailable(f"PostgreSQL failed during the batch: {err}") from err
         except psycopg.errors.SerializationFailure as err:
             raise StoreConflict(f"serialization conflict: {err}") from err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -11,11 +11,14 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from procledger.adapters.postgres_store import order_from_row
-from procledger.audit.db import JOURNAL_SELECT, Connection, JournalRow, journal_row
+from procledger.audit.db import JOURNAL_SELECT, Connection, journal_row
 from procledger.audit.filters import Clocks
 from procledger.audit.queries import _ALL_ORDER_COLUMNS
-from procledger.audit.timetravel import fold_rows, journal_rows
+from procledger.audit.timetravel import event_of, journal_rows
+from procledger.codec.errors import InvalidEventData
 from procledger.domain.chain import GENESIS, entry_hash
+from procledger.domain.events import Event
+from procledger.domain.ledger import empty_state, fold
 from procledger.domain.state import StockpileTarget
 
 Progress = Callable[[int], None]
@@ -174,12 +177,20 @@ def _show(value: object) -> str:
 def check_projections(conn: Connection, report: VerifyReport, progress: Progress) -> None:
     """Fold the whole journal from scratch and compare orders and targets, every column."""
 
-    def rows() -> Iterable[JournalRow]:
+    def events() -> Iterator[Event]:
         for row in journal_rows(conn, Clocks()):
             progress(1)
-            yield row
+            try:
+                yield event_of(row)
+            except InvalidEventData as err:
+                # A payload altered into something no event can be: name the row, fold the rest.
+                where = f"{_tp(row.topic, row.partition)}@{row.offset}, event {row.event_id}"
+                kind = row.event_type
+                report.discrepancies.append(
+                    f"journal row {row.id} ({where}): payload is not a valid {kind}: {err}"
+                )
 
-    state = fold_rows(rows())
+    state = fold(empty_state(), events()).state
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(f"SELECT {_ALL_ORDER_COLUMNS} FROM audit.orders")
         live_orders = {r["order_id"]: order_from_row(r) for r in cur.fetchall()}
