@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Protocol
 
 from procledger.domain.postings import Posting
@@ -100,8 +99,6 @@ class BatchWrite:
     touched_orders: Collection[str]
     touched_targets: Collection[tuple[str, int]]
     positions: Sequence[PositionUpdate]
-    latencies_s: Sequence[float] = field(default=())
-    usd_committed: Decimal = Decimal(0)
 
 
 class StalePosition(Exception):
