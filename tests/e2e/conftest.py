@@ -13,15 +13,12 @@ from typing import Any
 
 import pytest
 
-from procledger.adapters.kafka_topics import ensure_topics
-from procledger.adapters.postgres_migrations import migrate
 from procledger.chaos.fleet import stop_every_fleet
 from procledger.chaos.oracle import Expected, discrepancies, end_offsets, read_ledger
 from procledger.chaos.report import RunSummary, ScenarioFigures, now_text, write_report
 from procledger.chaos.stacks import ChaosStack
-from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
 from procledger.stack.config import REPO_ROOT, StackConfig
-from tests.integration.conftest import LedgerEnv
+from tests.integration.conftest import LedgerEnv, make_ledger
 
 FULL = os.environ.get("PROCLEDGER_CHAOS") == "full"
 MODE = "full" if FULL else "short"
@@ -100,37 +97,16 @@ def record() -> Callable[[ScenarioFigures], None]:
 
 def ledger_env(stack: ChaosStack, bootstrap: str | None = None, **overrides: str) -> LedgerEnv:
     """A fresh database and topics on `stack` (Kafka may be another stack's, a cluster)."""
-    unique = uuid.uuid4().hex[:10]
-    database = f"chaos_{unique}"
-    base = f"127.0.0.1:{stack.cfg.pg_port}/{database}"
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap or stack.bootstrap_servers,
-        "DATABASE_URL": f"postgresql://procledger_app:procledger_app@{base}",
-        "DATABASE_ADMIN_URL": stack.admin_url(database),
-        "AUDIT_DATABASE_URL": f"postgresql://procledger_auditor:procledger_auditor@{base}",
-        "TOPIC_ORDERS": f"c.{unique}.orders",
-        "TOPIC_STOCKPILE_TARGETS": f"c.{unique}.targets",
-        "TOPIC_DLQ": f"c.{unique}.dlq",
-        "CONSUMER_GROUP": f"cg.{unique}",
-        "CONSUMER_METRICS_PORT": "0",
+    return make_ledger(
+        stack.cfg,
+        uuid.uuid4().hex[:10],
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap or stack.bootstrap_servers,
         # Small batches: more transactions, so a kill lands mid-batch more often.
-        "CONSUMER_MAX_RECORDS": "500",
+        CONSUMER_MAX_RECORDS="500",
         # The broker's minimum: a SIGKILLed member leaves the group as soon as allowed.
-        "CONSUMER_SESSION_TIMEOUT_MS": "6000",
-        "LOG_LEVEL": "INFO",
+        CONSUMER_SESSION_TIMEOUT_MS="6000",
         **overrides,
-    }
-    settings = Env(env)
-    ledger = LedgerEnv(
-        env=env,
-        kafka=KafkaSettings.from_env(settings),
-        topics=Topics.from_env(settings),
-        database=DatabaseSettings.from_env(settings),
     )
-    migrate(ledger.database, auditor_url=env["AUDIT_DATABASE_URL"])
-    ensure_topics(ledger.kafka, ledger.topics)
-    return ledger
 
 
 @pytest.fixture
