@@ -97,16 +97,15 @@ def record() -> Callable[[ScenarioFigures], None]:
 
 def ledger_env(stack: ChaosStack, bootstrap: str | None = None, **overrides: str) -> LedgerEnv:
     """A fresh database and topics on `stack` (Kafka may be another stack's, a cluster)."""
-    return make_ledger(
-        stack.cfg,
-        uuid.uuid4().hex[:10],
-        KAFKA_BOOTSTRAP_SERVERS=bootstrap or stack.bootstrap_servers,
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap or stack.bootstrap_servers,
         # Small batches: more transactions, so a kill lands mid-batch more often.
-        CONSUMER_MAX_RECORDS="500",
+        "CONSUMER_MAX_RECORDS": "500",
         # The broker's minimum: a SIGKILLed member leaves the group as soon as allowed.
-        CONSUMER_SESSION_TIMEOUT_MS="6000",
-        **overrides,
-    )
+        "CONSUMER_SESSION_TIMEOUT_MS": "6000",
+        **overrides,  # later keys win, as the caller expects
+    }
+    return make_ledger(stack.cfg, uuid.uuid4().hex[:10], **env)
 
 
 @pytest.fixture
