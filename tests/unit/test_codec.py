@@ -339,6 +339,42 @@ def test_decimal_beyond_precision_in_the_body_is_malformed() -> None:
         decode(current.header + body.getvalue())
 
 
+def _zigzag_varint(value: int, *, pad_to: int = 0) -> bytes:
+    """Avro's long encoding; pad_to > its length writes the same value in more bytes."""
+    rest = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while rest > 0x7F or len(out) + 1 < pad_to:
+        out.append(0x80 | (rest & 0x7F))
+        rest >>= 7
+    out.append(rest)
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    "long_form",
+    [
+        # The same quantity in 6 bytes instead of 4: a writer never emits it.
+        _zigzag_varint(123_456_789, pad_to=6),
+        # 11 bytes: past Avro's 10-byte limit; fastavro reads 0x80 * 10 + 0x02 as 64.
+        b"\x80" * 10 + b"\x02",
+    ],
+)
+def test_an_over_long_number_is_malformed_never_wrapped(long_form: bytes) -> None:
+    data = encode(dataclasses.replace(PLACED, quantity=123_456_789))
+    minimal = _zigzag_varint(123_456_789)
+    assert data.count(minimal) == 1
+    forged = data.replace(minimal, long_form)
+    with pytest.raises(MalformedBody, match="not canonical"):
+        decode(forged)
+
+
+def test_an_over_long_number_from_an_older_writer_is_malformed() -> None:
+    data = encode(dataclasses.replace(PLACED_MINIMAL, quantity=123_456_789), version=1)
+    forged = data.replace(_zigzag_varint(123_456_789), _zigzag_varint(123_456_789, pad_to=7))
+    with pytest.raises(MalformedBody, match="OrderPlaced v1: body is not canonical"):
+        decode(forged)
+
+
 def test_enum_index_out_of_range_is_malformed() -> None:
     data = encode(PLACED)
     # The purpose enum index (UKRAINE_SUPPORT = 1 -> zig-zag 0x02) sits right after usd_rate.

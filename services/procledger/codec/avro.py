@@ -190,25 +190,30 @@ class AvroCodec:
         reader = self._readers.get(data[2:HEADER_LENGTH])
         if reader is None:
             raise UnknownSchema(data[2:HEADER_LENGTH].hex())
-        buf = BytesIO(data)
-        buf.seek(HEADER_LENGTH)
-        try:
-            record: dict[str, Any] = schemaless_reader(  # type: ignore[assignment]
-                buf, reader.writer, reader.reader
-            )
-        except Exception as err:
-            # fastavro raises EOFError, UnicodeDecodeError, IndexError, ValueError, ...
-            raise MalformedBody(
-                f"{reader.event_type} v{reader.version}: {type(err).__name__}: {err}"
-            ) from err
-        if buf.tell() != len(data):
-            raise MalformedBody(f"{len(data) - buf.tell()} bytes after the record")
+        record = _read(reader, data, None)
         for name, exponent in reader.decimals:
-            value = record[name]
+            value = record.get(name)  # an older writer may lack a field the reader added
             # fastavro rounds a decimal with more digits than the precision; a changed
             # exponent is the trace of that rounding, so the body broke its schema.
             if value is not None and value.as_tuple().exponent != exponent:
                 raise MalformedBody(f"{name}: decimal has more digits than its precision")
+        # fastavro reads an over-long varint (more than 10 bytes, or padded) without
+        # complaint and wraps it: 11 bytes can decode to 64. Writers emit exactly one
+        # encoding per value, so a body that does not re-encode to itself was forged or
+        # corrupted and its numbers cannot be trusted.
+        canonical = BytesIO()
+        try:
+            schemaless_writer(canonical, reader.writer, record)
+        except Exception as err:
+            raise MalformedBody(f"{reader.event_type} v{reader.version}: {err}") from err
+        if canonical.getbuffer() != memoryview(data)[HEADER_LENGTH:]:
+            raise MalformedBody(
+                f"{reader.event_type} v{reader.version}: body is not canonical Avro "
+                "(an over-long or padded number)"
+            )
+        if reader.reader is not None:
+            # An older writer: resolve into the current schema only once the bytes are sound.
+            record = _read(reader, data, reader.reader)
         for name, members in reader.enums:
             value = record[name]
             if value is not None:
@@ -216,6 +221,23 @@ class AvroCodec:
         return DecodedEvent(
             reader.cls(**record), reader.event_type, reader.fingerprint, reader.version
         )
+
+
+def _read(reader: _Reader, data: bytes, resolve_to: Any) -> dict[str, Any]:
+    buf = BytesIO(data)
+    buf.seek(HEADER_LENGTH)
+    try:
+        record: dict[str, Any] = schemaless_reader(  # type: ignore[assignment]
+            buf, reader.writer, resolve_to
+        )
+    except Exception as err:
+        # fastavro raises EOFError, UnicodeDecodeError, IndexError, ValueError, ...
+        raise MalformedBody(
+            f"{reader.event_type} v{reader.version}: {type(err).__name__}: {err}"
+        ) from err
+    if buf.tell() != len(data):
+        raise MalformedBody(f"{len(data) - buf.tell()} bytes after the record")
+    return record
 
 
 @cache
