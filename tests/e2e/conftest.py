@@ -69,11 +69,11 @@ def _private_root(prefix: str) -> Path:
 
 @pytest.fixture(scope="session")
 def chaos_stack() -> Iterator[ChaosStack]:
-    """Kafka (PLAINTEXT + SASL/SCRAM) and PostgreSQL of our own; stopped at the end."""
+    """Kafka (PLAINTEXT, SASL/SCRAM, SASL_SSL) and PostgreSQL of our own; stopped at the end."""
     root = _private_root("procledger-chaos-")
     stack = ChaosStack.create(
         root, kafka_port=KAFKA_PORT, pg_port=PG_PORT,
-        cache_dir=StackConfig.from_env().cache_dir, sasl=True,
+        cache_dir=StackConfig.from_env().cache_dir, sasl=True, tls=True,
     )  # fmt: skip
     try:
         stack.up()

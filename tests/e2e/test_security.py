@@ -95,6 +95,59 @@ def test_sasl_scram_clients_work_and_others_are_refused(
     ))  # fmt: skip
 
 
+def test_tls_clients_verify_the_broker_and_others_are_refused(
+    chaos_stack: ChaosStack, record: Record
+) -> None:
+    started = time.monotonic()
+    tls = {
+        **_sasl_env(chaos_stack),
+        "KAFKA_BOOTSTRAP_SERVERS": chaos_stack.tls_bootstrap_servers,
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SSL_CAFILE": chaos_stack.tls_cafile,
+    }
+    # The whole pipeline over the SASL_SSL listener only, verifying the broker's certificate.
+    ledger = ledger_env(chaos_stack, chaos_stack.tls_bootstrap_servers, **tls)
+    events = story_events()[:50]
+    ledger.publish(events)
+    ledger.consume()
+    assert ledger.scalar("SELECT count(*) FROM ledger.journal") == len(events)
+
+    def admin_with(**extra: Any) -> list[str]:
+        admin = KafkaAdminClient(
+            bootstrap_servers=chaos_stack.tls_bootstrap_servers, request_timeout_ms=5000,
+            bootstrap_timeout_ms=8000, **extra,
+        )  # fmt: skip
+        try:
+            return list(admin.list_topics())
+        finally:
+            admin.close()
+
+    scram = {"sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": SASL_USERNAME,
+             "sasl_plain_password": SASL_PASSWORD}  # fmt: skip
+    trusted = {"security_protocol": "SASL_SSL", "ssl_cafile": chaos_stack.tls_cafile}
+    # The control: this client code, trusting the stack's CA, is let in.
+    assert ledger.topics.orders in admin_with(**trusted, **scram)
+    refused = 0
+    for extra in (
+        # TLS without the stack's CA: the system's trust store does not know the broker.
+        {**scram, "security_protocol": "SASL_SSL"},
+        # Plain SCRAM against the TLS port: no handshake, no metadata.
+        {**scram, "security_protocol": "SASL_PLAINTEXT"},
+        # The right CA but a wrong password.
+        {**trusted, **scram, "sasl_plain_password": "wrong"},
+    ):
+        with pytest.raises(KafkaError, match="Unable to bootstrap") as refusal:
+            admin_with(**extra)
+        assert not isinstance(refusal.value, KafkaConfigurationError), refusal.value
+        refused += 1
+    record(scenario(
+        "Kafka SASL_SSL: pipeline over TLS, unverified or plain clients refused",
+        events=len(events), consumers_started=1,
+        bad_inputs={"Kafka client without the CA, TLS or valid credentials": refused},
+        seconds=time.monotonic() - started,
+    ))  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def story_ledger(chaos_stack: ChaosStack) -> Iterator[LedgerEnv]:
     ledger = ledger_env(chaos_stack)

@@ -48,6 +48,7 @@ class ChaosStack:
 
     cfg: StackConfig
     sasl: bool = False
+    tls: bool = False
     faults: StackFaults = field(default_factory=StackFaults)
     owns_postgres: bool = False
 
@@ -61,6 +62,7 @@ class ChaosStack:
         cache_dir: Path,
         brokers: int = 1,
         sasl: bool = False,
+        tls: bool = False,
     ) -> ChaosStack:
         cfg = StackConfig.from_env({
             "STACK_DIR": str(root),
@@ -70,10 +72,10 @@ class ChaosStack:
             "STACK_PROMETHEUS_PORT": str(kafka_port - 2),
             "STACK_CACHE_DIR": str(cache_dir),
         })  # fmt: skip
-        return cls(cfg, sasl)
+        return cls(cfg, sasl, tls)
 
     def _sasl_env(self) -> dict[str, str]:
-        return {"STACK_KAFKA_SASL": "1" if self.sasl else "0"}
+        return {"STACK_KAFKA_SASL": str(int(self.sasl)), "STACK_KAFKA_TLS": str(int(self.tls))}
 
     def up(self, *, postgres: bool = True) -> None:
         """PostgreSQL (optional: a cluster can borrow another stack's) and every broker."""
@@ -95,6 +97,14 @@ class ChaosStack:
     @property
     def sasl_bootstrap_servers(self) -> str:
         return stack_kafka.sasl_bootstrap_servers(self.cfg)
+
+    @property
+    def tls_bootstrap_servers(self) -> str:
+        return stack_kafka.tls_bootstrap_servers(self.cfg)
+
+    @property
+    def tls_cafile(self) -> str:
+        return str(stack_kafka.tls_cafile(self.cfg))
 
     def admin_url(self, database: str = "postgres") -> str:
         password = self.cfg.pg_superuser_password

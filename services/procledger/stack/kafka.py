@@ -23,36 +23,47 @@ from procledger.stack.procs import (
     stop_pid,
     wait_until,
 )
+from procledger.stack.tls import TlsFiles, ensure_tls, tls_files
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 LOG4J = REPO_ROOT / "deploy" / "kafka" / "log4j2.properties"
 
-# The optional SASL_PLAINTEXT listener sits this far above each broker's PLAINTEXT port.
+# The optional SASL_PLAINTEXT and SASL_SSL listeners sit this far above each PLAINTEXT port.
 SASL_PORT_OFFSET = 100
+TLS_PORT_OFFSET = 200
 DEFAULT_SASL_USERNAME = "procledger"
 DEFAULT_SASL_PASSWORD = "procledger-secret"  # noqa: S105 - a documented local-stack default
 
 
 @dataclass(frozen=True, slots=True)
 class SaslSettings:
-    """STACK_KAFKA_SASL=1 adds a SCRAM-SHA-512 listener; STACK_KAFKA_SASL_USERNAME/PASSWORD."""
+    """STACK_KAFKA_SASL=1 adds a SCRAM-SHA-512 listener, STACK_KAFKA_TLS=1 one with TLS too
+    (SASL_SSL); both use the user STACK_KAFKA_SASL_USERNAME/PASSWORD."""
 
     enabled: bool = False
     username: str = DEFAULT_SASL_USERNAME
     password: str = field(default=DEFAULT_SASL_PASSWORD, repr=False)
+    tls: bool = False
+
+    @property
+    def scram_users(self) -> bool:
+        return self.enabled or self.tls
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SaslSettings:
         env = os.environ if env is None else env
-        flag = env.get("STACK_KAFKA_SASL", "0")
-        if flag not in {"0", "1"}:
-            raise StackError(f"STACK_KAFKA_SASL must be 0 or 1, got {flag!r}")
+        flags = {key: env.get(key, "0") for key in ("STACK_KAFKA_SASL", "STACK_KAFKA_TLS")}
+        for key, flag in flags.items():
+            if flag not in {"0", "1"}:
+                raise StackError(f"{key} must be 0 or 1, got {flag!r}")
         username = env.get("STACK_KAFKA_SASL_USERNAME") or DEFAULT_SASL_USERNAME
         password = env.get("STACK_KAFKA_SASL_PASSWORD") or DEFAULT_SASL_PASSWORD
         # StorageTool parses `[name=...,password=...]`: these characters would break it.
         if any(c in username + password for c in ',[]="'):
             raise StackError('STACK_KAFKA_SASL_USERNAME/PASSWORD must not contain , [ ] = or "')
-        return cls(flag == "1", username, password)
+        return cls(
+            flags["STACK_KAFKA_SASL"] == "1", username, password, flags["STACK_KAFKA_TLS"] == "1"
+        )
 
 
 def sasl_ports(cfg: StackConfig) -> list[int]:
@@ -62,6 +73,16 @@ def sasl_ports(cfg: StackConfig) -> list[int]:
 
 def sasl_bootstrap_servers(cfg: StackConfig) -> str:
     return ",".join(f"127.0.0.1:{p}" for p in sasl_ports(cfg))
+
+
+def tls_bootstrap_servers(cfg: StackConfig) -> str:
+    """The SASL_SSL client addresses (PLAINTEXT port + 200) when STACK_KAFKA_TLS=1."""
+    return ",".join(f"127.0.0.1:{p + TLS_PORT_OFFSET}" for p in cfg.kafka_broker_ports())
+
+
+def tls_cafile(cfg: StackConfig) -> Path:
+    """The PEM of the CA that signed the brokers' certificates: clients' KAFKA_SSL_CAFILE."""
+    return tls_files(cfg).ca_pem
 
 
 def kafka_version() -> str:
@@ -101,38 +122,56 @@ def _node_dir(cfg: StackConfig, node: int) -> Path:
     return cfg.root / "kafka" / f"node-{node}"
 
 
-def _sasl_properties(port: int) -> tuple[str, str, str, str]:
-    """Extra listener, advertised listener, protocol map entry and settings for SCRAM."""
-    sasl = f"SASL_PLAINTEXT://127.0.0.1:{port + SASL_PORT_OFFSET}"
-    settings = (
-        "# SCRAM-SHA-512 clients on the SASL_PLAINTEXT listener; users are added at format time.\n"
-        "sasl.enabled.mechanisms=SCRAM-SHA-512\n"
-        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config="
-        "org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
+def _secured_properties(
+    port: int, sasl: SaslSettings, tls: TlsFiles | None
+) -> tuple[str, str, str]:
+    """Extra listeners, their protocol map entries and the settings for SCRAM (and TLS)."""
+    listeners = [("SASL_PLAINTEXT", port + SASL_PORT_OFFSET)] if sasl.enabled else []
+    if tls is not None:
+        listeners.append(("SASL_SSL", port + TLS_PORT_OFFSET))
+    if not listeners:
+        return "", "", ""
+    lines = [
+        "# SCRAM-SHA-512 clients on the secured listeners; users are added at format time.",
+        "sasl.enabled.mechanisms=SCRAM-SHA-512",
+        *(f"listener.name.{name.lower()}.scram-sha-512.sasl.jaas.config="
+          "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+          for name, _ in listeners),
+    ]  # fmt: skip
+    if tls is not None:
+        lines += [
+            "# The broker's key and certificate chain (procledger.stack.tls made them).",
+            f"ssl.keystore.location={tls.keystore}",
+            "ssl.keystore.type=PKCS12",
+            f"ssl.keystore.password={tls.password}",
+        ]
+    return (
+        "".join(f",{name}://127.0.0.1:{p}" for name, p in listeners),
+        "".join(f",{name}:{name}" for name, _ in listeners),
+        "\n".join(lines) + "\n",
     )
-    return f",{sasl}", f",{sasl}", ",SASL_PLAINTEXT:SASL_PLAINTEXT", settings
 
 
-def _properties(cfg: StackConfig, node: int, sasl: SaslSettings | None = None) -> str:
+def _properties(
+    cfg: StackConfig, node: int, sasl: SaslSettings | None = None, tls: TlsFiles | None = None
+) -> str:
     ports = cfg.kafka_broker_ports()
     voters = ",".join(f"{i + 1}@127.0.0.1:{p + 1}" for i, p in enumerate(ports))
     port = ports[node - 1]
     replication = cfg.kafka_brokers
     min_isr = 2 if replication == 3 else 1
     # The PLAINTEXT listener stays as it is (inter-broker traffic and existing clients use it).
-    extra, advertised, protocols, sasl_settings = (
-        _sasl_properties(port) if sasl is not None and sasl.enabled else ("", "", "", "")
-    )
+    extra, protocols, secured = _secured_properties(port, sasl or SaslSettings(), tls)
     return f"""# Generated by procledger stack; edit services/procledger/stack/kafka.py instead.
 process.roles=broker,controller
 node.id={node}
 controller.quorum.voters={voters}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{port + 1}{extra}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}{advertised}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}{extra}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT{protocols}
-{sasl_settings}log.dirs={_node_dir(cfg, node) / "data"}
+{secured}log.dirs={_node_dir(cfg, node) / "data"}
 num.partitions=6
 default.replication.factor={replication}
 min.insync.replicas={min_isr}
@@ -166,12 +205,13 @@ def up(cfg: StackConfig) -> list[str]:
         cluster_file.write_text(base64.urlsafe_b64encode(raw).decode().rstrip("=") + "\n")
     cluster_id = cluster_file.read_text().strip()
     sasl = SaslSettings.from_env()
+    tls = ensure_tls(cfg) if sasl.tls else None
     started: list[tuple[int, Path]] = []
     for node, port in enumerate(cfg.kafka_broker_ports(), start=1):
         home = _node_dir(cfg, node)
         home.mkdir(parents=True, exist_ok=True)
         props = home / "server.properties"
-        props.write_text(_properties(cfg, node, sasl))
+        props.write_text(_properties(cfg, node, sasl, tls))
         log = cfg.logs / f"kafka-{node}.log"
         if read_pid(home / "kafka.pid") is not None:
             continue
@@ -181,7 +221,7 @@ def up(cfg: StackConfig) -> list[str]:
             # SCRAM users live in the cluster metadata; KRaft takes the first ones at format.
             scram = (
                 ["--add-scram", f"SCRAM-SHA-512=[name={sasl.username},password={sasl.password}]"]
-                if sasl.enabled
+                if sasl.scram_users
                 else []
             )
             # `--cluster-id=` form: a random id may start with "-", which a separate
@@ -202,6 +242,10 @@ def up(cfg: StackConfig) -> list[str]:
     lines = [f"kafka      {cfg.bootstrap_servers} (Apache Kafka {kafka_version()}, KRaft)"]
     if sasl.enabled:
         lines.append(f"kafka      {sasl_bootstrap_servers(cfg)} (SASL_PLAINTEXT, SCRAM-SHA-512)")
+    if tls is not None:
+        lines.append(
+            f"kafka      {tls_bootstrap_servers(cfg)} (SASL_SSL, SCRAM-SHA-512; CA {tls.ca_pem})"
+        )
     return lines
 
 
