@@ -11,6 +11,11 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from procledger.adapters.postgres_sessions import (
+    APPLICATION_NAME,
+    SessionLimits,
+    end_frozen_sessions,
+)
 from procledger.consumer.ports import (
     BatchWrite,
     LedgerTransaction,
@@ -44,16 +49,6 @@ POSTING_COLUMNS = "event_id, order_id, account, side, amount, currency, amount_u
 JOURNAL_TYPES = ("text", "text", "text", "text", "text", "int4", "timestamptz", "timestamptz",
                  "text", "int4", "int8", "timestamptz", "bytea", "bytea", "bytea")  # fmt: skip
 POSTING_TYPES = ("text", "text", "text", "text", "numeric", "text", "numeric")
-
-
-# A consumer frozen inside a batch (SIGSTOP, a VM pause, a debugger) keeps its transaction and
-# the position rows it locked; the members the group gave its partitions to would wait on
-# those locks for ever. The server ends such a session instead: the frozen member's batch rolls
-# back (it retries and finds its records applied) and the others move on. 20 s is far above the
-# fold and hashing a batch does between two statements; frozen in the middle of a COPY, the
-# session is not idle but its statement outlives 60 s (a batch's statements take well under
-# a second; a cancelled one is retried like any transient failure).
-SESSION_OPTIONS = "-c idle_in_transaction_session_timeout=20000 -c statement_timeout=60000"
 
 
 class StoreUnavailable(Exception):
@@ -248,15 +243,16 @@ class _PostgresTransaction:
 class PostgresLedgerStore:
     """The ledger in PostgreSQL; reconnects after the server restarts."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, limits: SessionLimits | None = None) -> None:
         self._url = url
+        self._limits = limits or SessionLimits()
         self._conn: psycopg.Connection[Any] | None = None
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             try:
                 conn = psycopg.connect(
-                    self._url, application_name="procledger-consumer", options=SESSION_OPTIONS
+                    self._url, application_name=APPLICATION_NAME, options=self._limits.options()
                 )
                 # The orders' staging table, once per session (not per batch): it lives as
                 # long as the connection and empties itself at every commit.
@@ -276,6 +272,12 @@ class PostgresLedgerStore:
         try:
             with conn.transaction():
                 yield _PostgresTransaction(conn)
+        except psycopg.errors.LockNotAvailable as err:
+            ended = self._end_frozen_sessions()
+            raise StoreUnavailable(
+                f"partition locks still held after {self._limits.lock_wait_s:g} s"
+                + (f"; ended frozen consumer session(s) {ended}" if ended else "")
+            ) from err
         except (psycopg.OperationalError, psycopg.errors.IdleInTransactionSessionTimeout) as err:
             # The second: this process was frozen mid-batch and the server ended its session.
             raise StoreUnavailable(f"PostgreSQL failed during the batch: {err}") from err
@@ -286,6 +288,13 @@ class PostgresLedgerStore:
         except psycopg.errors.UniqueViolation as err:
             # A concurrent consumer journaled the same event id first; a retry sees it.
             raise StoreConflict(f"concurrent duplicate: {err}") from err
+
+    def _end_frozen_sessions(self) -> list[int]:
+        try:
+            return end_frozen_sessions(self._connection(), self._limits)
+        except (psycopg.Error, StoreUnavailable) as err:  # the retry comes back here anyway
+            log.warning("could not look for frozen consumer sessions: %s", err)
+            return []
 
     def positions(self) -> dict[TopicPartition, Position]:
         conn = self._connection()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import gc
 import logging
 import signal
@@ -99,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # `kill -USR1 <pid>` writes every thread's stack to stderr: how a stuck consumer is read.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     # Batches allocate millions of short-lived, acyclic objects (freed by reference counting):
     # with the default thresholds the cyclic collector ran every 700 allocations and kept
     # re-scanning the imported modules; freezing those and collecting less often cut the
