@@ -100,21 +100,29 @@ def test_cluster_partition_leaders_killed_mid_stream(
     oracle = SyntheticOracle()
     events = list(synthetic_events(n, seed=505, invalid_ratio=0.02, oracle=oracle))
     fleet = ConsumerFleet(ledger.env, tmp_path / "logs", seed=505)
-    publisher = PublisherThread(ledger.kafka, ledger.topics, events, chunks=6 * kills)
     fleet.start()
     fleet.start()
-    publisher.start()
-    for i in range(1, kills + 1):
-        ledger.wait_applied(n * i // (kills + 2), timeout=600)
+    # One slice of events per kill and a last one: each kill lands while its slice is being
+    # published and consumed, however fast both sides are.
+    size = -(-n // (kills + 1))
+    slices = [events[i : i + size] for i in range(0, n, size)]
+    published = 0
+    for i in range(kills):
+        publisher = PublisherThread(ledger.kafka, ledger.topics, slices[i], chunks=6)
+        publisher.start()
+        ledger.wait_applied(published + len(slices[i]) // 4, timeout=600)
         leaders = cluster.partition_leaders(ledger.topics.orders)
         victim = leaders[fleet.rng.choice(sorted(leaders))]
         # SIGKILL the leader of a random partition: its partitions elect new leaders from
         # the in-sync replicas; acks=all with min ISR 2 means no acknowledged record is lost.
         cluster.kill_broker(victim)
         cluster.faults.leader_kills += 1
-        progress = ledger.scalar("SELECT coalesce(sum(next_offset), 0) FROM ledger.positions")
-        ledger.wait_applied(progress + 500, timeout=600)  # progress on two brokers
+        # The rest of the slice is published and applied with two brokers of three.
+        published += publisher.finish()
+        ledger.wait_applied(published, timeout=600)
         cluster.start_broker(victim)
+    publisher = PublisherThread(ledger.kafka, ledger.topics, slices[kills], chunks=4)
+    publisher.start()
     publisher.finish()
     found = oracle_discrepancies(ledger, Expected.from_synthetic(oracle))
     codes = fleet.stop_all()

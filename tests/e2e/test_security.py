@@ -51,6 +51,18 @@ def _sasl_env(stack: ChaosStack, password: str = SASL_PASSWORD) -> dict[str, str
     }
 
 
+def _topics_seen(bootstrap: str, **client_config: Any) -> list[str]:
+    """The topics a Kafka admin client with this configuration is allowed to list."""
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=5000, bootstrap_timeout_ms=8000,
+        **client_config,
+    )  # fmt: skip
+    try:
+        return list(admin.list_topics())
+    finally:
+        admin.close()
+
+
 def test_sasl_scram_clients_work_and_others_are_refused(
     chaos_stack: ChaosStack, record: Record
 ) -> None:
@@ -63,14 +75,7 @@ def test_sasl_scram_clients_work_and_others_are_refused(
     assert ledger.scalar("SELECT count(*) FROM ledger.journal") == len(events)
 
     def admin_with(**extra: Any) -> list[str]:
-        admin = KafkaAdminClient(
-            bootstrap_servers=chaos_stack.sasl_bootstrap_servers, request_timeout_ms=5000,
-            bootstrap_timeout_ms=8000, **extra,
-        )  # fmt: skip
-        try:
-            return list(admin.list_topics())
-        finally:
-            admin.close()
+        return _topics_seen(chaos_stack.sasl_bootstrap_servers, **extra)
 
     scram = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512"}
     # The control: this very client code, with the right credentials, is let in.
@@ -113,14 +118,7 @@ def test_tls_clients_verify_the_broker_and_others_are_refused(
     assert ledger.scalar("SELECT count(*) FROM ledger.journal") == len(events)
 
     def admin_with(**extra: Any) -> list[str]:
-        admin = KafkaAdminClient(
-            bootstrap_servers=chaos_stack.tls_bootstrap_servers, request_timeout_ms=5000,
-            bootstrap_timeout_ms=8000, **extra,
-        )  # fmt: skip
-        try:
-            return list(admin.list_topics())
-        finally:
-            admin.close()
+        return _topics_seen(chaos_stack.tls_bootstrap_servers, **extra)
 
     scram = {"sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": SASL_USERNAME,
              "sasl_plain_password": SASL_PASSWORD}  # fmt: skip
