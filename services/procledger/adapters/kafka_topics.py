@@ -33,9 +33,11 @@ def ensure_topics(kafka: KafkaSettings, topics: Topics) -> dict[str, str]:
     finally:
         admin.close()
     for topic in described:
+        if report.get(topic["name"]) != "exists":
+            # Just created with the requested count; the metadata may not show it yet.
+            continue
         count = len(topic["partitions"])
-        if report.get(topic["name"]) == "exists":
-            report[topic["name"]] = f"exists ({count} partitions)"
+        report[topic["name"]] = f"exists ({count} partitions)"
         if count != topics.partitions:
             log.warning(
                 "topic %s has %d partitions, TOPIC_PARTITIONS says %d",
