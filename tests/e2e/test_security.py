@@ -285,10 +285,12 @@ def test_superuser_tampering_is_detected_and_named(chaos_stack: ChaosStack, reco
         same = [r for r in rows if (r.topic, r.partition) == (row.topic, row.partition)]
         return next((r for r in same if r.offset > row.offset), None)
 
-    target = next(r for r in rows[5:] if "quantity" in r.payload and successor_of(r))
-    other = next(
-        r for r in rows if r.id > target.id + 3 and "quantity" in r.payload and successor_of(r)
-    )
+    def tamperable(row: Any) -> bool:
+        # A quantity to change (an amendment may leave it null) and a successor to name.
+        return row.payload.get("quantity") is not None and successor_of(row) is not None
+
+    target = next(r for r in rows[5:] if tamperable(r))
+    other = next(r for r in rows if r.id > target.id + 3 and tamperable(r))
     tampered = 0
 
     def tamper(sql: str, params: tuple[Any, ...], named: list[int]) -> None:
