@@ -41,19 +41,20 @@ def test_second_stack_runs_beside_the_first(stack: StackConfig, tmp_path: Path) 
     env = {
         "STACK_DIR": str(tmp_path / "stack2"),
         "STACK_KAFKA_PORT": "19192",
-        "STACK_PG_PORT": "56432",
+        # Below 32768: outside the ephemeral range, so no client's source port can hold it.
+        "STACK_PG_PORT": "25432",
         "STACK_PROMETHEUS_PORT": "19190",
         "STACK_CACHE_DIR": str(stack.cache_dir),
     }
     try:
         first = _stack(env, "up")
         assert first.returncode == 0, first.stderr
-        assert "127.0.0.1:19192" in first.stdout and "127.0.0.1:56432" in first.stdout
+        assert "127.0.0.1:19192" in first.stdout and "127.0.0.1:25432" in first.stdout
         again = _stack(env, "up")
         assert again.returncode == 0, again.stderr
         assert _stack(env, "status").returncode == 0
 
-        with psycopg.connect("postgresql://postgres:postgres@127.0.0.1:56432/postgres") as conn:
+        with psycopg.connect("postgresql://postgres:postgres@127.0.0.1:25432/postgres") as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
         producer = KafkaProducer(bootstrap_servers="127.0.0.1:19192", acks="all")
         admin = KafkaAdminClient(bootstrap_servers="127.0.0.1:19192")
