@@ -32,24 +32,30 @@ FETCH = {
 }
 
 
+def _from_the_start(kafka: KafkaSettings, topics: Sequence[str]) -> KafkaConsumer:
+    """A group-less consumer assigned every partition of `topics`, at offset 0."""
+    consumer = KafkaConsumer(
+        group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+        **FETCH, **kafka.client_config(),
+    )  # fmt: skip
+    partitions = [
+        TopicPartition(topic, p)
+        for topic in topics
+        for p in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    return consumer
+
+
 def kafka_python_rate(kafka: KafkaSettings, topics: Sequence[str], total: int) -> float:
     """Records/s of a bare kafka-python consumer that only polls and counts, from offset 0.
 
     The clock starts once the partitions are assigned (bootstrap and metadata excluded) and
     stops when the last record has been polled.
     """
-    consumer = KafkaConsumer(
-        group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
-        **FETCH, **kafka.client_config(),
-    )  # fmt: skip
+    consumer = _from_the_start(kafka, topics)
     try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
         count = 0
         started = time.perf_counter()
         while count < total:
@@ -75,18 +81,8 @@ def kcat_rate(bootstrap: str, topics: Sequence[str], total: int) -> float:
 
 def read_values(kafka: KafkaSettings, topics: Sequence[str], total: int) -> list[bytes]:
     """The record values of the topics (for the decode and COPY limits, outside any clock)."""
-    consumer = KafkaConsumer(
-        group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
-        **FETCH, **kafka.client_config(),
-    )  # fmt: skip
+    consumer = _from_the_start(kafka, topics)
     try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
         values: list[bytes] = []
         while len(values) < total:
             for records in consumer.poll(timeout_ms=1000, max_records=5000).values():
