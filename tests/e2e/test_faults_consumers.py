@@ -13,6 +13,7 @@ from procledger.chaos.load import PublisherThread
 from procledger.chaos.oracle import Expected
 from procledger.chaos.report import ScenarioFigures
 from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
+from procledger.stack.procs import wait_until
 from tests.integration.conftest import LedgerEnv
 
 from .conftest import FULL, oracle_discrepancies, published_records, scenario
@@ -88,9 +89,8 @@ def test_competing_consumers_killed_and_added(
     survivors = fleet.alive()
     # A member added near the end may still be waiting for the killed members' sessions to
     # expire when the others have applied everything: its admission is awaited, not assumed.
-    deadline = time.monotonic() + 60
-    while not all(ASSIGNED in m.log_text() for m in survivors) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: all(ASSIGNED in m.log_text() for m in survivors), 60,
+               "every surviving member's admission")  # fmt: skip
     codes = fleet.stop_all()
     record(scenario(
         "competing consumers (2-3 members) killed and added", events=published_records(cledger),
@@ -127,10 +127,8 @@ def test_sigstopped_zombie_is_fenced(cledger: LedgerEnv, tmp_path: Path, record:
         fleet.pause(zombie)  # most likely mid-batch, holding its partitions' position locks
         # The group moves on: the others are given the zombie's partitions. That needs the
         # zombie's 6 s session to expire first, so this wait is event-driven, not a sleep.
-        deadline = time.monotonic() + 120
-        while sum(m.log_text().count(ASSIGNED) for m in others) == before:
-            assert time.monotonic() < deadline, "the group never rebalanced away from the zombie"
-            time.sleep(0.2)
+        wait_until(lambda n=before: sum(m.log_text().count(ASSIGNED) for m in others) > n, 120,
+                   "the group's rebalance away from the zombie")  # fmt: skip
         # The others apply the whole slice, the zombie's partitions included, while it is frozen.
         published += publisher.finish()
         cledger.wait_applied(published, timeout=600)
@@ -138,10 +136,8 @@ def test_sigstopped_zombie_is_fenced(cledger: LedgerEnv, tmp_path: Path, record:
         fleet.resume(zombie)
         # A member again before the next round freezes it: pausing a process the group has
         # already dropped would move no partition.
-        deadline = time.monotonic() + 120
-        while zombie.log_text().count(ASSIGNED) == rejoined:
-            assert time.monotonic() < deadline, "the resumed zombie never rejoined the group"
-            time.sleep(0.2)
+        wait_until(lambda n=rejoined: zombie.log_text().count(ASSIGNED) > n, 120,
+                   "the resumed zombie's return to the group")  # fmt: skip
     publisher = PublisherThread(cledger.kafka, cledger.topics, slices[rounds], chunks=4)
     publisher.start()
     publisher.finish()
