@@ -12,7 +12,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from procledger.chaos.fleet import ConsumerFleet
-from procledger.chaos.load import PublisherThread
+from procledger.chaos.load import PublisherThread, slices
 from procledger.chaos.oracle import Expected
 from procledger.chaos.report import ScenarioFigures
 from procledger.chaos.stacks import ChaosStack
@@ -104,13 +104,12 @@ def test_cluster_partition_leaders_killed_mid_stream(
     fleet.start()
     # One slice of events per kill and a last one: each kill lands while its slice is being
     # published and consumed, however fast both sides are.
-    size = -(-n // (kills + 1))
-    slices = [events[i : i + size] for i in range(0, n, size)]
+    parts = slices(events, kills + 1)
     published = 0
     for i in range(kills):
-        publisher = PublisherThread(ledger.kafka, ledger.topics, slices[i], chunks=6)
+        publisher = PublisherThread(ledger.kafka, ledger.topics, parts[i], chunks=6)
         publisher.start()
-        ledger.wait_applied(published + len(slices[i]) // 4, timeout=600)
+        ledger.wait_applied(published + len(parts[i]) // 4, timeout=600)
         leaders = cluster.partition_leaders(ledger.topics.orders)
         victim = leaders[fleet.rng.choice(sorted(leaders))]
         # SIGKILL the leader of a random partition: its partitions elect new leaders from
@@ -121,7 +120,7 @@ def test_cluster_partition_leaders_killed_mid_stream(
         published += publisher.finish()
         ledger.wait_applied(published, timeout=600)
         cluster.start_broker(victim)
-    publisher = PublisherThread(ledger.kafka, ledger.topics, slices[kills], chunks=4)
+    publisher = PublisherThread(ledger.kafka, ledger.topics, parts[kills], chunks=4)
     publisher.start()
     publisher.finish()
     found = oracle_discrepancies(ledger, Expected.from_synthetic(oracle))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from procledger.chaos.fleet import ASSIGNED, FENCED, ConsumerFleet
-from procledger.chaos.load import PublisherThread
+from procledger.chaos.load import PublisherThread, slices
 from procledger.chaos.oracle import Expected
 from procledger.chaos.report import ScenarioFigures
 from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
@@ -116,13 +116,12 @@ def test_sigstopped_zombie_is_fenced(cledger: LedgerEnv, tmp_path: Path, record:
     others = [fleet.start(), fleet.start()]
     # One slice of events per round and a last one for everyone: each round's slice is still
     # flowing when the zombie freezes, however fast the members are.
-    size = -(-n // (rounds + 1))
-    slices = [events[i : i + size] for i in range(0, n, size)]
+    parts = slices(events, rounds + 1)
     published = 0
     for round_ in range(1, rounds + 1):
-        publisher = PublisherThread(cledger.kafka, cledger.topics, slices[round_ - 1], chunks=8)
+        publisher = PublisherThread(cledger.kafka, cledger.topics, parts[round_ - 1], chunks=8)
         publisher.start()
-        cledger.wait_applied(published + len(slices[round_ - 1]) // 4, timeout=600)
+        cledger.wait_applied(published + len(parts[round_ - 1]) // 4, timeout=600)
         before = sum(m.log_text().count(ASSIGNED) for m in others)
         fleet.pause(zombie)  # most likely mid-batch, holding its partitions' position locks
         # The group moves on: the others are given the zombie's partitions. That needs the
@@ -138,7 +137,7 @@ def test_sigstopped_zombie_is_fenced(cledger: LedgerEnv, tmp_path: Path, record:
         # already dropped would move no partition.
         wait_until(lambda n=rejoined: zombie.log_text().count(ASSIGNED) > n, 120,
                    "the resumed zombie's return to the group")  # fmt: skip
-    publisher = PublisherThread(cledger.kafka, cledger.topics, slices[rounds], chunks=4)
+    publisher = PublisherThread(cledger.kafka, cledger.topics, parts[rounds], chunks=4)
     publisher.start()
     publisher.finish()
     found = oracle_discrepancies(cledger, Expected.from_synthetic(oracle))

@@ -59,3 +59,9 @@ class PublisherThread(threading.Thread):
         if self.error is not None:
             raise RuntimeError(f"publishing failed: {self.error!r}") from self.error
         return self.published
+
+
+def slices(events: Sequence[Event], parts: int) -> list[Sequence[Event]]:
+    """`events` in `parts` consecutive slices of (nearly) equal size, order kept."""
+    size = max(1, -(-len(events) // parts))
+    return [events[i : i + size] for i in range(0, len(events), size)]
