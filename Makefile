@@ -6,10 +6,11 @@ BIN := $(VENV)/bin
 PROCLEDGER := $(BIN)/procledger
 DEV := $(BIN)/procledger-dev
 PYTEST_ARGS ?=
+PY_SOURCES := services dev tests setup.py schemas
 
 .PHONY: demo test lint format unit integration e2e stack-up stack-down stack-status bench chaos clean
 
-$(BIN)/procledger: pyproject.toml dev/pyproject.toml
+$(BIN)/procledger: pyproject.toml setup.py dev/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]" -e ./dev
@@ -18,13 +19,13 @@ $(BIN)/procledger: pyproject.toml dev/pyproject.toml
 venv: $(BIN)/procledger
 
 lint: venv
-	$(BIN)/ruff check services dev tests
-	$(BIN)/ruff format --check services dev tests
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
 
 format: venv
-	$(BIN)/ruff format services dev tests
-	$(BIN)/ruff check --fix services dev tests
+	$(BIN)/ruff format $(PY_SOURCES)
+	$(BIN)/ruff check --fix $(PY_SOURCES)
 
 stack-up: venv
 	$(DEV) stack up

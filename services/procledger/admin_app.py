@@ -10,7 +10,7 @@ import psycopg
 from kafka.errors import KafkaError
 
 from procledger.adapters.kafka_topics import TopicSetupError, ensure_topics
-from procledger.adapters.postgres_migrations import migrate
+from procledger.adapters.postgres_migrations import MigrationsNotFound, migrate
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, SettingsError, Topics
 
 
@@ -23,6 +23,9 @@ def run_db(args: argparse.Namespace) -> int:
         return 2
     except psycopg.OperationalError as err:
         print(f"procledger db migrate: cannot reach PostgreSQL: {err}", file=sys.stderr)
+        return 1
+    except MigrationsNotFound as err:
+        print(f"procledger db migrate: {err}", file=sys.stderr)
         return 1
     created = " (created)" if report.created_database else ""
     applied = ", ".join(report.applied) or "none pending"
