@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 PROCLEDGER := $(BIN)/procledger
 DEV := $(BIN)/procledger-dev
 PYTEST_ARGS ?=
+# The development passwords of the local stack apply only under this profile (README: Configuration).
+export PROCLEDGER_PROFILE ?= local
 PY_SOURCES := services dev tests setup.py schemas
 
 .PHONY: demo test lint format unit integration e2e stack-up stack-down stack-status bench chaos clean

@@ -54,7 +54,7 @@ def test_compose_uses_the_same_topics_and_variables() -> None:
     # Every variable compose sets is one the settings read (no typo goes unnoticed).
     settings = Env(env)
     assert KafkaSettings.from_env(settings).bootstrap_servers == "kafka:9092"
-    db = DatabaseSettings.from_env(settings)
+    db = DatabaseSettings.from_env(settings, admin=True)
     assert db.url.startswith("postgresql://procledger_app:")
     assert "/procledger" in db.admin_url
 
