@@ -53,6 +53,19 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+stop_system_services() {
+  # Debian starts system services on install. The stack runs its own servers on its own ports
+  # and folders; the system PostgreSQL (5432) may stay, but the system Prometheus and exporter
+  # would hold the ports the stack's own use.
+  command -v systemctl >/dev/null 2>&1 || return 0
+  local service
+  for service in prometheus prometheus-postgres-exporter; do
+    if systemctl is-active --quiet "$service" 2>/dev/null; then
+      as_root systemctl disable --now "$service" || true
+    fi
+  done
+}
+
 install_system() {
   if ! python_ok; then
     echo "bootstrap: Python 3.11 or newer is needed ($PYTHON is $("$PYTHON" -V 2>&1 || echo absent))." >&2
@@ -61,7 +74,10 @@ install_system() {
   fi
   local packages
   mapfile -t packages < <(missing_packages | sort -u)
-  [ ${#packages[@]} -eq 0 ] && return 0
+  if [ ${#packages[@]} -eq 0 ]; then
+    stop_system_services
+    return 0
+  fi
   if ! command -v apt-get >/dev/null 2>&1 || ! grep -qiE '^(ID|ID_LIKE)=.*(debian|ubuntu)' "$OS_RELEASE" 2>/dev/null; then
     echo "bootstrap: this is not Debian or Ubuntu; install these (Debian names), then re-run:" >&2
     local entry binary package why
@@ -74,17 +90,7 @@ install_system() {
   echo "bootstrap: installing ${packages[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}"
-  # Debian starts system services on install. The stack runs its own servers on its own ports
-  # and folders; the system PostgreSQL (5432) may stay, but the system Prometheus and exporter
-  # would hold the ports the stack's own use.
-  if command -v systemctl >/dev/null 2>&1; then
-    local service
-    for service in prometheus prometheus-postgres-exporter; do
-      if systemctl is-active --quiet "$service" 2>/dev/null; then
-        as_root systemctl disable --now "$service" || true
-      fi
-    done
-  fi
+  stop_system_services
   mapfile -t packages < <(missing_packages | sort -u)
   if [ ${#packages[@]} -gt 0 ]; then
     echo "bootstrap: still missing after apt-get: ${packages[*]} (on Ubuntu, postgresql-15 comes" \
