@@ -304,7 +304,7 @@ def test_superuser_tampering_is_detected_and_named(chaos_stack: ChaosStack, reco
 
     # An amount changed inside one row's payload.
     payload = dict(target.payload)
-    payload["quantity"] = int(payload["quantity"]) + 1
+    payload["quantity"] = int(str(payload["quantity"])) + 1
     tamper("UPDATE ledger.journal SET payload = %s WHERE id = %s",
            (json.dumps(payload), target.id), [target.id])  # fmt: skip
     with psycopg.connect(admin, autocommit=True) as conn:  # put it back
