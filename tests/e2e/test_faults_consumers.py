@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from procledger.chaos.fleet import ASSIGNED, FENCED, ConsumerFleet, Member
-from procledger.chaos.load import PublisherThread, slices
-from procledger.chaos.oracle import Expected
-from procledger.chaos.report import ScenarioFigures
 from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
-from procledger.stack.procs import wait_until
+from procledger_dev.chaos.fleet import ASSIGNED, FENCED, ConsumerFleet, Member
+from procledger_dev.chaos.load import PublisherThread, slices
+from procledger_dev.chaos.oracle import Expected
+from procledger_dev.chaos.report import ScenarioFigures
+from procledger_dev.stack.procs import wait_until
 from tests.integration.conftest import LedgerEnv
 
 from .conftest import FULL, oracle_discrepancies, published_records, scenario

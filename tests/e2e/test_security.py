@@ -19,13 +19,13 @@ from prometheus_client import CollectorRegistry
 from procledger.audit.api import create_app as audit_app
 from procledger.audit.db import JOURNAL_SELECT, journal_row
 from procledger.audit.settings import AuditSettings
-from procledger.chaos.report import ScenarioFigures
-from procledger.chaos.stacks import ChaosStack
 from procledger.domain.chain import entry_hash
 from procledger.publishing.intake import create_app as intake_app
 from procledger.publishing.settings import IntakeSettings
 from procledger.scenario.story import story_events
 from procledger.settings import Env
+from procledger_dev.chaos.report import ScenarioFigures
+from procledger_dev.chaos.stacks import ChaosStack
 from tests.integration.conftest import LedgerEnv
 
 from .conftest import SASL_PASSWORD, SASL_USERNAME, ledger_env, scenario

@@ -19,7 +19,7 @@ from procledger.adapters.kafka_topics import ensure_topics
 from procledger.adapters.postgres_migrations import migrate
 from procledger.domain.events import Event
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 
 
 @dataclass
