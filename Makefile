@@ -44,6 +44,12 @@ test: lint stack-up
 unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
+integration: venv stack-up
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+e2e: venv stack-up
+	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
 demo: stack-up
 	$(BIN)/python -m procledger_dev.demo
 
@@ -51,7 +57,7 @@ bench: stack-up
 	$(BIN)/python -m procledger_dev.bench
 
 chaos: stack-up
-	PROCLEDGER_CHAOS=full $(BIN)/pytest tests/e2e -m chaos $(PYTEST_ARGS)
+	PROCLEDGER_CHAOS=full PROCLEDGER_RELIABILITY_REPORT=docs/reliability.md $(BIN)/pytest tests/e2e -m chaos $(PYTEST_ARGS)
 
 clean: stack-down
 	rm -rf var $(VENV)

@@ -304,7 +304,7 @@ def test_superuser_tampering_is_detected_and_named(chaos_stack: ChaosStack, reco
 
     # An amount changed inside one row's payload.
     payload = dict(target.payload)
-    payload["quantity"] = int(payload["quantity"]) + 1
+    payload["quantity"] = int(str(payload["quantity"])) + 1
     tamper("UPDATE ledger.journal SET payload = %s WHERE id = %s",
            (json.dumps(payload), target.id), [target.id])  # fmt: skip
     with psycopg.connect(admin, autocommit=True) as conn:  # put it back
@@ -331,7 +331,7 @@ def test_superuser_tampering_is_detected_and_named(chaos_stack: ChaosStack, reco
     tamper("UPDATE ledger.journal SET payload = %s, hash = %s WHERE id = %s",
            (json.dumps(payload), forged, target.id), [target.id, successor.id])  # fmt: skip
     # A row deleted outright.
-    with psycopg.connect(admin, autocommit=True) as conn:  # its postings go first (foreign key)
+    with psycopg.connect(admin, autocommit=True) as conn:  # no posting left pointing at it
         conn.execute("DELETE FROM ledger.postings WHERE event_id = %s", (other.event_id,))
     tamper("DELETE FROM ledger.journal WHERE id = %s", (other.id,), [successor_of(other).id])
     record(

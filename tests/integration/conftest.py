@@ -66,7 +66,7 @@ class LedgerEnv:
 
     def rows(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.database.admin_url) as conn:
-            return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(query, params).fetchall()
 
     def scalar(self, query: str, params: tuple[Any, ...] = ()) -> Any:
         return self.rows(query, params)[0][0]
