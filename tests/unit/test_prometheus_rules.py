@@ -10,6 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
+from procledger.audit.settings import AuditSettings
+from procledger.consumer.app import ConsumerSettings
+from procledger.publishing.settings import IntakeSettings
+from procledger.settings import Env
+from procledger.stack.config import ServicePorts, StackConfig
+from procledger.stack.prometheus import config_text
+
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
@@ -98,3 +105,35 @@ def test_every_service_is_scraped(config: Path) -> None:
         "procledger-audit",
         "procledger-publish",
     }
+
+
+def test_the_shipped_config_is_the_generated_one_for_the_default_ports() -> None:
+    assert (PROMETHEUS / "prometheus.yml").read_text() == config_text(StackConfig.from_env({})), (
+        "run `python -m procledger.stack.prometheus` after changing the generator"
+    )
+
+
+def test_a_stack_scrapes_the_ports_its_settings_name() -> None:
+    cfg = StackConfig.from_env({
+        "STACK_PROMETHEUS_PORT": "21090", "CONSUMER_METRICS_PORT": "21410",
+        "INTAKE_PORT": "21081", "AUDIT_PORT": "21082", "PUBLISH_METRICS_PORT": "21420",
+    })  # fmt: skip
+    jobs = {
+        job["job_name"]: job["static_configs"][0]["targets"]
+        for job in yaml.safe_load(config_text(cfg))["scrape_configs"]
+    }
+    assert jobs == {
+        "prometheus": ["127.0.0.1:21090"],
+        "procledger-consumer": ["127.0.0.1:21410", "127.0.0.1:21411", "127.0.0.1:21412"],
+        "procledger-intake": ["127.0.0.1:21081"],
+        "procledger-audit": ["127.0.0.1:21082"],
+        "procledger-publish": ["127.0.0.1:21420"],
+    }
+
+
+def test_the_stack_expects_each_service_on_its_own_default_port() -> None:
+    env = Env({"INTAKE_TOKENS": "t"})
+    ports = ServicePorts.from_env({})
+    assert ports.consumer == ConsumerSettings.from_env(env).metrics_port
+    assert ports.intake == IntakeSettings.from_env(env).port
+    assert ports.audit == AuditSettings.from_env(env).port
