@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 
 FIGURES = {
     "publish", "raw_kafka_python", "raw_kcat", "raw_fastavro_decode", "raw_pg_copy",
@@ -29,7 +29,7 @@ def test_quick_bench_reports_every_figure(stack: StackConfig, tmp_path: Path) ->
         ),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "procledger.bench", "--quick", "--out", str(tmp_path / "out"),
+        [sys.executable, "-m", "procledger_dev.bench", "--quick", "--out", str(tmp_path / "out"),
          "--results", str(tmp_path / "results" / "results.json")],
         env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -12,8 +13,8 @@ from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
-from procledger.stack import prometheus
-from procledger.stack.config import StackConfig
+from procledger_dev.stack import prometheus
+from procledger_dev.stack.config import StackConfig
 
 
 def test_prometheus_scrapes_a_target_and_answers_a_query(stack: StackConfig) -> None:
@@ -104,11 +105,11 @@ def test_two_stacks_side_by_side_each_scrape_only_their_own_services(tmp_path: P
                 "procledger-audit": {f"127.0.0.1:{s.audit}"},
                 "procledger-publish": {f"127.0.0.1:{s.publish}"},
             }
-            assert eventually(lambda c=cfg: targets(c), bool) == expected
+            assert eventually(functools.partial(targets, cfg), bool) == expected
             # Only its own consumer port's probe, and its own Prometheus scraped as up.
-            probes = eventually(lambda c=cfg: results(c, "procledger_stack_probe"), bool)
+            probes = eventually(functools.partial(results, cfg, "procledger_stack_probe"), bool)
             assert [r["value"][1] for r in probes] == [str(i + 1)]
-            up = eventually(lambda c=cfg: results(c, 'up{job="prometheus"} == 1'), bool)
+            up = eventually(functools.partial(results, cfg, 'up{job="prometheus"} == 1'), bool)
             assert [r["metric"]["instance"] for r in up] == [f"127.0.0.1:{cfg.prometheus_port}"]
     finally:
         for server, thread in servers:

@@ -21,7 +21,7 @@ from procledger.consumer.metrics import ConsumerMetrics
 from procledger.consumer.ports import KafkaRecord, Position, TopicPartition
 from procledger.consumer.service import LedgerConsumer
 from procledger.domain.events import EVENT_TYPES
-from procledger.ops.probes import Refresher
+from procledger.probes import Refresher
 
 # name -> (type, label names) as a scraper sees them (counters without the _total suffix).
 EXPECTED: dict[str, tuple[str, set[str]]] = {

@@ -47,6 +47,6 @@ def test_json_logs_are_one_object_per_line() -> None:
 
 
 def test_an_unknown_log_format_is_named() -> None:
-    result = run("stack", "status", LOG_FORMAT="xml")
+    result = run("consume", LOG_FORMAT="xml")
     assert result.returncode == 2
     assert "LOG_FORMAT" in result.stderr and "'xml'" in result.stderr

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from procledger.ops.probes import OutageLog, Refresher
+from procledger.probes import OutageLog, Refresher
 
 log = logging.getLogger("tests.probes")
 

@@ -14,8 +14,8 @@ from procledger.audit.settings import AuditSettings
 from procledger.consumer.app import ConsumerSettings
 from procledger.publishing.settings import IntakeSettings
 from procledger.settings import Env
-from procledger.stack.config import ServicePorts, StackConfig
-from procledger.stack.prometheus import config_text
+from procledger_dev.stack.config import ServicePorts, StackConfig
+from procledger_dev.stack.prometheus import config_text
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
@@ -109,7 +109,7 @@ def test_every_service_is_scraped(config: Path) -> None:
 
 def test_the_shipped_config_is_the_generated_one_for_the_default_ports() -> None:
     assert (PROMETHEUS / "prometheus.yml").read_text() == config_text(StackConfig.from_env({})), (
-        "run `python -m procledger.stack.prometheus` after changing the generator"
+        "run `python -m procledger_dev.stack.prometheus` after changing the generator"
     )
 
 

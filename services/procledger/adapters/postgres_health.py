@@ -20,7 +20,7 @@ def one_line(err: BaseException) -> str:
 class PostgresPing:
     """`SELECT 1` on a kept connection, reopened after a failure.
 
-    The caller bounds how long it waits (see procledger.ops.probes.Refresher): a frozen
+    The caller bounds how long it waits (see procledger.probes.Refresher): a frozen
     server accepts the TCP connection and then answers nothing, which no server-side timeout
     ends.
     """

@@ -21,7 +21,7 @@ from procledger.audit.formats import to_csv
 from procledger.audit.metrics import AuditMetrics
 from procledger.audit.queries import Page
 from procledger.audit.settings import AuditSettings
-from procledger.ops.probes import OutageLog, Refresher
+from procledger.probes import OutageLog, Refresher
 
 log = logging.getLogger("procledger.audit.api")
 T = TypeVar("T")

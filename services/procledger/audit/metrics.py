@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from procledger.audit.verify import VerifyReport
-from procledger.ops.probes import Refresher
+from procledger.probes import Refresher
 from procledger.publishing.http_metrics import HttpMetrics
 
 

@@ -10,7 +10,7 @@ import psycopg
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from procledger.ops.probes import Refresher
+from procledger.probes import Refresher
 
 P = "procledger_ledger_"
 NO_CALIBER = "none"  # orders of items without a calibre (caliber_mm is NULL)

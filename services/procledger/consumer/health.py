@@ -14,7 +14,7 @@ from procledger.consumer.business_metrics import (
     PostgresBusinessQueries,
 )
 from procledger.consumer.metrics import ConsumerMetrics
-from procledger.ops.probes import OutageLog, Refresher
+from procledger.probes import OutageLog, Refresher
 
 log = logging.getLogger("procledger.consume")
 

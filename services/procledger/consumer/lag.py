@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 
 from procledger.consumer.metrics import ConsumerMetrics
 from procledger.consumer.ports import EventSource, LedgerStore, TopicPartition
-from procledger.ops.probes import OutageLog
+from procledger.probes import OutageLog
 
 log = logging.getLogger("procledger.consumer.service")
 

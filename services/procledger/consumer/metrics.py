@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from procledger.ops.probes import Refresher
+from procledger.probes import Refresher
 
 # Latency from a record's Kafka timestamp to the ledger commit: 1 ms up to 5 minutes.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,

@@ -1,4 +1,4 @@
-"""`python -m procledger.bench` (`make bench`): every figure in one run on the local stack.
+"""`python -m procledger_dev.bench` (`make bench`): every figure in one run on the local stack.
 
 Sizes are options (`--events`, `--quick` for a smoke run), so a test can run the whole
 benchmark small. Timings are reported, never asserted: the stack shares the machine's
@@ -27,15 +27,15 @@ from kafka.admin import KafkaAdminClient
 from procledger.adapters.kafka_publisher import KafkaOrderPublisher
 from procledger.adapters.kafka_topics import ensure_topics
 from procledger.adapters.postgres_migrations import migrate
-from procledger.bench import product, raw
-from procledger.bench.report import TARGETS, markdown
-from procledger.bench.stats import Figure, figure, percentile
 from procledger.scenario.synthetic import synthetic_events
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, SettingsError, Topics
+from procledger_dev.bench import product, raw
+from procledger_dev.bench.report import TARGETS, markdown
+from procledger_dev.bench.stats import Figure, figure, percentile
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m procledger.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m procledger_dev.bench", description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000, help="events (default 1e6)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 5,000 events, one run each, 4 s of latency")  # fmt: skip

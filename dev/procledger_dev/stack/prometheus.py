@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
-from procledger.stack.config import REPO_ROOT, StackConfig
-from procledger.stack.procs import port_open, read_pid, require, spawn, stop_pid, wait_until
+from procledger_dev.stack.config import REPO_ROOT, StackConfig
+from procledger_dev.stack.procs import port_open, read_pid, require, spawn, stop_pid, wait_until
 
 CONFIG = REPO_ROOT / "deploy" / "prometheus" / "prometheus.yml"
 RULES_DIR = REPO_ROOT / "deploy" / "prometheus"
@@ -41,7 +41,7 @@ JOBS: tuple[tuple[str, Callable[[StackConfig], list[int]]], ...] = (
 HEADER = """\
 # Scrapes every service of the local stack (`procledger stack up`); docker-compose mounts
 # deploy/prometheus/prometheus.compose.yml, which names the same jobs by service name.
-# Generated for the default ports by `python -m procledger.stack.prometheus`; `stack up`
+# Generated for the default ports by `python -m procledger_dev.stack.prometheus`; `stack up`
 # writes its own copy from STACK_PROMETHEUS_PORT and the services' port variables.
 """
 
