@@ -39,7 +39,7 @@ JOBS: tuple[tuple[str, Callable[[StackConfig], list[int]]], ...] = (
     ("procledger-publish", lambda cfg: [cfg.services.publish]),
 )
 HEADER = """\
-# Scrapes every service of the local stack (`procledger stack up`); docker-compose mounts
+# Scrapes every service of the local stack (`procledger-dev stack up`); docker-compose mounts
 # deploy/prometheus/prometheus.compose.yml, which names the same jobs by service name.
 # Generated for the default ports by `python -m procledger_dev.stack.prometheus`; `stack up`
 # writes its own copy from STACK_PROMETHEUS_PORT and the services' port variables.
