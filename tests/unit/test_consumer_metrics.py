@@ -212,6 +212,43 @@ def test_lag_seconds_survives_an_unreadable_head() -> None:
     assert sample(registry, "procledger_consumer_lag_seconds", **labels) is None
 
 
+class SilentBroker(FakeSource):
+    """end_offsets times out while `down`, as kafka-python does with the brokers frozen."""
+
+    down = False
+
+    def end_offsets(self) -> dict[TopicPartition, int]:
+        if self.down:
+            raise TimeoutError("Failed to get offsets by timestamps in 5.0 secs")
+        return super().end_offsets()
+
+
+def test_kafka_outage_is_exported_and_logged_once_each_way(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = SilentBroker({A: 3})
+    consumer, registry = lag_consumer(source, FakeStore({A: 3}), {}, [])
+    caplog.set_level("INFO", logger="procledger.consumer.service")
+    consumer.step(threading.Event())
+    assert sample(registry, "procledger_consumer_kafka_up") == 1
+    source.down = True
+    for _ in range(3):
+        consumer._last_lag = 0.0  # measure again now instead of in 5 s
+        consumer.step(threading.Event())
+    assert sample(registry, "procledger_consumer_kafka_up") == 0
+    source.down = False
+    consumer._last_lag = 0.0
+    consumer.step(threading.Event())
+    assert sample(registry, "procledger_consumer_kafka_up") == 1
+    lines = [r.getMessage() for r in caplog.records if "Kafka" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert (
+        lines[0]
+        == "Kafka unreachable: TimeoutError: Failed to get offsets by timestamps in 5.0 secs"
+    )
+    assert lines[1].startswith("Kafka reachable again after ")
+
+
 # --- the business collector ----------------------------------------------------------------
 
 SNAPSHOT = snapshot_from_rows(
