@@ -12,6 +12,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "latency_p99_ms": ("<", 100),
     "peak_rss_mb": ("<", 200),
     "rebuild_s": ("<", 30),
+    "e2e_over_peer": (">=", 1.0),
 }
 
 LABELS = {
@@ -30,6 +31,10 @@ LABELS = {
     "latency_p99": "Latency publish -> commit, p99",
     "latency_max": "Latency publish -> commit, max",
     "rebuild": "procledger ledger rebuild (wall, child process)",
+    "peer_insert_1": "Peer: Kafka Connect + Debezium JDBC sink, insert, tasks.max 1",
+    "peer_insert_2": "Peer: Kafka Connect + Debezium JDBC sink, insert, tasks.max 2",
+    "peer_upsert_1": "Peer: Kafka Connect + Debezium JDBC sink, upsert, tasks.max 1",
+    "peer_upsert_2": "Peer: Kafka Connect + Debezium JDBC sink, upsert, tasks.max 2",
 }
 
 
