@@ -137,3 +137,12 @@ def test_the_stack_expects_each_service_on_its_own_default_port() -> None:
     assert ports.consumer == ConsumerSettings.from_env(env).metrics_port
     assert ports.intake == IntakeSettings.from_env(env).port
     assert ports.audit == AuditSettings.from_env(env).port
+
+
+def test_promtool_checks_a_config_generated_for_other_ports(tmp_path: Path) -> None:
+    cfg = StackConfig.from_env({"STACK_PROMETHEUS_PORT": "21090", "AUDIT_PORT": "21082"})
+    config = tmp_path / "prometheus.yml"
+    config.write_text(config_text(cfg, rules=f"{PROMETHEUS}/rules/*.yml"))
+    result = promtool("check", "config", config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
