@@ -38,7 +38,7 @@ stack-down: venv
 stack-status: venv
 	$(DEV) stack status
 
-test: lint stack-up
+test: bootstrap lint stack-up
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit: venv
