@@ -35,7 +35,7 @@ def alert_rules() -> list[dict[str, Any]]:
 
 
 def test_there_are_rule_and_test_files() -> None:
-    assert [p.name for p in RULE_FILES] == ["procledger.yml"]
+    assert [p.name for p in RULE_FILES] == ["procledger.yml", "servers.yml"]
     assert TEST_FILES
 
 
@@ -86,6 +86,9 @@ def test_the_required_alerts_exist() -> None:
         "VerificationFailing",
         "VerificationStale",
         "NoEventsWhileProducersUp",
+        "KafkaBrokerDown",
+        "KafkaUnderReplicatedPartitions",
+        "PostgresDown",
     }
 
 
@@ -97,4 +100,6 @@ def test_every_service_is_scraped(config: Path) -> None:
         "procledger-intake",
         "procledger-audit",
         "procledger-publish",
+        "kafka",
+        "postgres",
     }
