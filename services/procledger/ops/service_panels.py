@@ -36,9 +36,11 @@ def _http(service: str, where: str) -> tuple[Panel, ...]:
             f"{service.capitalize()} error ratio",
             "timeseries",
             tuple(
+                # No 5xx series until a first server error: count 0 until then.
                 Target(
-                    f'sum(rate(procledger_http_requests_total{{{sel}, status=~"{pattern}"}}'
-                    f"[{RATE}])) / sum(rate(procledger_http_requests_total{{{sel}}}[{RATE}]))",
+                    f'(sum(rate(procledger_http_requests_total{{{sel}, status=~"{pattern}"}}'
+                    f"[{RATE}])) or on () vector(0)) / "
+                    f"sum(rate(procledger_http_requests_total{{{sel}}}[{RATE}]))",
                     legend,
                 )
                 for pattern, legend in (("5..", "server errors (5xx)"), ("4..", "refused (4xx)"))

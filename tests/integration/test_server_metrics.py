@@ -1,0 +1,170 @@
+"""The "Servers" dashboard and the server alerts against real exporters and a real Prometheus.
+
+A private stack (its own PostgreSQL, a broker with the JMX exporter agent, postgres_exporter
+and a Prometheus with the shipped `kafka` and `postgres` jobs pointed at its ports) takes some
+traffic; then every expression of deploy/grafana/dashboards/servers.json, of its variables and
+of deploy/prometheus/rules/servers.yml must return a series, the alerts as written must stay
+quiet, and a killed broker and a stopped database must make their alerts' expressions fire.
+Ports: SERVER_METRICS_KAFKA_PORT (18792; Prometheus 2 below, the broker's agent 312 above,
+postgres_exporter 95 above) and SERVER_METRICS_PG_PORT (25732).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from procledger.chaos.stacks import ChaosStack
+from procledger.stack import exporters
+from procledger.stack import postgres as stack_postgres
+from procledger.stack import prometheus as stack_prometheus
+from procledger.stack.config import StackConfig
+from procledger.stack.procs import read_pid, require, spawn, stop_pid, wait_until
+from tests.integration.test_observability import (
+    ROOT,
+    series,
+    substitute,
+    variable_exprs,
+    wait_for,
+    without_thresholds,
+)
+
+KAFKA_PORT = int(os.environ.get("SERVER_METRICS_KAFKA_PORT", "18792"))
+PG_PORT = int(os.environ.get("SERVER_METRICS_PG_PORT", "25732"))
+PROMETHEUS = ROOT / "deploy" / "prometheus"
+DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "servers.json"
+RULES = PROMETHEUS / "rules" / "servers.yml"
+TOPIC = "server.metrics"
+
+
+def prometheus_config(cfg: StackConfig) -> dict[str, Any]:
+    """The shipped kafka and postgres jobs, with this stack's exporter ports as targets."""
+    shipped = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in shipped["scrape_configs"]}
+    targets = {
+        "kafka": [f"127.0.0.1:{p}" for p in cfg.kafka_exporter_ports()],
+        "postgres": [f"127.0.0.1:{cfg.pg_exporter_port}"],
+    }
+    scrape = []
+    for name, addresses in targets.items():
+        job = dict(jobs[name])
+        job["static_configs"] = [{"targets": addresses}]
+        scrape.append(job)
+    return {"global": shipped["global"], "rule_files": [str(RULES)], "scrape_configs": scrape}
+
+
+def answers(cfg: StackConfig) -> bool:
+    try:
+        return stack_prometheus.query(cfg, "up")["status"] == "success"
+    except OSError:  # URLError included: not listening yet
+        return False
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[ChaosStack]:
+    # Readable by the postgres server user (pytest's tmp dirs are private to root).
+    root = Path(tempfile.mkdtemp(prefix="procledger-servers-"))
+    root.chmod(0o755)
+    stack = ChaosStack.create(
+        root, kafka_port=KAFKA_PORT, pg_port=PG_PORT, cache_dir=StackConfig.from_env().cache_dir
+    )
+    cfg = stack.cfg
+    pid_file = root / "prometheus.pid"
+    try:
+        stack.up()
+        exporters.up(cfg)
+        config = root / "prometheus.yml"
+        config.write_text(yaml.safe_dump(prometheus_config(cfg)))
+        spawn(
+            [require("prometheus", "prometheus"), f"--config.file={config}",
+             f"--storage.tsdb.path={root / 'prometheus-data'}",
+             f"--web.listen-address=127.0.0.1:{cfg.prometheus_port}"],
+            pid_file,
+            cfg.logs / "prometheus.log",
+        )  # fmt: skip
+        wait_until(lambda: answers(cfg), 60, "private Prometheus", cfg.logs / "prometheus.log")
+        yield stack
+    finally:
+        stop_pid(pid_file)
+        exporters.down(cfg)
+        stack.down()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def traffic(stack: ChaosStack) -> None:
+    """Messages on a topic of our own, and transactions, locks and sessions in PostgreSQL."""
+    admin = KafkaAdminClient(bootstrap_servers=stack.bootstrap_servers, client_id="servers")
+    try:
+        if TOPIC not in admin.list_topics():
+            admin.create_topics([NewTopic(TOPIC, 3, 1)])
+    finally:
+        admin.close()
+    producer = KafkaProducer(bootstrap_servers=stack.bootstrap_servers, acks="all")
+    try:
+        for i in range(200):
+            producer.send(TOPIC, f"record {i}".encode())
+        producer.flush(30)
+    finally:
+        producer.close()
+    with psycopg.connect(stack.admin_url()) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS load (n int)")
+        for i in range(20):
+            conn.execute("INSERT INTO load VALUES (%s)", (i,))
+            conn.commit()
+
+
+def dashboard_exprs() -> list[str]:
+    model = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for panel in model["panels"] for t in panel.get("targets", [])]
+    return [substitute(e) for e in exprs]
+
+
+def rules() -> list[dict[str, Any]]:
+    loaded: list[dict[str, Any]] = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
+    return loaded
+
+
+def test_every_servers_expression_returns_data_and_the_alerts_fire(servers: ChaosStack) -> None:
+    cfg = servers.cfg
+    traffic(servers)
+    checks = {e: "dashboard" for e in dashboard_exprs()}
+    checks.update({e: "variable" for e in variable_exprs([DASHBOARD])})
+    alerts = {rule["alert"]: rule["expr"] for rule in rules()}
+    checks.update({without_thresholds(e): f"alert {n} (no threshold)" for n, e in alerts.items()})
+    assert len(checks) > 30
+    empty: dict[str, str] = {}
+
+    def all_return_series() -> bool:
+        traffic(servers)  # rates need fresh increases between two scrapes
+        empty.clear()
+        empty.update({e: origin for e, origin in checks.items() if not series(cfg, e)})
+        return not empty
+
+    try:
+        wait_for("every expression to return a series", all_return_series, timeout=120)
+    except AssertionError as err:
+        listing = "\n".join(f"{origin}: {expr}" for expr, origin in empty.items())
+        raise AssertionError(f"{err}; empty:\n{listing}") from err
+
+    # The figures are this stack's: its topic's log holds the bytes just written.
+    size = series(cfg, f'sum(kafka_log_size_bytes{{topic="{TOPIC}"}})')
+    assert float(size[0]["value"][1]) > 200 * len("record 0")
+    assert not any(series(cfg, expr) for expr in alerts.values()), "a healthy stack alerts"
+
+    # The alerts watch the real failure: a killed broker, a stopped database.
+    servers.kill_broker(1)
+    wait_for("KafkaBrokerDown's expression", lambda: bool(series(cfg, alerts["KafkaBrokerDown"])))
+    stack_postgres.stop(cfg, "fast")
+    wait_for("PostgresDown's expression", lambda: bool(series(cfg, alerts["PostgresDown"])))
+    assert read_pid(cfg.root / "postgres-exporter" / "exporter.pid") is not None
