@@ -28,6 +28,7 @@ import yaml
 from kafka import KafkaProducer
 
 from procledger.codec.textformats import event_to_jsonl
+from procledger.ops.grafana import as_promql
 from procledger.scenario import story_events
 from procledger.stack import prometheus
 from procledger.stack.config import StackConfig
@@ -41,10 +42,6 @@ DASHBOARDS = [ROOT / "deploy" / "grafana" / "dashboards" / f"{name}.json"
 RULES = [ROOT / "deploy" / "prometheus" / "rules" / "procledger.yml"]
 CONSUMER = "127.0.0.1:9410"
 PORTS = {"consumer": 9410, "intake": 8081, "audit": 8082}
-# Grafana's interval variables, replaced by windows that hold several 5 s scrapes, and the
-# dashboards' template variables set to All (their allValue ".*").
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "1m"}
-TEMPLATE_VARIABLE = re.compile(r"\$[a-z_]+")
 LABEL_VALUES = re.compile(r"label_values\((.+), (\w+)\)")
 # A comparison with a number literal: `> 10000`, `== 0`. Label matchers (=, !=, =~) compare
 # with strings and are left alone.
@@ -67,13 +64,8 @@ def dashboard_exprs() -> list[str]:
 
     for path in DASHBOARDS:
         walk(json.loads(path.read_text())["panels"])
-    return [substitute(e) for e in exprs]
-
-
-def substitute(expr: str) -> str:
-    for name, value in GRAFANA_VARIABLES.items():
-        expr = expr.replace(name, value)
-    return TEMPLATE_VARIABLE.sub(".*", expr)
+    # Windows of 1m hold several 5 s scrapes.
+    return [as_promql(e) for e in exprs]
 
 
 def variable_exprs(paths: list[Path]) -> list[str]:
@@ -170,6 +162,31 @@ def publish_bad_records(ledger: LedgerEnv) -> None:
         producer.flush(30)
     finally:
         producer.close()
+
+
+def wait_for_every_series(
+    stack: StackConfig,
+    checks: dict[str, str],
+    timeout: float,
+    logs: Callable[[], str] = str,
+    between: Callable[[], None] = lambda: None,
+) -> None:
+    """Until each expression (keys; values say where it is from) returns a series, or fail
+    listing the empty ones. Rate windows need two scrapes of each new series, hence the wait;
+    `between` runs before each round (e.g. fresh traffic for rates)."""
+    empty: dict[str, str] = {}
+
+    def all_return_series() -> bool:
+        between()
+        empty.clear()
+        empty.update({e: origin for e, origin in checks.items() if not series(stack, e)})
+        return not empty
+
+    try:
+        wait_for("every expression to return a series", all_return_series, timeout=timeout)
+    except AssertionError as err:
+        listing = "\n".join(f"{origin}: {expr}" for expr, origin in empty.items())
+        raise AssertionError(f"{err}; empty:\n{listing}\n{logs()}") from err
 
 
 def post_to_intake(document: dict[str, Any], expected: int) -> None:
@@ -275,20 +292,7 @@ def test_every_dashboard_and_rule_expression_returns_data(
         else:
             checks[without_thresholds(rule["expr"])] = f"alert {rule['alert']} (no threshold)"
     assert len(checks) > 40
-    empty: dict[str, str] = {}
-
-    def all_return_series() -> bool:
-        empty.clear()
-        for expr, origin in checks.items():
-            if not series(stack, expr):
-                empty[expr] = origin
-        return not empty
-
-    try:
-        wait_for("every expression to return a series", all_return_series, timeout=60)
-    except AssertionError as err:
-        listing = "\n".join(f"{origin}: {expr}" for expr, origin in empty.items())
-        raise AssertionError(f"{err}; empty:\n{listing}\n{logs()}") from err
+    wait_for_every_series(stack, checks, 60, logs)
 
     # Alerts as written parse and evaluate (an empty answer means "not firing"); this run's
     # bad records make the rejection and dead-letter alerts fire, a healthy consumer does not.

@@ -26,6 +26,7 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from procledger.chaos.stacks import ChaosStack
+from procledger.ops.grafana import as_promql
 from procledger.stack import exporters
 from procledger.stack import postgres as stack_postgres
 from procledger.stack import prometheus as stack_prometheus
@@ -34,9 +35,9 @@ from procledger.stack.procs import read_pid, require, spawn, stop_pid, wait_unti
 from tests.integration.test_observability import (
     ROOT,
     series,
-    substitute,
     variable_exprs,
     wait_for,
+    wait_for_every_series,
     without_thresholds,
 )
 
@@ -127,7 +128,7 @@ def traffic(stack: ChaosStack) -> None:
 def dashboard_exprs() -> list[str]:
     model = json.loads(DASHBOARD.read_text())
     exprs = [t["expr"] for panel in model["panels"] for t in panel.get("targets", [])]
-    return [substitute(e) for e in exprs]
+    return [as_promql(e) for e in exprs]
 
 
 def rules() -> list[dict[str, Any]]:
@@ -143,19 +144,8 @@ def test_every_servers_expression_returns_data_and_the_alerts_fire(servers: Chao
     alerts = {rule["alert"]: rule["expr"] for rule in rules()}
     checks.update({without_thresholds(e): f"alert {n} (no threshold)" for n, e in alerts.items()})
     assert len(checks) > 30
-    empty: dict[str, str] = {}
-
-    def all_return_series() -> bool:
-        traffic(servers)  # rates need fresh increases between two scrapes
-        empty.clear()
-        empty.update({e: origin for e, origin in checks.items() if not series(cfg, e)})
-        return not empty
-
-    try:
-        wait_for("every expression to return a series", all_return_series, timeout=120)
-    except AssertionError as err:
-        listing = "\n".join(f"{origin}: {expr}" for expr, origin in empty.items())
-        raise AssertionError(f"{err}; empty:\n{listing}") from err
+    # Rates need fresh increases between two scrapes: new traffic before each round.
+    wait_for_every_series(cfg, checks, 120, between=lambda: traffic(servers))
 
     # The figures are this stack's: its topic's log holds the bytes just written.
     size = series(cfg, f'sum(kafka_log_size_bytes{{topic="{TOPIC}"}})')

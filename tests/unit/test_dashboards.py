@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,20 +12,12 @@ import pytest
 import yaml
 
 from procledger.ops import dashboards
+from procledger.ops.grafana import as_promql
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
 COMMITTED = GRAFANA / "dashboards"
 COMMITTED_NAMES = sorted(dashboards.DASHBOARDS)
-# Grafana's interval variables, and template variables set to All (allValue ".*").
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "1m"}
-TEMPLATE_VARIABLE = re.compile(r"\$[a-z_]+")
-
-
-def substitute(expr: str) -> str:
-    for name, value in GRAFANA_VARIABLES.items():
-        expr = expr.replace(name, value)
-    return TEMPLATE_VARIABLE.sub(".*", expr)
 
 
 def panels(name: str) -> list[dict[str, Any]]:
@@ -154,7 +145,7 @@ def test_every_expression_parses(tmp_path: Path) -> None:
     exprs = [
         t["expr"] for name in COMMITTED_NAMES for p in panels(name) for t in p.get("targets", [])
     ]
-    rules = [{"record": f"dashboard:expr{i}", "expr": substitute(e)} for i, e in enumerate(exprs)]
+    rules = [{"record": f"dashboard:expr{i}", "expr": as_promql(e)} for i, e in enumerate(exprs)]
     path = tmp_path / "exprs.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
     result = subprocess.run(
@@ -197,3 +188,8 @@ def test_provisioning_points_at_the_dashboards() -> None:
     volumes = compose["services"]["grafana"]["volumes"]
     assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro" in volumes
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in volumes
+
+
+def test_as_promql_sets_every_variable_to_all() -> None:
+    expr = 'sum(rate(m{instance=~"$instance", topic=~"$topic"}[$__rate_interval])) > $__range'
+    assert as_promql(expr, "2m") == 'sum(rate(m{instance=~".*", topic=~".*"}[2m])) > 2m'

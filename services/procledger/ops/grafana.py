@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -11,6 +12,8 @@ from typing import Any, Literal
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 GRID_WIDTH = 24
 RATE = "$__rate_interval"  # Grafana picks a window of at least four scrape intervals
+
+TEMPLATE_VARIABLE = re.compile(r"\$[a-z_]+")
 
 PanelType = Literal["timeseries", "stat", "bargauge", "table", "barchart", "row"]
 Threshold = tuple[float | None, str]  # (lower bound, colour); None is the base step
@@ -254,3 +257,11 @@ def render(dashboard: Dashboard, others: Sequence[Dashboard] = ()) -> dict[str, 
         "links": _links(dashboard, others),
         "panels": panels,
     }
+
+
+def as_promql(expr: str, window: str = "1m") -> str:
+    """A panel's query as Grafana sends it with every variable at All (its allValue ".*") and
+    `window` for $__rate_interval and $__range: what tests and the expression browser run."""
+    for interval in ("$__rate_interval", "$__range"):
+        expr = expr.replace(interval, window)
+    return TEMPLATE_VARIABLE.sub(".*", expr)
