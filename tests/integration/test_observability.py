@@ -28,10 +28,10 @@ import yaml
 from kafka import KafkaProducer
 
 from procledger.codec.textformats import event_to_jsonl
-from procledger.ops.grafana import as_promql
 from procledger.scenario import story_events
-from procledger.stack import prometheus
-from procledger.stack.config import StackConfig
+from procledger_dev.ops.grafana import as_promql
+from procledger_dev.stack import prometheus
+from procledger_dev.stack.config import StackConfig
 from tests.integration.conftest import LedgerEnv
 from tests.unit.event_samples import TARGET
 

@@ -25,13 +25,13 @@ import yaml
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from procledger.chaos.stacks import ChaosStack
-from procledger.ops.grafana import as_promql
-from procledger.stack import exporters
-from procledger.stack import postgres as stack_postgres
-from procledger.stack import prometheus as stack_prometheus
-from procledger.stack.config import StackConfig
-from procledger.stack.procs import read_pid, require, spawn, stop_pid, wait_until
+from procledger_dev.chaos.stacks import ChaosStack
+from procledger_dev.ops.grafana import as_promql
+from procledger_dev.stack import exporters
+from procledger_dev.stack import postgres as stack_postgres
+from procledger_dev.stack import prometheus as stack_prometheus
+from procledger_dev.stack.config import StackConfig
+from procledger_dev.stack.procs import read_pid, require, spawn, stop_pid, wait_until
 from tests.integration.test_observability import (
     ROOT,
     series,

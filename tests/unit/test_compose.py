@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
-from procledger.stack import exporters
-from procledger.stack.config import StackConfig
+from procledger_dev.stack import exporters
+from procledger_dev.stack.config import StackConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

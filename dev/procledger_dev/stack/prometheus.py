@@ -1,0 +1,82 @@
+"""Prometheus from Debian's package, scraping the project's services."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+from procledger_dev.stack.config import REPO_ROOT, StackConfig
+from procledger_dev.stack.procs import port_open, read_pid, require, spawn, stop_pid, wait_until
+
+CONFIG = REPO_ROOT / "deploy" / "prometheus" / "prometheus.yml"
+RULES_DIR = REPO_ROOT / "deploy" / "prometheus"
+
+
+def _home(cfg: StackConfig) -> Path:
+    return cfg.root / "prometheus"
+
+
+def _ready(cfg: StackConfig) -> bool:
+    url = f"http://127.0.0.1:{cfg.prometheus_port}/-/ready"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def render_config(cfg: StackConfig) -> Path:
+    """The shipped prometheus.yml, with rule paths made absolute for this stack's folder."""
+    text = CONFIG.read_text().replace("rules/", f"{RULES_DIR}/rules/")
+    target = _home(cfg) / "prometheus.yml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    return target
+
+
+def up(cfg: StackConfig) -> list[str]:
+    binary = require("prometheus", "prometheus")
+    home = _home(cfg)
+    log = cfg.logs / "prometheus.log"
+    if read_pid(home / "prometheus.pid") is None:
+        config = render_config(cfg)
+        spawn(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={home / 'data'}",
+             f"--web.listen-address=127.0.0.1:{cfg.prometheus_port}", "--web.enable-lifecycle",
+             "--storage.tsdb.retention.time=7d"],
+            home / "prometheus.pid",
+            log,
+        )  # fmt: skip
+    wait_until(lambda: _ready(cfg), 60, "Prometheus", log)
+    return [f"prometheus http://127.0.0.1:{cfg.prometheus_port} (config {CONFIG})"]
+
+
+def reload(cfg: StackConfig) -> None:
+    """Ask a running Prometheus to re-read its configuration (lifecycle API)."""
+    render_config(cfg)
+    req = urllib.request.Request(f"http://127.0.0.1:{cfg.prometheus_port}/-/reload", method="POST")
+    with urllib.request.urlopen(req, timeout=10):  # noqa: S310 (loopback only)
+        pass
+
+
+def query(cfg: StackConfig, promql: str) -> dict[str, object]:
+    """Evaluate an instant query through the HTTP API."""
+    url = f"http://127.0.0.1:{cfg.prometheus_port}/api/v1/query?{urlencode({'query': promql})}"
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        result: dict[str, object] = json.load(resp)
+    return result
+
+
+def down(cfg: StackConfig) -> list[str]:
+    stopped = stop_pid(_home(cfg) / "prometheus.pid")
+    return ["prometheus stopped" if stopped else "prometheus not running"]
+
+
+def status(cfg: StackConfig) -> list[str]:
+    pid = read_pid(_home(cfg) / "prometheus.pid")
+    running = pid is not None and port_open(cfg.prometheus_port)
+    state = f"running (pid {pid})" if running else "stopped"
+    return [f"prometheus http://127.0.0.1:{cfg.prometheus_port} {state}"]
