@@ -77,6 +77,8 @@ def test_compose_runs_the_same_exporters_as_the_stack() -> None:
         in (services["kafka"]["volumes"])
     )
     assert "/deploy/kafka/jmx-exporter-pom.xml" in services["jmx-agent"]["command"]
+    # Kafka's tools read KAFKA_OPTS too: the health check's must not load the agent again.
+    assert services["kafka"]["healthcheck"]["test"][1].startswith("KAFKA_OPTS= ")
     pg = services["postgres-exporter"]
     debian = subprocess.run(
         [exporters.PG_EXPORTER, "--version"], capture_output=True, text=True, check=False
