@@ -1,7 +1,7 @@
 """The "Servers" dashboard and the server alerts against real exporters and a real Prometheus.
 
 A private stack (its own PostgreSQL, a broker with the JMX exporter agent, postgres_exporter
-and a Prometheus with the shipped `kafka` and `postgres` jobs pointed at its ports) takes some
+and the stack's Prometheus, whose generated config scrapes them at its ports) takes some
 traffic; then every expression of deploy/grafana/dashboards/servers.json, of its variables and
 of deploy/prometheus/rules/servers.yml must return a series, the alerts as written must stay
 quiet, and a killed broker and a stopped database must make their alerts' expressions fire.
@@ -31,7 +31,7 @@ from procledger_dev.stack import exporters
 from procledger_dev.stack import postgres as stack_postgres
 from procledger_dev.stack import prometheus as stack_prometheus
 from procledger_dev.stack.config import StackConfig
-from procledger_dev.stack.procs import read_pid, require, spawn, stop_pid, wait_until
+from procledger_dev.stack.procs import read_pid, wait_until
 from tests.integration.test_observability import (
     ROOT,
     series,
@@ -47,22 +47,6 @@ PROMETHEUS = ROOT / "deploy" / "prometheus"
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "servers.json"
 RULES = PROMETHEUS / "rules" / "servers.yml"
 TOPIC = "server.metrics"
-
-
-def prometheus_config(cfg: StackConfig) -> dict[str, Any]:
-    """The shipped kafka and postgres jobs, with this stack's exporter ports as targets."""
-    shipped = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
-    jobs = {job["job_name"]: job for job in shipped["scrape_configs"]}
-    targets = {
-        "kafka": [f"127.0.0.1:{p}" for p in cfg.kafka_exporter_ports()],
-        "postgres": [f"127.0.0.1:{cfg.pg_exporter_port}"],
-    }
-    scrape = []
-    for name, addresses in targets.items():
-        job = dict(jobs[name])
-        job["static_configs"] = [{"targets": addresses}]
-        scrape.append(job)
-    return {"global": shipped["global"], "rule_files": [str(RULES)], "scrape_configs": scrape}
 
 
 def answers(cfg: StackConfig) -> bool:
@@ -81,23 +65,15 @@ def servers() -> Iterator[ChaosStack]:
         root, kafka_port=KAFKA_PORT, pg_port=PG_PORT, cache_dir=StackConfig.from_env().cache_dir
     )
     cfg = stack.cfg
-    pid_file = root / "prometheus.pid"
     try:
         stack.up()
         exporters.up(cfg)
-        config = root / "prometheus.yml"
-        config.write_text(yaml.safe_dump(prometheus_config(cfg)))
-        spawn(
-            [require("prometheus", "prometheus"), f"--config.file={config}",
-             f"--storage.tsdb.path={root / 'prometheus-data'}",
-             f"--web.listen-address=127.0.0.1:{cfg.prometheus_port}"],
-            pid_file,
-            cfg.logs / "prometheus.log",
-        )  # fmt: skip
+        # The stack's own Prometheus: its config lists the exporters at this stack's ports.
+        stack_prometheus.up(cfg)
         wait_until(lambda: answers(cfg), 60, "private Prometheus", cfg.logs / "prometheus.log")
         yield stack
     finally:
-        stop_pid(pid_file)
+        stack_prometheus.down(cfg)
         exporters.down(cfg)
         stack.down()
         shutil.rmtree(root, ignore_errors=True)
