@@ -47,8 +47,8 @@ def test_second_stack_runs_beside_the_first(stack: StackConfig, tmp_path: Path) 
         "STACK_PROMETHEUS_PORT": "19190",
         "STACK_CACHE_DIR": str(stack.cache_dir),
     }
-    # The first stack's state as it is (it may run without some component, e.g. an exporter).
     before = _stack({}, "status")
+    assert before.returncode == 0, before.stdout  # the first stack runs whole
     try:
         first = _stack(env, "up")
         assert first.returncode == 0, first.stderr
