@@ -14,6 +14,7 @@ import yaml
 
 from procledger.cli import build_parser
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
+from procledger_dev.stack import exporters
 from procledger_dev.stack.config import StackConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +76,8 @@ def _mounts() -> dict[str, Path]:
     for svc in _compose()["services"].values():
         for volume in svc.get("volumes", []):
             source, target = str(volume).split(":")[:2]
-            mounts[target] = ROOT / source
+            if source.startswith((".", "/")):  # a bind mount, not a named volume
+                mounts[target] = ROOT / source
     return mounts
 
 
@@ -92,10 +94,9 @@ def test_grafana_and_prometheus_find_their_files_under_the_mounts() -> None:
         (mounts["/etc/grafana/provisioning"] / "dashboards" / "procledger.yml").read_text()
     )
     dashboards = mounts[provider["providers"][0]["options"]["path"]]
-    assert sorted(p.name for p in dashboards.glob("*.json")) == [
-        "ledger-pipeline.json",
-        "procurement.json",
-    ]
+    assert {"ledger-pipeline.json", "procurement.json"} <= {
+        p.name for p in dashboards.glob("*.json")
+    }
     assert list((mounts["/etc/grafana/provisioning"] / "datasources").glob("*.yml"))
     config = yaml.safe_load(mounts["/etc/prometheus/prometheus.yml"].read_text())
     for pattern in config["rule_files"]:  # relative to the config file's folder
@@ -153,3 +154,36 @@ def test_the_package_data_covers_every_schema_and_migration() -> None:
     ]
     assert files
     assert [f for f in files if not any(fnmatch(f, pattern) for pattern in patterns)] == []
+
+
+def test_compose_runs_the_same_exporters_as_the_stack() -> None:
+    services = _compose()["services"]
+    version = exporters.jmx_exporter_version()
+    agent = f"jmx_prometheus_javaagent-{version}.jar=9404:/etc/kafka/jmx-exporter.yml"
+    assert agent in services["kafka"]["environment"]["KAFKA_OPTS"]
+    assert (
+        "./deploy/kafka/jmx-exporter.yml:/etc/kafka/jmx-exporter.yml:ro"
+        in (services["kafka"]["volumes"])
+    )
+    assert "/deploy/kafka/jmx-exporter-pom.xml" in services["jmx-agent"]["command"]
+    # Kafka's tools read KAFKA_OPTS too: the health check's must not load the agent again.
+    assert services["kafka"]["healthcheck"]["test"][1].startswith("KAFKA_OPTS= ")
+    pg = services["postgres-exporter"]
+    debian = subprocess.run(
+        [exporters.PG_EXPORTER, "--version"], capture_output=True, text=True, check=False
+    )
+    tag = pg["image"].rsplit(":v", 1)[1]
+    assert f"version {tag} " in debian.stdout + debian.stderr, "same version as Debian's"
+    assert (
+        "./deploy/postgres/exporter-queries.yml:/etc/postgres-exporter/queries.yml:ro"
+        in (pg["volumes"])
+    )
+    targets = {
+        target
+        for job in yaml.safe_load((ROOT / "deploy/prometheus/prometheus.compose.yml").read_text())[
+            "scrape_configs"
+        ]
+        for config in job["static_configs"]
+        for target in config["targets"]
+    }
+    assert {"kafka:9404", "postgres-exporter:9187"} <= targets
