@@ -1,0 +1,185 @@
+"""The audit page under a real browser: a ledger with hostile text, the served page, helpers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from procledger.domain.events import (
+    DeliveryRecorded,
+    Event,
+    OrderPlaced,
+    PaymentRecorded,
+    Purpose,
+    StockpileTargetSet,
+)
+from procledger.scenario.story import story_events
+from procledger.stack.config import StackConfig
+from tests.integration.audit_support import AUDITOR_TOKEN, new_ledger
+from tests.integration.conftest import LedgerEnv
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+VIEWPORT = {"width": 1400, "height": 1000}
+# Markup that would run if any view inserted event text as HTML.
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+HOSTILE_ORDER = HOSTILE
+VIEWS = ("totals", "orders", "order", "stockpile", "trace", "rejections", "verify", "export")
+
+
+def _id(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"procledger-audit-page/{name}"))
+
+
+def _at(day: str) -> datetime:
+    return datetime.fromisoformat(f"{day}T10:00:00+00:00").astimezone(UTC)
+
+
+def hostile_events() -> list[Event]:
+    """A 2024 order and a target whose free text is markup, and three records the ledger
+    rejects (so the rejections view has rows); the 2023 story's figures stay as they are."""
+    placed = OrderPlaced(
+        event_id=_id("placed"), occurred_at=_at("2024-02-01"), order_id=HOSTILE_ORDER,
+        buyer="EST", supplier=HOSTILE, item_description=HOSTILE, caliber_mm=None, quantity=10,
+        unit_price=Decimal("100.00"), currency="EUR", usd_rate=Decimal("1.0800"),
+        purpose=Purpose.OTHER, destination=None,
+    )  # fmt: skip
+    return [
+        placed,
+        StockpileTargetSet(
+            event_id=_id("target"),
+            occurred_at=_at("2024-02-02"),
+            country="ISL",
+            caliber_mm=120,
+            target_quantity=5000,
+            authority=HOSTILE,
+        ),
+        DeliveryRecorded(
+            event_id=_id("over"),
+            occurred_at=_at("2024-02-03"),
+            order_id=HOSTILE_ORDER,
+            delivery_id="d-over",
+            quantity=11,
+            destination=None,
+        ),
+        PaymentRecorded(
+            event_id=_id("unknown"),
+            occurred_at=_at("2024-02-04"),
+            order_id="no-such-order",
+            payment_id="p-1",
+            amount=Decimal("5.00"),
+            currency="EUR",
+            usd_rate=Decimal("1.08"),
+        ),
+        OrderPlaced(
+            **{
+                **{f: getattr(placed, f) for f in placed.__dataclass_fields__},
+                "event_id": _id("again"),
+            }
+        ),
+    ]
+
+
+def build_ledger(stack: StackConfig) -> LedgerEnv:
+    """The June 2023 story plus the hostile events, consumed into a fresh ledger."""
+    ledger = new_ledger(stack)
+    ledger.publish([*story_events(), *hostile_events()])
+    ledger.consume(until_idle=1.0)
+    return ledger
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(ledger: LedgerEnv) -> Iterator[str]:
+    """`procledger serve audit` as a real process; yields its base URL."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "procledger.cli", "serve", "audit", "--port", str(port)],
+        env=ledger.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):  # readiness poll, not a timed assertion
+            if proc.poll() is not None:
+                raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser: Browser, base: str) -> Page:
+    page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)  # type: ignore[arg-type]
+    page.goto(base + "/")
+    return page
+
+
+def wait_done(page: Page, view: str) -> str:
+    """Wait for the view's status line to leave "loading"; returns its state."""
+    selector = f"#{view}-status[data-state]:not([data-state=loading])"
+    page.wait_for_selector(selector, state="attached")
+    return str(page.get_attribute(f"#{view}-status", "data-state"))
+
+
+def sign_in(page: Page, token: str = AUDITOR_TOKEN) -> None:
+    page.fill("#token", token)
+    page.click("#login")
+    if token == AUDITOR_TOKEN:
+        wait_done(page, "totals")
+
+
+def submit(page: Page, view: str, values: dict[str, str] | None = None) -> str:
+    """Open a view, fill its form, submit it and wait for the answer."""
+    page.click(f"#tab-{view}")
+    for name, value in (values or {}).items():
+        field = f"#{view}-form [name={name}]"
+        if page.get_attribute(field, "type") == "checkbox":
+            page.set_checked(field, value == "on")
+        elif page.evaluate(f"document.querySelector('{field}').tagName") == "SELECT":
+            page.select_option(field, value)
+        else:
+            page.fill(field, value)
+    page.click(f"#{view}-form [type=submit]")
+    return wait_done(page, view)
+
+
+def api(base: str, path: str) -> httpx.Response:
+    response = httpx.get(
+        base + path, headers={"Authorization": f"Bearer {AUDITOR_TOKEN}"}, timeout=60
+    )
+    response.raise_for_status()
+    return response
