@@ -5,12 +5,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -93,12 +95,18 @@ def hostile_events() -> list[Event]:
     ]
 
 
+_BUILT: list[LedgerEnv] = []
+
+
 def build_ledger(stack: StackConfig) -> LedgerEnv:
-    """The June 2023 story plus the hostile events, consumed into a fresh ledger."""
-    ledger = new_ledger(stack)
-    ledger.publish([*story_events(), *hostile_events()])
-    ledger.consume(until_idle=1.0)
-    return ledger
+    """The June 2023 story plus the hostile events, consumed into a fresh ledger; built once
+    per session (the tests only read it)."""
+    if not _BUILT:
+        ledger = new_ledger(stack)
+        ledger.publish([*story_events(), *hostile_events()])
+        ledger.consume(until_idle=1.0)
+        _BUILT.append(ledger)
+    return _BUILT[0]
 
 
 def _free_port() -> int:
@@ -109,27 +117,30 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(ledger: LedgerEnv) -> Iterator[str]:
-    """`procledger serve audit` as a real process; yields its base URL."""
+def serve(ledger: LedgerEnv, log: Path | None = None) -> Iterator[str]:
+    """`procledger serve audit` as a real process, its DEBUG log in `log`; yields its URL."""
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "procledger.cli", "serve", "audit", "--port", str(port)],
-        env=ledger.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):  # readiness poll, not a timed assertion
-            if proc.poll() is not None:
-                raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = log or Path(tmp) / "audit.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "procledger.cli", "serve", "audit", "--port", str(port)],
+                env={**ledger.env, "LOG_LEVEL": "DEBUG"}, stdout=out, stderr=out,
+            )  # fmt: skip
+        try:
+            for _ in range(300):  # readiness poll, not a timed assertion
+                if proc.poll() is not None:
+                    raise AssertionError(log.read_text(errors="replace"))
+                try:
+                    if httpx.get(f"{base}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 @contextmanager
