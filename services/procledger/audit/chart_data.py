@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, get_args
 
@@ -38,6 +38,7 @@ def cumulative_155mm(conn: Connection, flt: OrderFilter, clocks: Clocks) -> str:
         "USD (at placement rates)",
         points,
         "155mm ordered, cumulative",
+        positions=[date.fromisoformat(day).toordinal() for day, _ in points],
         reference=(HEADLINE_USD, "USD 1bn"),
         fmt=_usd,
     )

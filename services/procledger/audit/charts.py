@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from xml.sax.saxutils import escape, quoteattr
 
-WIDTH, HEIGHT = 720, 320
-LEFT, RIGHT, TOP, BOTTOM = 84, 16, 52, 70
+WIDTH, HEIGHT = 720, 340
+LEFT, RIGHT, TOP, BOTTOM = 84, 16, 52, 96
 # Colour-blind-safe pairs (Okabe-Ito) with enough contrast against white for thin marks.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 Number = Decimal | int
@@ -65,8 +65,9 @@ def grouped(value: Number) -> str:
 class _Frame:
     """Axes, ticks, title and legend of one chart; maps values to y pixels."""
 
-    def __init__(self, title: str, y_label: str, top_value: Decimal) -> None:
-        self.step = nice_step(top_value)
+    def __init__(self, title: str, y_label: str, top_value: Decimal, whole: bool = False) -> None:
+        # Counts get whole-number ticks: no "0.2 records".
+        self.step = max(Decimal(1), nice_step(top_value)) if whole else nice_step(top_value)
         self.top = max(
             self.step, (top_value / self.step).to_integral_value("ROUND_CEILING") * self.step
         )
@@ -137,7 +138,8 @@ def bars(
 ) -> str:
     """Grouped vertical bars: one group per category, one bar per series."""
     top = max([_d(v) for s in series for v in s.values] + [Decimal(0)])
-    frame = _Frame(title, y_label, top)
+    whole = all(isinstance(v, int) for s in series for v in s.values)
+    frame = _Frame(title, y_label, top, whole)
     frame.legend([(s.name, PALETTE[i % len(PALETTE)]) for i, s in enumerate(series)])
     if not categories:
         frame.parts.append(
@@ -168,10 +170,15 @@ def step_line(
     points: Sequence[tuple[str, Number]],
     series: str,
     *,
+    positions: Sequence[Number] | None = None,
     reference: tuple[Number, str] | None = None,
     fmt: Callable[[Number], str] = grouped,
 ) -> str:
-    """A running total as a step line with a dot per point, and an optional reference line."""
+    """A running total as a step line with a dot per point, and an optional reference line.
+
+    `positions` (e.g. day numbers) place the points along x in proportion; without them the
+    points are evenly spaced.
+    """
     values = [_d(v) for _, v in points]
     top = max([*values, Decimal(0), *([] if reference is None else [_d(reference[0])])])
     frame = _Frame(title, y_label, top)
@@ -189,14 +196,24 @@ def step_line(
     if not points:
         return frame.done()
     span = Decimal(WIDTH - LEFT - RIGHT)
-    step = span / (len(points) - 1) if len(points) > 1 else span
-    xy = [(_px(LEFT + step * i), _px(frame.y(value))) for i, (_, value) in enumerate(points)]
+    at = (
+        [_d(p) for p in positions]
+        if positions is not None
+        else [Decimal(i) for i in range(len(points))]
+    )
+    low, width = at[0], (at[-1] - at[0]) or Decimal(1)
+    xs = [LEFT + span * (a - low) / width for a in at]
+    xy = [(_px(x), _px(frame.y(value))) for x, (_, value) in zip(xs, points, strict=True)]
     path = " ".join([f"M{LEFT} {_px(frame.y(0))}", *(f"H{x} V{y}" for x, y in xy)])
     frame.parts.append(f'<path d="{path}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>')
-    label_every = max(1, len(points) // 12)
+    last_label = Decimal(-100)
     for i, ((label, value), (x, y)) in enumerate(zip(points, xy, strict=True)):
         geometry = f'circle cx="{x}" cy="{y}" r="3.5" fill="{PALETTE[0]}"'
         frame.parts.append(_mark(geometry, series, label, value, fmt))
-        if i % label_every == 0 or i == len(points) - 1:
-            frame.x_label(LEFT + step * i, label)
+        # A label where there is room for it (rotated labels need ~28 px apart).
+        if xs[i] - last_label >= 28 and (i == len(points) - 1 or xs[-1] - xs[i] >= 28):
+            frame.x_label(xs[i], label)
+            last_label = xs[i]
+        elif i == len(points) - 1:
+            frame.x_label(xs[i], label)
     return frame.done()
