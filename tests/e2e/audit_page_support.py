@@ -26,7 +26,7 @@ from procledger.domain.events import (
     StockpileTargetSet,
 )
 from procledger.scenario.story import story_events
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 from tests.integration.audit_support import AUDITOR_TOKEN, new_ledger
 from tests.integration.conftest import LedgerEnv
 

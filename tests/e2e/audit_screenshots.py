@@ -13,7 +13,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 
 from .audit_page_support import (
     api,

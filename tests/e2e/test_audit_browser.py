@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 from tests.integration.conftest import LedgerEnv
 
 from .audit_page_support import (
@@ -57,9 +57,10 @@ def _download(page: Page, view: str) -> str:
 
 
 def _cells(page: Page, table: str, column: str) -> list[str]:
-    return page.eval_on_selector_all(
+    values = page.eval_on_selector_all(
         f"#{table} tbody td[data-col={column}]", "tds => tds.map(td => td.dataset.value)"
     )
+    return [str(v) for v in values]
 
 
 def _marks(page: Page, chart: str, series: str | None = None) -> list[tuple[str, str]]:

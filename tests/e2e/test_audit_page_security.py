@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from procledger.audit.web import CSP
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 from tests.integration.audit_support import AUDITOR_TOKEN
 
 from .audit_page_support import (

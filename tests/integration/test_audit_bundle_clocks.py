@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 
 from .audit_support import Story, audit, story_ledger
 
@@ -64,7 +64,8 @@ def test_export_is_pinned_to_both_clocks_and_records_them(story: Story, tmp_path
     with zipfile.ZipFile(out) as zf:
         rows = [json.loads(line) for line in zf.read("journal.jsonl").splitlines()]
     assert rows and all(r["occurred_at"] <= "2023-06-15T23:59:59.000000Z" for r in rows)
-    assert all(r["recorded_at"] <= manifest["clocks"]["known_at"] for r in rows)  # type: ignore[index]
+    known_at = story.between.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert all(r["recorded_at"] <= known_at for r in rows)
     whole = tmp_path / "whole.zip"
     assert audit(story.ledger, "export", "--out", str(whole)).code == 0
     with zipfile.ZipFile(whole) as zf:

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from procledger.audit.api import create_app
 from procledger.audit.settings import AuditSettings
 from procledger.settings import Env
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 
 from .audit_support import AUDITOR_TOKEN, story_ledger
 

@@ -11,7 +11,7 @@ import pytest
 from procledger.domain.events import OrderPlaced, PaymentRecorded
 from procledger.domain.money import order_value
 from procledger.scenario.story import story_events
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 
 from .audit_support import Story, audit, story_ledger
 
