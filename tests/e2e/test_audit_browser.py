@@ -243,6 +243,40 @@ def test_keyboard_reaches_every_view_and_every_control_has_a_label(page: Page) -
     assert unlabelled == []
 
 
+# WCAG 2 contrast of every visible text against the background it sits on.
+LOW_CONTRAST = r"""() => {
+  const lum = (c) => c.match(/[0-9.]+/g).slice(0, 3).map(Number).map((v) => {
+    v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  }).reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const back = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = getComputedStyle(e).backgroundColor;
+      if (c !== "transparent" && !/, 0\)$/.test(c)) return c;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  const low = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (el.closest("svg") || !el.getClientRects().length) continue;
+    if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const [a, b] = [lum(getComputedStyle(el).color), lum(back(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const text = el.textContent.trim().slice(0, 30);
+    if (ratio < 4.5) low.push(el.tagName + " " + text + " " + ratio.toFixed(2));
+  }
+  return low;
+}"""
+
+
+def test_text_contrast_is_at_least_aa_on_every_view(page: Page) -> None:
+    sign_in(page)
+    for view in ("totals", "orders", "stockpile", "rejections", "verify", "export"):
+        page.click(f"#tab-{view}")
+        if view != "totals":
+            submit(page, view)
+        assert page.evaluate(LOW_CONTRAST) == [], view
+
+
 def test_the_page_adds_money_exactly(page: Page) -> None:
     """The page's grand total sums money as exact cents (BigInt), never as floats."""
     sign_in(page)
