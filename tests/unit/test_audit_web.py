@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from procledger.audit.api import create_app
+from procledger.audit.api_app import run
 from procledger.audit.settings import AuditSettings
 from procledger.audit.web import ASSETS, _asset
 from procledger.publishing.auth import TokenSettings
@@ -73,3 +77,13 @@ def test_the_page_has_no_inline_script_style_or_handler_and_ships_its_assets() -
         text = _asset(js).decode()
         assert "innerHTML" not in text and "insertAdjacentHTML" not in text, js
         assert "eval(" not in text and "new Function" not in text, js
+
+
+def test_a_bad_signing_key_stops_the_service_at_start_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_key = tmp_path / "key.pem"
+    not_a_key.write_text("not a key\n")
+    monkeypatch.setenv("AUDIT_SIGNING_KEY_FILE", str(not_a_key))
+    assert run(argparse.Namespace(host=None, port=None)) == 2
+    assert "AUDIT_SIGNING_KEY_FILE" in capsys.readouterr().err
