@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from procledger.domain.events import (
@@ -194,3 +195,32 @@ def api(base: str, path: str) -> httpx.Response:
     )
     response.raise_for_status()
     return response
+
+
+# Fixtures the page's test modules import: one ledger and server per module, one browser.
+@pytest.fixture(scope="module")
+def site(stack: StackConfig) -> Iterator[tuple[str, LedgerEnv]]:
+    ledger = build_ledger(stack)
+    with serve(ledger) as base:
+        yield base, ledger
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser: Browser, site: tuple[str, LedgerEnv]) -> Iterator[Page]:
+    p = new_page(browser, site[0])
+    yield p
+    p.close()
+
+
+def cells(page: Page, table: str, column: str) -> list[str]:
+    """The raw values (data-value) of one column of a table the page shows."""
+    values = page.eval_on_selector_all(
+        f"#{table} tbody td[data-col={column}]", "tds => tds.map(td => td.dataset.value)"
+    )
+    return [str(v) for v in values]

@@ -19,13 +19,15 @@ from .audit_page_support import (
     HOSTILE_ORDER,
     VIEWS,
     _id,
+    browser,
     build_ledger,
-    chromium,
     new_page,
     serve,
     sign_in,
     submit,
 )
+
+__all__ = ["browser"]  # a fixture used by name
 
 # What each view is asked, so that it shows the hostile text where it can.
 QUERIES: dict[str, dict[str, str]] = {
@@ -47,12 +49,6 @@ def site(
     log = tmp_path_factory.mktemp("audit") / "audit.log"
     with serve(build_ledger(stack), log) as base:
         yield base, log
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 def _no_markup_ran(page: Page) -> None:
