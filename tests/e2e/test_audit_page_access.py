@@ -26,6 +26,12 @@ def test_keyboard_reaches_every_view_and_every_control_has_a_label(page: Page) -
     page.keyboard.press("Enter")
     wait_done(page, "stockpile")
     assert set(cells(page, "stockpile-table", "caliber_mm")) == {"155"}
+    # The clocks apply to the open view with Enter too: before 2023 no 155mm target existed.
+    page.focus("#clocks-form [name=as_of]")
+    page.keyboard.type("2022-01-01T00:00:00Z")
+    page.keyboard.press("Enter")
+    assert wait_done(page, "stockpile") == "empty"
+    assert cells(page, "stockpile-table", "caliber_mm") == []
     unlabelled = page.evaluate(
         """() => [...document.querySelectorAll('input, select, button')].filter(e =>
              !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
