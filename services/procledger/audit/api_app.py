@@ -36,5 +36,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"procledger serve audit: {err}", file=sys.stderr)
         return 2
     log.info("audit API on http://%s:%d (page at /, OpenAPI at /docs)", host, port)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # log_config=None: uvicorn's own lines go through the root handler, so LOG_FORMAT=json
+    # applies to them too.
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)
     return 0
