@@ -75,7 +75,9 @@ def test_the_wheel_carries_the_contract_and_no_dev_tooling(wheel: Path) -> None:
     }
     migrations = {Path(n).name for n in names if n.startswith("procledger/schemas/sql/migrations/")}
     assert migrations == {p.name for p in (REPO_ROOT / "schemas/sql/migrations").glob("*.sql")}
-    assert "procledger/audit/web.py" in names
+    assets = {p.name for p in (REPO_ROOT / "services/procledger/audit/static").iterdir()}
+    assert assets
+    assert {Path(n).name for n in names if n.startswith("procledger/audit/static/")} == assets
     tops = {n.split("/", 1)[0] for n in names}
     assert tops == {
         "procledger",
