@@ -14,13 +14,14 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 
 from procledger.adapters.kafka_publisher import KafkaOrderPublisher
+from procledger.adapters.postgres_status import PostgresStatusReader
 from procledger.publishing.auth import TokenSettings
 from procledger.publishing.intake import create_app
 from procledger.publishing.settings import IntakeSettings
 from tests.integration.publishing_support import unique_topics
 
 TOKEN = "schemathesis-intake-token"
-OPERATIONS = ("POST /v1/events", "GET /healthz", "GET /metrics")
+OPERATIONS = ("POST /v1/events", "GET /v1/events/{event_id}", "GET /healthz", "GET /metrics")
 
 
 @pytest.fixture
@@ -30,11 +31,13 @@ def intake_app(bootstrap: str, unique: str) -> Iterator[FastAPI]:
     tokens = TokenSettings(intake=frozenset({TOKEN}), auditor=frozenset({"auditor"}))
     publisher = KafkaOrderPublisher(topics.kafka, topics.topics, source_system="schemathesis")
     try:
-        yield create_app(
-            IntakeSettings(kafka=topics.kafka, topics=topics.topics, tokens=tokens, max_batch=20),
-            publisher,
-            CollectorRegistry(),
+        settings = IntakeSettings(
+            kafka=topics.kafka, topics=topics.topics, tokens=tokens, max_batch=20, max_wait_s=1
         )
+        yield create_app(
+            settings, publisher, CollectorRegistry(),
+            PostgresStatusReader(settings.status_database_url),
+        )  # fmt: skip
     finally:
         publisher.close()
 

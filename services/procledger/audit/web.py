@@ -67,9 +67,10 @@ async function api(path, method) {
     headers: {"Authorization": "Bearer " + token()}});
   const body = await r.json().catch(() => ({}));
   if (!r.ok) {
-    const d = body.detail;
-    throw new Error(r.status + ": " + (Array.isArray(d)
-      ? d.map((e) => e.loc.slice(-1)[0] + ": " + e.msg).join("; ") : d));
+    // RFC 9457 problem details: field-level problems in errors, else the detail.
+    const e = body.errors;
+    throw new Error(r.status + ": " + (Array.isArray(e)
+      ? e.map((x) => x.loc.slice(-1)[0] + ": " + x.msg).join("; ") : body.detail));
   }
   return body;
 }

@@ -54,6 +54,10 @@ class ParsedLine:
     errors: tuple[LineError, ...]
 
 
+# Named with the valid ones, so a sender sees the choices, not just the refusal.
+UNKNOWN_TYPE = f"unknown event type; valid types are {', '.join(EVENT_TYPES)}"
+
+
 def _fail(name: str, reason: str, value: object) -> FieldError:
     return FieldError(name, reason, repr(value)[:100])
 
@@ -112,7 +116,7 @@ def _build(
 ) -> Event | list[FieldError]:
     cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None or not isinstance(kind, str):
-        return [_fail("type", "unknown event type", kind)]
+        return [_fail("type", UNKNOWN_TYPE, kind)]
     specs = default_registry().current(kind).fields
     known = {spec.name for spec in specs}
     errors = [_fail(name, "unknown field", data[name]) for name in data if name not in known]

@@ -14,7 +14,9 @@ from prometheus_client import CollectorRegistry
 from tqdm import tqdm
 
 from procledger.adapters.kafka_publisher import KafkaOrderPublisher
+from procledger.adapters.postgres_status import PostgresStatusReader
 from procledger.domain.events import Event, event_type
+from procledger.publishing.events_app import outcome_exit, write_wait_report
 from procledger.publishing.inputs import InputError, guess_format, input_path, parsed_lines
 from procledger.publishing.metrics import PublishMetrics
 from procledger.publishing.runner import (
@@ -29,6 +31,7 @@ from procledger.publishing.runner import (
     write_summary,
 )
 from procledger.publishing.settings import PublishSettings, check_source_system
+from procledger.publishing.status import StatusUnavailable, wait_for
 from procledger.settings import Env, SettingsError
 
 PROG = "procledger publish"
@@ -87,6 +90,8 @@ def _options(args: argparse.Namespace) -> tuple[PublishSettings, str, int]:
         raise SettingsError(f"--metrics-port must be between 0 and 65535, got {port}")
     if args.metrics_linger < 0:
         raise SettingsError(f"--metrics-linger must be >= 0, got {args.metrics_linger}")
+    if getattr(args, "wait", None) is not None and not 0 <= args.wait <= 3600:
+        raise SettingsError(f"--wait must be between 0 and 3600 seconds, got {args.wait}")
     return settings, source, port
 
 
@@ -151,6 +156,14 @@ def _publish(
     args: argparse.Namespace,
 ) -> int:
     total = sum(counts.values())
+    sent: list[str] = []
+
+    def remembered(events: Iterator[Event]) -> Iterator[Event]:
+        for event in events:
+            if args.wait is not None:
+                sent.append(event.event_id)
+            yield event
+
     try:
         publisher = KafkaOrderPublisher(settings.kafka, settings.topics, source_system=source)
     except KafkaError as err:
@@ -158,7 +171,7 @@ def _publish(
         return _fail(f"{message}; nothing was published", EXIT_BROKER)
     try:
         with progress_bar(total, args.progress, "publishing") as bar:
-            report = publish_stream(publisher, _events(path, fmt), bar, metrics, PATH)
+            report = publish_stream(publisher, remembered(_events(path, fmt)), bar, metrics, PATH)
     except BrokerFailure as err:
         hint = " (do the topics exist? `procledger topics create`)" if "etadata" in str(err) else ""
         return _fail(
@@ -176,4 +189,11 @@ def _publish(
     finally:
         publisher.close()
     write_summary(report.counts, report.seconds, args.output, "published", sys.stdout)
-    return EXIT_OK
+    if args.wait is None:
+        return EXIT_OK
+    try:
+        found = wait_for(PostgresStatusReader(settings.status_database_url), sent, args.wait)
+    except StatusUnavailable as err:
+        return _fail(f"all events were published, but {err}", EXIT_BROKER)
+    write_wait_report(found, args.wait, args.output, sys.stdout)
+    return outcome_exit(found)
