@@ -53,7 +53,11 @@ def client(topics: TopicSet, registry: CollectorRegistry) -> Iterator[TestClient
     )  # fmt: skip
     publisher = KafkaOrderPublisher(topics.kafka, topics.topics, source_system="intake-test")
     try:
-        with TestClient(create_app(settings, publisher, registry, PostgresStatusReader(settings.status_database_url))) as test_client:
+        with TestClient(
+            create_app(
+                settings, publisher, registry, PostgresStatusReader(settings.status_database_url)
+            )
+        ) as test_client:
             yield test_client
     finally:
         publisher.close()
@@ -226,9 +230,11 @@ class _DownPublisher:
 
 def test_broker_failure_is_503(topics: TopicSet, registry: CollectorRegistry) -> None:
     settings = IntakeSettings(kafka=topics.kafka, topics=topics.topics, tokens=TOKENS)
-    with TestClient(create_app(
-        settings, _DownPublisher(), registry, PostgresStatusReader(settings.status_database_url)
-    )) as down:
+    with TestClient(
+        create_app(
+            settings, _DownPublisher(), registry, PostgresStatusReader(settings.status_database_url)
+        )
+    ) as down:
         response = down.post("/v1/events", json=body(PLACED), headers=INTAKE)
     assert response.status_code == 503
     assert "send the same request again" in response.json()["detail"]

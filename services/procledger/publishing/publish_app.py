@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,16 +58,28 @@ def _validate(
     """
     counts: Counter[str] = Counter()
     invalid = 0
+    # event_id (as a 128-bit int, about 100 bytes per event) -> the line that first held it.
+    seen: dict[int, int] = {}
+
+    def report(line: int, field: str, reason: str) -> None:
+        metrics.refused(PATH, reason)
+        tqdm.write(f"line {line}: {field}: {reason}", file=sys.stderr)
+
     with progress_bar(None, force_progress, "validating", unit="lines") as bar:
         for parsed in parsed_lines(path, fmt):
             bar.update(1)
-            if parsed.event is not None:
-                counts[event_type(parsed.event)] += 1
+            if parsed.event is None:
+                invalid += 1
+                for error in parsed.errors:
+                    report(error.line, error.field, error.reason)
                 continue
-            invalid += 1
-            for error in parsed.errors:
-                metrics.refused(PATH, error.reason)
-                tqdm.write(f"line {error.line}: {error.field}: {error.reason}", file=sys.stderr)
+            key = uuid.UUID(parsed.event.event_id).int
+            first = seen.setdefault(key, parsed.line)
+            if first != parsed.line:
+                invalid += 1
+                report(parsed.line, "event_id", f"duplicate event_id: line {first} has it too")
+                continue
+            counts[event_type(parsed.event)] += 1
     return counts, invalid
 
 
