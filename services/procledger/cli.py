@@ -9,6 +9,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from procledger.cli_support import LibraryWarningsToDebug
+
 # Each module exposes register(subparsers); imported lazily so `--help` stays fast.
 COMMAND_MODULES = (
     "procledger.stack.commands",
@@ -46,10 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = getattr(logging, str(args.log_level).upper(), None)
     if not isinstance(level, int):
         parser.error(f"--log-level: unknown level {args.log_level!r}")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(LibraryWarningsToDebug(level))
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
     logging.getLogger("kafka").setLevel(max(level, logging.WARNING))
     logging.getLogger("yoyo").setLevel(max(level, logging.WARNING))

@@ -7,7 +7,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -64,8 +64,9 @@ class _Utf8Tracker:
     of aborting the whole read; strict UTF-8 text can never contain one, so any is a bad byte.
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, on_bytes: Callable[[int], object] | None) -> None:
         self._stream = stream
+        self._on_bytes = on_bytes
         self._line = 1
         self._offset = 0  # bytes of the file before the current line
         self.header = ""
@@ -84,6 +85,8 @@ class _Utf8Tracker:
             if bad is not None and self._line not in self.bad:
                 self.bad[self._line] = (chunk, self._where(chunk, bad))
         self._offset += length
+        if self._on_bytes is not None:
+            self._on_bytes(length)
         if chunk.endswith("\n"):
             self._line += 1
         return chunk
@@ -110,11 +113,14 @@ def _csv_field(header: str, text: str) -> str:
     return LINE
 
 
-def parsed_lines(path: Path, fmt: str) -> Iterator[ParsedLine]:
+def parsed_lines(
+    path: Path, fmt: str, on_bytes: Callable[[int], object] | None = None
+) -> Iterator[ParsedLine]:
     """Every parsed line of the file; lines with bytes that are not UTF-8 get only that error,
-    naming the byte, its column and file offset (and for CSV the column's name)."""
+    naming the byte, its column and file offset (and for CSV the column's name). `on_bytes`
+    is told how many bytes each read took (a progress bar over the file's size)."""
     with path.open(encoding="utf-8-sig", errors="surrogateescape") as stream:
-        tracker = _Utf8Tracker(stream)
+        tracker = _Utf8Tracker(stream, on_bytes)
         reader = read_orders_csv(tracker) if fmt == "csv" else read_jsonl(tracker)
         for parsed in reader:
             found = tracker.bad.pop(parsed.line, None)

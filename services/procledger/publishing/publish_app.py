@@ -65,9 +65,10 @@ def _validate(
         metrics.refused(PATH, reason)
         tqdm.write(f"line {line}: {field}: {reason}", file=sys.stderr)
 
-    with progress_bar(None, force_progress, "validating", unit="lines") as bar:
-        for parsed in parsed_lines(path, fmt):
-            bar.update(1)
+    # Bytes-based: the file's size is known before a line is read, so the bar has a total,
+    # a percentage, a rate and an ETA (events are counted only once the file is read).
+    with progress_bar(path.stat().st_size, force_progress, "validating", unit="B") as bar:
+        for parsed in parsed_lines(path, fmt, on_bytes=bar.update):
             if parsed.event is None:
                 invalid += 1
                 for error in parsed.errors:
