@@ -59,6 +59,7 @@ def test_invalid_filters_are_422_naming_the_field(client: TestClient) -> None:
     ):
         response = client.get(query, headers=AUTH)
         assert response.status_code == 422, query
+        assert response.headers["content-type"] == "application/problem+json"
         assert field in [e["loc"][-1] for e in response.json()["errors"]], response.json()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -13,6 +14,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = ["MEDIA_TYPE", "ErrorItem", "Problem", "install_problems", "problem"]
+
+log = logging.getLogger("procledger.http")
 
 MEDIA_TYPE = "application/problem+json"
 # A request that broke field rules; every other problem is plain HTTP (type about:blank).
@@ -83,10 +86,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 422, summary(errors), errors)
 
 
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    # The traceback goes to the log (uvicorn's error logger), never to the client.
+    log.error("unhandled error on %s", request.url.path, exc_info=exc)
+    return problem(request, 500, "internal error; it was logged")
+
+
 def install_problems(app: FastAPI) -> None:
-    """Every HTTPException and request validation error as problem+json, and so documented."""
+    """Every error response as problem+json (HTTP errors, request validation, unhandled
+    exceptions), and documented so in the OpenAPI schema."""
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _server_error)
     original: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
