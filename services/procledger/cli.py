@@ -13,7 +13,6 @@ from procledger.cli_support import LibraryWarningsToDebug
 
 # Each module exposes register(subparsers); imported lazily so `--help` stays fast.
 COMMAND_MODULES = (
-    "procledger.stack.commands",
     "procledger.admin_commands",
     "procledger.consumer.commands",
     "procledger.audit.commands",
