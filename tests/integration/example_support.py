@@ -80,3 +80,24 @@ def assert_folded(ledger: LedgerEnv, sent: list[dict[str, Any]]) -> None:
     expected = {s["event_id"]: (s["event_type"], current[s["event_type"]]) for s in sent}
     assert journal == expected
     assert ledger.scalar("SELECT count(*) FROM ledger.rejections") == 0
+
+
+def produce_and_fold(
+    command: list[str], ledger: LedgerEnv, source_system: str
+) -> list[tuple[Any, ...]]:
+    """Run the example's `produce` (3 orders: placed, delivered, paid), fold them, check every
+    event is applied; returns the orders' (quantity, unit_price, delivered, paid, currency,
+    status) by quantity."""
+    sent = run_example(
+        command, "produce", "--bootstrap", ledger.kafka.bootstrap_servers,
+        "--topic", ledger.topics.orders, "--orders", "3", "--source-system", source_system,
+    )  # fmt: skip
+    assert sorted(s["event_type"] for s in sent) == sorted(
+        ["OrderPlaced", "DeliveryRecorded", "PaymentRecorded"] * 3
+    )
+    ledger.consume()
+    assert_folded(ledger, sent)
+    return ledger.rows(
+        "SELECT quantity, unit_price, delivered_quantity, paid, currency, status"
+        " FROM ledger.orders ORDER BY quantity"
+    )

@@ -17,8 +17,8 @@ import pytest
 from tests.integration.conftest import LedgerEnv
 from tests.integration.example_support import (
     EXAMPLES,
-    assert_folded,
     decoded_lines,
+    produce_and_fold,
     publish_story,
     run_example,
 )
@@ -38,19 +38,7 @@ def go_example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
 
 
 def test_go_events_are_folded_into_the_ledger(go_example: list[str], ledger: LedgerEnv) -> None:
-    sent = run_example(
-        go_example, "produce", "--bootstrap", ledger.kafka.bootstrap_servers,
-        "--topic", ledger.topics.orders, "--orders", "3", "--source-system", "erp-go",
-    )  # fmt: skip
-    assert sorted(s["event_type"] for s in sent) == sorted(
-        ["OrderPlaced", "DeliveryRecorded", "PaymentRecorded"] * 3
-    )
-    ledger.consume()
-    assert_folded(ledger, sent)
-    orders = ledger.rows(
-        "SELECT quantity, unit_price, delivered_quantity, paid, currency, status"
-        " FROM ledger.orders ORDER BY quantity"
-    )
+    orders = produce_and_fold(go_example, ledger, "erp-go")
     assert orders == [
         (2000 + n, Decimal("2875.2500"), 500, Decimal("50000.00"), "EUR", "OPEN") for n in range(3)
     ]

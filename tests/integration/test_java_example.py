@@ -17,8 +17,8 @@ import pytest
 from tests.integration.conftest import LedgerEnv
 from tests.integration.example_support import (
     EXAMPLES,
-    assert_folded,
     decoded_lines,
+    produce_and_fold,
     publish_story,
     run_example,
 )
@@ -42,18 +42,7 @@ def java_example() -> Iterator[list[str]]:
 
 
 def test_java_events_are_folded_into_the_ledger(java_example: list[str], ledger: LedgerEnv) -> None:
-    sent = run_example(
-        java_example, "produce", "--bootstrap", ledger.kafka.bootstrap_servers,
-        "--topic", ledger.topics.orders, "--orders", "3", "--source-system", "erp-java",
-    )  # fmt: skip
-    assert [s["event_type"] for s in sent] == ["OrderPlaced", "DeliveryRecorded",
-                                               "PaymentRecorded"] * 3  # fmt: skip
-    ledger.consume()
-    assert_folded(ledger, sent)
-    orders = ledger.rows(
-        "SELECT quantity, unit_price, delivered_quantity, paid, currency, status"
-        " FROM ledger.orders ORDER BY quantity"
-    )
+    orders = produce_and_fold(java_example, ledger, "erp-java")
     assert orders == [
         (1000 + n, Decimal("3250.5000"), 400, Decimal("100000.00"), "EUR", "OPEN") for n in range(3)
     ]

@@ -107,9 +107,9 @@ def test_one_bad_line_publishes_nothing(topics: TopicSet, tmp_path: Path) -> Non
 def test_every_bad_line_is_reported(
     topics: TopicSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = event_to_jsonl(PLACED)
+    good, other = event_to_jsonl(PLACED), event_to_jsonl(PLACED_MINIMAL)
     path = tmp_path / "mixed.jsonl"
-    path.write_text(f"{good}\n{{not json\n\n{good}\n[1, 2]\n", encoding="utf-8")
+    path.write_text(f"{good}\n{{not json\n\n{other}\n[1, 2]\n", encoding="utf-8")
     assert main(["publish", str(path)]) == 3
     err = capsys.readouterr().err
     assert "line 2: (line): invalid JSON" in err
@@ -236,7 +236,7 @@ def test_an_oversized_line_is_refused(
 ) -> None:
     huge = json.dumps({"type": "OrderPlaced", "item_description": "x" * MAX_LINE_LENGTH})
     path = tmp_path / "huge.jsonl"
-    path.write_text(f"{event_to_jsonl(PLACED)}\n{huge}\n{event_to_jsonl(PLACED)}\n")
+    path.write_text(f"{event_to_jsonl(PLACED)}\n{huge}\n{event_to_jsonl(PLACED_MINIMAL)}\n")
     assert main(["publish", str(path)]) == 3
     err = capsys.readouterr().err
     assert f"line 2: (line): line is longer than {MAX_LINE_LENGTH} characters" in err
