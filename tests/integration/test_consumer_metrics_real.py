@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from procledger.adapters.kafka_heads import KafkaHeadReader
 from procledger.consumer.business_metrics import LedgerBusinessCollector, PostgresBusinessQueries
+from procledger.probes import Refresher
 from procledger.scenario import story_events
 from tests.integration.conftest import LedgerEnv
 
@@ -38,8 +39,10 @@ def test_business_collector_reads_the_story_from_postgres(ledger: LedgerEnv) -> 
     ledger.publish(story_events())
     ledger.consume()
     queries = PostgresBusinessQueries(ledger.env["DATABASE_URL"])  # the consumer's own role
+    refresher = Refresher("business-test", queries, interval_s=5.0, timeout_s=10.0)
+    refresher.refresh_once()  # what the consumer's background thread does every 5 s
     registry = CollectorRegistry()
-    registry.register(LedgerBusinessCollector(queries))
+    registry.register(LedgerBusinessCollector(refresher))
     try:
         get = registry.get_sample_value
         assert get("procledger_ledger_projection_scrape_success") == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from procledger.cli_support import LibraryWarningsToDebug
+from procledger.logs import LibraryWarningsToDebug
 
 
 def _record(name: str, level: int) -> logging.LogRecord:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -24,6 +24,38 @@ def _port(env: dict[str, str], key: str, default: int) -> int:
     return value
 
 
+def _service_port(env: dict[str, str], key: str, default: int) -> int:
+    """A service's port as the stack expects it; 0 (the service's "off", the default of
+    PUBLISH_METRICS_PORT) still leaves the documented port to scrape."""
+    return default if env.get(key, "0") in {"", "0"} else _port(env, key, default)
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePorts:
+    """Where the services this stack's Prometheus scrapes listen: the services' own variables
+    (CONSUMER_METRICS_PORT, INTAKE_PORT, AUDIT_PORT, PUBLISH_METRICS_PORT) with their defaults,
+    so one set of exports configures both the services and the stack that watches them."""
+
+    consumer: int = 9410
+    intake: int = 8081
+    audit: int = 8082
+    publish: int = 9420
+    # Up to this many consumer group members, on consecutive ports from `consumer`.
+    consumer_members: int = 3
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> ServicePorts:
+        return cls(
+            consumer=_service_port(env, "CONSUMER_METRICS_PORT", 9410),
+            intake=_service_port(env, "INTAKE_PORT", 8081),
+            audit=_service_port(env, "AUDIT_PORT", 8082),
+            publish=_service_port(env, "PUBLISH_METRICS_PORT", 9420),
+        )
+
+    def consumer_ports(self) -> list[int]:
+        return [self.consumer + i for i in range(self.consumer_members)]
+
+
 @dataclass(frozen=True, slots=True)
 class StackConfig:
     """Ports and folders of one local stack; a second stack only needs other values."""
@@ -35,6 +67,7 @@ class StackConfig:
     prometheus_port: int
     cache_dir: Path
     pg_superuser_password: str
+    services: ServicePorts = field(default_factory=ServicePorts)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackConfig:
@@ -51,6 +84,7 @@ class StackConfig:
             prometheus_port=_port(env, "STACK_PROMETHEUS_PORT", 9090),
             cache_dir=Path(env.get("STACK_CACHE_DIR", str(REPO_ROOT / "var" / "cache"))).resolve(),
             pg_superuser_password=env.get("STACK_PG_PASSWORD", "postgres"),
+            services=ServicePorts.from_env(env),
         )
 
     @property
