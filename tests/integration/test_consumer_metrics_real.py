@@ -54,6 +54,15 @@ def test_business_collector_reads_the_story_from_postgres(ledger: LedgerEnv) -> 
             assert get("procledger_ledger_committed_value_usd", labels) == float(value_usd)
             assert get("procledger_ledger_committed_quantity", labels) == quantity
             assert get("procledger_ledger_delivered_quantity", labels) == delivered
+        # Business time: by the month each order was placed in, summing to the same total.
+        by_month = ledger.rows(
+            "SELECT to_char(placed_at AT TIME ZONE 'UTC', 'YYYY-MM'),"
+            " coalesce(caliber_mm::text, 'none'), sum(value_usd) FROM ledger.orders GROUP BY 1, 2"
+        )
+        assert len({month for month, _, _ in by_month}) > 1
+        for month, caliber, value_usd in by_month:
+            labels = {"month": month, "caliber_mm": caliber}
+            assert get("procledger_ledger_committed_value_by_month_usd", labels) == float(value_usd)
         targets = ledger.rows(
             "SELECT country, caliber_mm, target_quantity FROM ledger.stockpile_targets"
         )

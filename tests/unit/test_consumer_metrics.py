@@ -255,6 +255,7 @@ SNAPSHOT = snapshot_from_rows(
     buyers=[("DEU", 155, 500.0, 10, 4), ("DEU", None, 50.0, 1, 1)],
     stockpile=[("DEU", 155, 100, 40), ("POL", 155, 10, 30)],
     ytd=(1686873600.0, 1e9),
+    months=[("2023-05", 155, 300.0), ("2023-06", 155, 200.0), ("2023-06", None, 50.0)],
 )
 
 
@@ -292,13 +293,17 @@ def test_business_collector_reports_the_projections() -> None:
     assert get("procledger_ledger_ordered_value_155mm_ytd_usd") == 1e9
     assert get("procledger_ledger_ordered_value_155mm_ytd_as_of_seconds") == 1686873600.0
     assert get("procledger_ledger_projection_scrape_success") == 1
+    by_month = "procledger_ledger_committed_value_by_month_usd"
+    assert get(by_month, {"month": "2023-05", "caliber_mm": "155"}) == 300
+    assert get(by_month, {"month": "2023-06", "caliber_mm": "155"}) == 200
+    assert get(by_month, {"month": "2023-06", "caliber_mm": "none"}) == 50
     age = get("procledger_ledger_projection_snapshot_age_seconds")
     assert age is not None and 0 <= age < 60
     label_names = {
         k for n, f in families.items() for s in f.samples for k in s.labels
         if n.startswith("procledger_ledger_")
     }  # fmt: skip
-    assert label_names == {"buyer", "caliber_mm", "country"}, "bounded labels only"
+    assert label_names == {"buyer", "caliber_mm", "country", "month"}, "bounded labels only"
 
 
 def test_a_scrape_reads_the_snapshot_and_never_queries() -> None:

@@ -42,7 +42,7 @@ def alert_rules() -> list[dict[str, Any]]:
 
 
 def test_there_are_rule_and_test_files() -> None:
-    assert [p.name for p in RULE_FILES] == ["procledger.yml"]
+    assert [p.name for p in RULE_FILES] == ["procledger.yml", "servers.yml"]
     assert TEST_FILES
 
 
@@ -93,6 +93,9 @@ def test_the_required_alerts_exist() -> None:
         "VerificationFailing",
         "VerificationStale",
         "NoEventsWhileProducersUp",
+        "KafkaBrokerDown",
+        "KafkaUnderReplicatedPartitions",
+        "PostgresDown",
     }
 
 
@@ -104,6 +107,8 @@ def test_every_service_is_scraped(config: Path) -> None:
         "procledger-intake",
         "procledger-audit",
         "procledger-publish",
+        "kafka",
+        "postgres",
     }
 
 
@@ -128,6 +133,9 @@ def test_a_stack_scrapes_the_ports_its_settings_name() -> None:
         "procledger-intake": ["127.0.0.1:21081"],
         "procledger-audit": ["127.0.0.1:21082"],
         "procledger-publish": ["127.0.0.1:21420"],
+        # The exporters follow the stack's ports: Kafka 9092 + 312, Prometheus 21090 + 97.
+        "kafka": ["127.0.0.1:9404"],
+        "postgres": ["127.0.0.1:21187"],
     }
 
 

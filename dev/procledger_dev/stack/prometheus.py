@@ -37,6 +37,9 @@ JOBS: tuple[tuple[str, Callable[[StackConfig], list[int]]], ...] = (
     ("procledger-intake", lambda cfg: [cfg.services.intake]),
     ("procledger-audit", lambda cfg: [cfg.services.audit]),
     ("procledger-publish", lambda cfg: [cfg.services.publish]),
+    # The servers: each broker's JMX exporter agent and postgres_exporter (stack.exporters).
+    ("kafka", lambda cfg: cfg.kafka_exporter_ports()),
+    ("postgres", lambda cfg: [cfg.pg_exporter_port]),
 )
 HEADER = """\
 # Scrapes every service of the local stack (`procledger-dev stack up`); docker-compose mounts

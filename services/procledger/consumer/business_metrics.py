@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,12 @@ HEADLINE_CALIBER = 155
 BY_BUYER_SQL = """
 SELECT buyer, caliber_mm, sum(ordered_value_usd), sum(ordered_quantity), sum(delivered_quantity)
 FROM ledger.order_totals GROUP BY buyer, caliber_mm ORDER BY buyer, caliber_mm
+"""
+# Business time: the UTC month each order was placed in (not when the ledger recorded it), so a
+# dashboard can draw value ordered over business dates. One series per month and calibre.
+BY_MONTH_SQL = """
+SELECT month, caliber_mm, sum(ordered_value_usd)
+FROM ledger.order_totals GROUP BY month, caliber_mm ORDER BY month, caliber_mm
 """
 # Holdings toward a stockpile target: what the country's own national-stockpile orders of that
 # calibre have delivered so far.
@@ -52,6 +58,13 @@ class BuyerTotals:
 
 
 @dataclass(frozen=True, slots=True)
+class MonthTotals:
+    month: str  # YYYY-MM of placed_at, UTC
+    caliber: str
+    committed_value_usd: float
+
+
+@dataclass(frozen=True, slots=True)
 class StockpileStatus:
     country: str
     caliber: str
@@ -67,6 +80,7 @@ class BusinessSnapshot:
     stockpile: tuple[StockpileStatus, ...]
     ytd_155_value_usd: float
     ytd_as_of: float | None
+    months: tuple[MonthTotals, ...] = ()
 
 
 def caliber_label(value: object) -> str:
@@ -74,9 +88,12 @@ def caliber_label(value: object) -> str:
 
 
 def snapshot_from_rows(
-    buyers: list[tuple[Any, ...]], stockpile: list[tuple[Any, ...]], ytd: tuple[Any, ...] | None
+    buyers: list[tuple[Any, ...]],
+    stockpile: list[tuple[Any, ...]],
+    ytd: tuple[Any, ...] | None,
+    months: Sequence[tuple[Any, ...]] = (),
 ) -> BusinessSnapshot:
-    """Build a snapshot from the three queries' rows (kept apart from I/O for the tests)."""
+    """Build a snapshot from the queries' rows (kept apart from I/O for the tests)."""
     return BusinessSnapshot(
         buyers=tuple(
             BuyerTotals(str(b), caliber_label(c), float(v or 0), float(q or 0), float(d or 0))
@@ -88,6 +105,7 @@ def snapshot_from_rows(
         ),
         ytd_155_value_usd=float(ytd[1]) if ytd else 0.0,
         ytd_as_of=float(ytd[0]) if ytd and ytd[0] is not None else None,
+        months=tuple(MonthTotals(str(m), caliber_label(c), float(v or 0)) for m, c, v in months),
     )
 
 
@@ -119,7 +137,8 @@ class PostgresBusinessQueries:
             buyers = cur.execute(BY_BUYER_SQL).fetchall()
             stockpile = cur.execute(STOCKPILE_SQL).fetchall()
             ytd = cur.execute(YTD_SQL, {"cal": HEADLINE_CALIBER}).fetchone()
-        return snapshot_from_rows(buyers, stockpile, ytd)
+            months = cur.execute(BY_MONTH_SQL).fetchall()
+        return snapshot_from_rows(buyers, stockpile, ytd, months)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -172,6 +191,10 @@ def _add_snapshot(by_name: dict[str, GaugeMetricFamily], snapshot: BusinessSnaps
         by_name[P + "stockpile_holdings_quantity"].add_metric(labels, s.holdings_quantity)
         gap = max(0.0, s.target_quantity - s.holdings_quantity)
         by_name[P + "stockpile_gap_quantity"].add_metric(labels, gap)
+    for m in snapshot.months:
+        by_name[P + "committed_value_by_month_usd"].add_metric(
+            [m.month, m.caliber], m.committed_value_usd
+        )
     by_name[P + "ordered_value_155mm_ytd_usd"].add_metric([], snapshot.ytd_155_value_usd)
     if snapshot.ytd_as_of is not None:
         by_name[P + "ordered_value_155mm_ytd_as_of_seconds"].add_metric([], snapshot.ytd_as_of)
@@ -206,6 +229,12 @@ def _families() -> list[GaugeMetricFamily]:
             labels=by_buyer,
         ),
         GaugeMetricFamily(P + "delivered_quantity", "Quantity delivered", labels=by_buyer),
+        GaugeMetricFamily(
+            P + "committed_value_by_month_usd",
+            "Committed value in USD (as committed_value_usd) by the UTC month the orders were "
+            "placed in: business time, one series per month and calibre",
+            labels=["month", "caliber_mm"],
+        ),
         GaugeMetricFamily(
             P + "stockpile_target_quantity",
             "Latest stockpile target per country and calibre",
