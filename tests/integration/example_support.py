@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from procledger.codec.jsonform import decimal_text, event_to_json_dict, instant_text
-from procledger.codec.schemas import default_registry, schemas_dir
+from procledger.codec.schemas import default_registry
 from procledger.codec.textformats import event_to_jsonl
 from procledger.domain.events import event_type
+from procledger.resources import avro_schemas_dir
 from procledger.scenario import story_events
 from tests.integration.conftest import LedgerEnv
 
@@ -24,7 +25,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def run_example(command: list[str], *args: str) -> list[dict[str, Any]]:
     """Run an example with the repository's schemas; its stdout is JSON Lines."""
     result = subprocess.run(
-        [*command, *args, "--schemas", str(schemas_dir())],
+        [*command, *args, "--schemas", str(avro_schemas_dir())],
         capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
