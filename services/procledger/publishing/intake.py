@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
-from kafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from procledger.adapters.kafka_publisher import Published, PublishError
 from procledger.codec.errors import InvalidEventData
 from procledger.codec.textformats import event_from_json_dict
 from procledger.domain.events import Event, event_type
 from procledger.publishing.auth import Role, require_role
 from procledger.publishing.http_metrics import install_http_metrics
+from procledger.publishing.intake_publish import (
+    RETRY_AFTER_S,
+    BrokerWatch,
+    EventPublisher,
+    IntakePublishing,
+    Unavailable,
+)
 from procledger.publishing.intake_schema import (
     Accepted,
     AcceptedEvent,
@@ -32,12 +35,6 @@ from procledger.publishing.settings import IntakeSettings
 PATH = "intake"
 SERVICE = "intake"
 Loc = tuple[str | int, ...]
-
-
-class EventPublisher(Protocol):
-    """What the API needs of KafkaOrderPublisher."""
-
-    def publish_one_by_one(self, events: Iterable[Event]) -> list[Published]: ...
 
 
 class _Invalid(Exception):
@@ -142,15 +139,24 @@ def _json_content(request: Request) -> bool:
 
 
 def create_app(
-    settings: IntakeSettings, publisher: EventPublisher, registry: CollectorRegistry
+    settings: IntakeSettings,
+    publisher: EventPublisher,
+    registry: CollectorRegistry,
+    watch: BrokerWatch | None = None,
 ) -> FastAPI:
-    """The intake API over `publisher`; its metrics go to `registry` (served on /metrics)."""
+    """The intake API over `publisher`; its metrics go to `registry` (served on /metrics).
+
+    `watch` (a BrokerProbe) answers /readyz and refuses events for a missing topic at once;
+    `app.state.publishing.stop()` cuts the waits in flight short when the process stops.
+    """
     app = FastAPI(
         title="procledger intake API",
         version="1",
         description="Publish procurement order events to the ledger's Kafka topics.",
     )
     metrics = PublishMetrics(registry)
+    publishing = IntakePublishing(publisher, settings.topics, settings.publish_timeout_s, watch)
+    app.state.publishing = publishing
     install_http_metrics(app, HttpMetrics(registry), SERVICE)
     intake_role = require_role(settings.tokens, Role.INTAKE)
     errors: dict[int | str, dict[str, Any]] = {
@@ -159,7 +165,11 @@ def create_app(
         413: {"model": Problem, "description": "body over INTAKE_MAX_BODY_BYTES"},
         415: {"model": Problem, "description": "Content-Type is not application/json"},
         422: {"model": ValidationErrors, "description": "invalid events; none was published"},
-        503: {"model": Problem, "description": "Kafka did not confirm; retry the request"},
+        503: {
+            "model": Problem,
+            "description": "Kafka did not confirm in time, or a topic is "
+            "missing; send the same request again after Retry-After (re-sending is safe)",
+        },
     }
 
     def refuse(problems: list[tuple[Loc, str]]) -> JSONResponse:
@@ -193,16 +203,14 @@ def create_app(
             return refuse(invalid.problems)
         started = time.perf_counter()
         try:
-            # Blocking until the broker acknowledges; a worker thread keeps the loop free.
-            confirmed = await run_in_threadpool(publisher.publish_one_by_one, events)
-        except (PublishError, KafkaError) as err:
+            confirmed = await publishing.publish(events)
+        except Unavailable as err:
             for event in events:
                 metrics.failures.labels(event_type=event_type(event), path=PATH).inc()
             raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail=f"Kafka did not confirm the events ({err}); some may have been "
-                "written: send the same request again (duplicate event_ids are ignored)",
-            ) from err
+                status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(err),
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            ) from err  # fmt: skip
         metrics.latency.labels(path=PATH).observe(time.perf_counter() - started)
         for event in events:
             metrics.published.labels(event_type=event_type(event), path=PATH).inc()
@@ -217,6 +225,19 @@ def create_app(
     @app.get("/healthz", summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        summary="Readiness: Kafka answers and every topic exists",
+        responses={503: {"model": Problem, "description": "Kafka unreachable or a topic missing"}},
+    )
+    async def readyz() -> JSONResponse:
+        problem = publishing.readiness()
+        if problem is None:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse(
+            {"detail": problem}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
+        )
 
     @app.get(
         "/metrics",

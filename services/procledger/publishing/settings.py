@@ -46,7 +46,7 @@ class PublishSettings:
 @dataclass(frozen=True, slots=True)
 class IntakeSettings:
     """INTAKE_HOST, INTAKE_PORT, INTAKE_MAX_BATCH, INTAKE_MAX_BODY_BYTES, INTAKE_SOURCE_SYSTEM,
-    INTAKE_TOKENS / AUDITOR_TOKENS, plus Kafka and topics."""
+    INTAKE_PUBLISH_TIMEOUT_S, INTAKE_TOKENS / AUDITOR_TOKENS, plus Kafka and topics."""
 
     kafka: KafkaSettings
     topics: Topics
@@ -56,6 +56,7 @@ class IntakeSettings:
     max_batch: int = 1000
     max_body_bytes: int = 1 << 20
     source_system: str = "intake-api"
+    publish_timeout_s: int = 15
 
     @classmethod
     def from_env(cls, env: Env) -> IntakeSettings:
@@ -75,4 +76,5 @@ class IntakeSettings:
             source_system=check_source_system(
                 env.text("INTAKE_SOURCE_SYSTEM", "intake-api"), "INTAKE_SOURCE_SYSTEM"
             ),
+            publish_timeout_s=env.integer("INTAKE_PUBLISH_TIMEOUT_S", 15, minimum=1, maximum=300),
         )

@@ -1,0 +1,119 @@
+"""BrokerProbe: whether the brokers answer and the topics exist, checked in the background."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer
+from kafka.errors import KafkaError
+
+from procledger.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerStatus:
+    """The last check's verdict; `problem` is None when the intake can publish."""
+
+    reachable: bool
+    missing_topics: tuple[str, ...]
+    problem: str | None
+
+
+class BrokerProbe:
+    """Asks the brokers for the topic list every `interval_s` from a daemon thread.
+
+    A check can block while a broker is frozen (kafka-python waits on the metadata request),
+    so the verdict goes stale instead: no successful answer for `stale_s` means unreachable.
+    The probe reads the metadata of every topic, not of named ones, so kafka-python does not
+    log "Topic ... not found" for a missing topic; the probe logs each change once itself.
+    """
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        topics: Iterable[str],
+        interval_s: float = 2.0,
+        stale_s: float = 6.0,
+    ) -> None:
+        self._kafka = kafka
+        self._topics = tuple(dict.fromkeys(topics))
+        self._interval_s = interval_s
+        self._stale_s = stale_s
+        self._client: KafkaConsumer | None = None
+        self._lock = threading.Lock()
+        self._answered_at: float | None = None
+        self._missing: tuple[str, ...] = ()
+        self._error: str | None = "not checked yet"
+        self._down_since: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kafka-probe", daemon=True)
+
+    def start(self) -> BrokerStatus:
+        """Check once (so a missing topic is named at start), then keep checking."""
+        self._check()
+        self._thread.start()
+        return self.status()
+
+    def status(self) -> BrokerStatus:
+        with self._lock:
+            answered, missing, error = self._answered_at, self._missing, self._error
+        where = self._kafka.bootstrap_servers
+        if answered is None or time.monotonic() - answered > self._stale_s:
+            reason = error or f"no answer for over {self._stale_s:g} s"
+            return BrokerStatus(False, missing, f"Kafka at {where} is unreachable: {reason}")
+        if missing:
+            names = ", ".join(missing)
+            problem = f"topic {names} does not exist on Kafka at {where}"
+            return BrokerStatus(True, missing, f"{problem} (run `procledger topics create`)")
+        return BrokerStatus(True, (), None)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self._check()
+
+    def _check(self) -> None:
+        try:
+            if self._client is None:
+                # A short request timeout: an outage is logged within seconds, not 30.
+                self._client = KafkaConsumer(
+                    client_id="procledger-intake-probe", enable_auto_commit=False,
+                    request_timeout_ms=5000, **self._kafka.client_config(),
+                )  # fmt: skip
+            existing = self._client.topics()
+        except (KafkaError, OSError) as err:
+            self._failed(f"{type(err).__name__}: {err}")
+            return
+        missing = tuple(t for t in self._topics if t not in existing)
+        with self._lock:
+            was_missing, was_down = self._missing, self._down_since
+            self._answered_at, self._missing, self._error = time.monotonic(), missing, None
+            self._down_since = None
+        if was_down is not None:
+            log.info("Kafka reachable again after %.1f s", time.monotonic() - was_down)
+        if missing != was_missing:
+            if missing:
+                log.error("%s: POSTs for it are refused with 503", self.status().problem)
+            else:
+                log.info("topics %s exist", ", ".join(self._topics))
+
+    def _failed(self, error: str) -> None:
+        with self._lock:
+            first = self._down_since is None
+            self._error = error
+            if first:
+                self._down_since = time.monotonic()
+        if first:
+            log.warning("Kafka at %s unreachable: %s", self._kafka.bootstrap_servers, error)
+
+    def close(self) -> None:
+        self._stop.set()
+        # A check blocked on a frozen broker must not hold up the process's exit.
+        self._thread.join(timeout=1)
+        if self._client is not None and not self._thread.is_alive():
+            self._client.close()
