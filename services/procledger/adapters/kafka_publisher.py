@@ -114,19 +114,6 @@ class KafkaOrderPublisher:
         report.seconds = time.monotonic() - started
         return report
 
-    def publish_one_by_one(self, events: Iterable[Event]) -> list[Published]:
-        """Publish a small batch and return each event's coordinates (the intake API's path)."""
-        futures = [(e, self._send(e)) for e in events]
-        self._producer.flush()
-        confirmed = []
-        for event, future in futures:
-            meta = self._result(event, future)
-            confirmed.append(
-                Published(event.event_id, event_type(event), meta.topic, meta.partition,
-                          meta.offset)
-            )  # fmt: skip
-        return confirmed
-
     def submit(self, events: Iterable[Event]) -> list[Future[Published]]:
         """Hand the events to the producer without waiting for the broker (the intake's path).
 
