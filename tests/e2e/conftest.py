@@ -13,16 +13,22 @@ from typing import Any
 
 import pytest
 
-from procledger.chaos.fleet import stop_every_fleet
-from procledger.chaos.oracle import Expected, discrepancies, end_offsets, read_ledger
-from procledger.chaos.report import RunSummary, ScenarioFigures, now_text, write_report
-from procledger.chaos.stacks import ChaosStack
-from procledger.stack.config import REPO_ROOT, StackConfig
+from procledger_dev.chaos.fleet import stop_every_fleet
+from procledger_dev.chaos.oracle import Expected, discrepancies, end_offsets, read_ledger
+from procledger_dev.chaos.report import RunSummary, ScenarioFigures, now_text, write_report
+from procledger_dev.chaos.stacks import ChaosStack
+from procledger_dev.stack.config import REPO_ROOT, StackConfig
 from tests.integration.conftest import LedgerEnv, make_ledger
 
 FULL = os.environ.get("PROCLEDGER_CHAOS") == "full"
 MODE = "full" if FULL else "short"
-REPORT = REPO_ROOT / "docs" / "reliability.md"
+# Tests must leave a clean clone clean: the report goes to var/ unless a run asks for the
+# tracked one on purpose (`make chaos` sets PROCLEDGER_RELIABILITY_REPORT=docs/reliability.md).
+REPORT = Path(
+    os.environ.get(
+        "PROCLEDGER_RELIABILITY_REPORT", REPO_ROOT / "var" / "reports" / "reliability.md"
+    )
+)
 # Ports of the private stack: far from the main stack (9092, 55432) and the other tests'.
 KAFKA_PORT = int(os.environ.get("CHAOS_KAFKA_PORT", "19392"))
 # Below 32768, outside Linux's ephemeral range: a restart mid-run must not find its port
@@ -61,6 +67,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         seconds=time.monotonic() - _started,
         scenarios=sorted(_figures, key=lambda f: f.scenario),
     )
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
     write_report(REPORT, summary)
 
 
