@@ -19,16 +19,16 @@ import httpx
 import pytest
 
 from procledger.adapters.kafka_publisher import KafkaOrderPublisher, PublishError
-from procledger.chaos.fleet import ConsumerFleet
-from procledger.chaos.oracle import Expected
-from procledger.chaos.report import ScenarioFigures
-from procledger.chaos.stacks import ChaosStack
 from procledger.codec.textformats import event_to_jsonl
 from procledger.domain.events import OrderPlaced
 from procledger.domain.money import order_value
 from procledger.scenario.synthetic import synthetic_placed
-from procledger.stack import kafka as stack_kafka
-from procledger.stack.procs import read_pid, wait_until
+from procledger_dev.chaos.fleet import ConsumerFleet
+from procledger_dev.chaos.oracle import Expected
+from procledger_dev.chaos.report import ScenarioFigures
+from procledger_dev.chaos.stacks import ChaosStack
+from procledger_dev.stack import kafka as stack_kafka
+from procledger_dev.stack.procs import read_pid, wait_until
 from tests.integration.conftest import LedgerEnv
 
 from .conftest import FULL, KAFKA_PORT, oracle_discrepancies, published_records, scenario

@@ -24,6 +24,7 @@ from procledger.consumer.ports import (
 )
 from procledger.consumer.service import LedgerConsumer, RetryPolicy
 from procledger.domain.chain import GENESIS
+from procledger.domain.events import OrderPlaced
 from procledger.scenario.story import story_events
 from tests.unit.event_samples import CANCELLED
 
@@ -189,7 +190,8 @@ def test_a_repeated_event_id_is_a_redelivery_or_a_conflict_by_content(poll_size:
     acknowledged, not forwarded, not a rejection metric; a changed payload or type under the
     same id: EVENT_ID_CONFLICT, forwarded and counted."""
     first, second = story_events()[:2]
-    changed = replace(first, quantity=first.quantity + 1)  # type: ignore[union-attr]
+    assert isinstance(first, OrderPlaced)
+    changed = replace(first, quantity=first.quantity + 1)
     other_type = replace(CANCELLED, event_id=second.event_id)
     values = [first, second, first, changed, other_type, first]
     retried = (("source_system", b"retry"),)
