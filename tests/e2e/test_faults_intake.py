@@ -248,7 +248,8 @@ def test_intake_answers_within_its_limit_through_broker_faults(
     started = time.monotonic()
     fleet = ConsumerFleet(cledger.env, tmp_path / "logs", seed=606)
     fleet.start()
-    url = f"http://127.0.0.1:{INTAKE_PORT}/v1/events"
+    base = f"http://127.0.0.1:{INTAKE_PORT}"
+    url = f"{base}/v1/events"
     intake = _start_intake(cledger, tmp_path / "intake.log")
     load = Load(url, synthetic_placed(10_000_000, seed=606))
     worst: dict[str, float] = {}
@@ -260,12 +261,17 @@ def test_intake_answers_within_its_limit_through_broker_faults(
             if fault == "pause":
                 pid = _broker_pid(chaos_stack)
                 os.kill(pid, signal.SIGSTOP)
-                time.sleep(pause_s)
+                time.sleep(pause_s - 1)
+                unready = httpx.get(f"{base}/readyz", timeout=5)
+                time.sleep(1)
                 os.kill(pid, signal.SIGCONT)
+                assert unready.status_code == 503, unready.text
+                assert "unreachable" in unready.json()["detail"]
             else:
                 chaos_stack.restart_broker(1, down_s=down_s, hard=fault == "kill")
             load.wait_accepted(50)  # recovered by itself: the same process answers 202 again
             worst[fault] = load.worst(began, time.monotonic())
+            wait_until(lambda: httpx.get(f"{base}/readyz", timeout=5).is_success, 60, "ready")
         load.hold()
         stopped_s, in_flight = _stop_in_flight(chaos_stack, intake, load, url)
         intake = _start_intake(cledger, tmp_path / "intake.log")

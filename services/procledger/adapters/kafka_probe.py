@@ -28,24 +28,23 @@ class BrokerStatus:
 class BrokerProbe:
     """Asks the brokers for the topic list every `interval_s` from a daemon thread.
 
-    A check can block while a broker is frozen (kafka-python waits on the metadata request),
-    so the verdict goes stale instead: no successful answer for `stale_s` means unreachable.
-    The probe reads the metadata of every topic, not of named ones, so kafka-python does not
-    log "Topic ... not found" for a missing topic; the probe logs each change once itself.
+    Each check runs in a thread of its own with a deadline: kafka-python's topics() can wait
+    for ever for a metadata answer (seen after a broker restart), so a check unanswered in
+    CHECK_TIMEOUT_S counts as a failure and the next one starts with a fresh client. The
+    probe reads the metadata of every topic, not of named ones, so kafka-python does not log
+    "Topic ... not found" for a missing topic; the probe logs each change once itself.
     """
 
-    def __init__(
-        self,
-        kafka: KafkaSettings,
-        topics: Iterable[str],
-        interval_s: float = 2.0,
-        stale_s: float = 6.0,
-    ) -> None:
+    CHECK_TIMEOUT_S = 8.0
+    MAX_STUCK = 3  # checks left waiting at once; past that, no new one is started
+
+    def __init__(self, kafka: KafkaSettings, topics: Iterable[str], interval_s: float = 2.0):
         self._kafka = kafka
         self._topics = tuple(dict.fromkeys(topics))
         self._interval_s = interval_s
-        self._stale_s = stale_s
+        self._stale_s = interval_s + self.CHECK_TIMEOUT_S + 2
         self._client: KafkaConsumer | None = None
+        self._stuck: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._answered_at: float | None = None
         self._missing: tuple[str, ...] = ()
@@ -64,7 +63,7 @@ class BrokerProbe:
         with self._lock:
             answered, missing, error = self._answered_at, self._missing, self._error
         where = self._kafka.bootstrap_servers
-        if answered is None or time.monotonic() - answered > self._stale_s:
+        if error is not None or answered is None or time.monotonic() - answered > self._stale_s:
             reason = error or f"no answer for over {self._stale_s:g} s"
             return BrokerStatus(False, missing, f"Kafka at {where} is unreachable: {reason}")
         if missing:
@@ -77,19 +76,46 @@ class BrokerProbe:
         while not self._stop.wait(self._interval_s):
             self._check()
 
-    def _check(self) -> None:
+    def _ask(self, client: KafkaConsumer | None, outcome: list[object]) -> None:
+        """One metadata request; puts the client and the topic names (or the error) in
+        `outcome`."""
         try:
-            if self._client is None:
-                # A short request timeout: an outage is logged within seconds, not 30.
-                self._client = KafkaConsumer(
+            if client is None:
+                # A short request timeout: an outage is seen within seconds, not 30.
+                client = KafkaConsumer(
                     client_id="procledger-intake-probe", enable_auto_commit=False,
                     request_timeout_ms=5000, **self._kafka.client_config(),
                 )  # fmt: skip
-            existing = self._client.topics()
+            outcome += [client, set(client.topics())]
         except (KafkaError, OSError) as err:
-            self._failed(f"{type(err).__name__}: {err}")
+            if client is not None:
+                client.close()
+            outcome += [None, f"{type(err).__name__}: {err}"]
+
+    def _check(self) -> None:
+        self._stuck = [t for t in self._stuck if t.is_alive()]
+        if len(self._stuck) >= self.MAX_STUCK:
+            self._failed(f"{len(self._stuck)} metadata requests still unanswered")
             return
-        missing = tuple(t for t in self._topics if t not in existing)
+        outcome: list[object] = []
+        worker = threading.Thread(
+            target=self._ask, args=(self._client, outcome), name="kafka-probe-check", daemon=True
+        )
+        worker.start()
+        worker.join(self.CHECK_TIMEOUT_S)
+        if worker.is_alive():
+            # Left to itself (it holds the old client); the next check starts afresh.
+            self._stuck.append(worker)
+            self._client = None
+            self._failed(f"no metadata answer within {self.CHECK_TIMEOUT_S:g} s")
+            return
+        client, answer = outcome
+        self._client = client if isinstance(client, KafkaConsumer) else None
+        if isinstance(answer, str):
+            self._failed(answer)
+            return
+        assert isinstance(answer, set)
+        missing = tuple(t for t in self._topics if t not in answer)
         with self._lock:
             was_missing, was_down = self._missing, self._down_since
             self._answered_at, self._missing, self._error = time.monotonic(), missing, None
