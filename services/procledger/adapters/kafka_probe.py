@@ -140,6 +140,6 @@ class BrokerProbe:
     def close(self) -> None:
         self._stop.set()
         # A check blocked on a frozen broker must not hold up the process's exit.
-        self._thread.join(timeout=1)
+        self._thread.join(timeout=0.2)
         if self._client is not None and not self._thread.is_alive():
             self._client.close()

@@ -96,6 +96,6 @@ def run(args: argparse.Namespace) -> int:
         probe.close()
         publishing.close()
         # Records still unconfirmed were answered 503: a short wait, then drop them.
-        publisher.close(timeout_s=2)
+        publisher.close(timeout_s=1)
     log.info("intake API stopped")
     return 0

@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 # After SIGTERM, requests in flight get this long for the broker's answer, then a 503: the
 # process must end within 10 s whatever the broker does.
-STOP_GRACE_S = 3.0
+STOP_GRACE_S = 2.0
 RETRY_AFTER_S = 5
 RESEND = (
     "send the same request again (re-sending is safe: an event already in the ledger with "
