@@ -30,6 +30,8 @@ class ScenarioFigures:
     bad_inputs: dict[str, int] = field(default_factory=dict)
     discrepancies: int = 0
     seconds: float = 0.0
+    # Scenario-specific measurements (e.g. scrape times during a pause), listed under the table.
+    figures: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,6 +82,11 @@ def _section(run: dict[str, Any]) -> list[str]:
         *(_row(s) for s in scenarios),
         "",
     ]
+    for s in scenarios:
+        if s.figures:
+            lines += [f"{s.scenario}:", ""]
+            lines += [f"- {name}: {value}" for name, value in s.figures.items()]
+            lines.append("")
     classes: dict[str, int] = {}
     for s in scenarios:
         for name, n in s.bad_inputs.items():

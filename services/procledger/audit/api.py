@@ -19,6 +19,7 @@ from procledger.audit import history, queries
 from procledger.audit.api_support import (
     Verifier,
     csv_response,
+    database_probe,
     guard,
     listing,
     on_unavailable,
@@ -195,15 +196,19 @@ def create_app(settings: AuditSettings, registry: CollectorRegistry) -> FastAPI:
     """The audit service; verifies every AUDIT_VERIFY_INTERVAL_S seconds (0: on demand only)."""
     metrics = AuditMetrics(registry)
     verifier = Verifier(settings, metrics)
+    database = database_probe(settings.database_url)
+    metrics.watch(database)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        database.start()
         task = None
         if settings.verify_interval_s > 0:
             task = asyncio.create_task(verifier.periodically(settings.verify_interval_s))
         try:
             yield
         finally:
+            database.stop()
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -233,8 +238,10 @@ def create_app(settings: AuditSettings, registry: CollectorRegistry) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # async: served on the event loop, so it never queues behind requests that wait on the
+    # database in the worker threads (every gauge is already computed; nothing here blocks).
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
-    def prometheus() -> Response:
+    async def prometheus() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
