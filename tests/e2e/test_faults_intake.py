@@ -289,10 +289,15 @@ def test_intake_answers_within_its_limit_through_broker_faults(
     print(f"intake worst answer per broker fault: {figures}; SIGTERM exit {stopped_s:.1f} s; "
           f"answers {dict(statuses)}; re-sent {len(load.resent)}")  # fmt: skip
     record(scenario(
-        f"intake under load: broker SIGSTOP {pause_s:g} s, restart, SIGKILL + restart "
-        f"(limit {LIMIT_S} s; worst answer: {figures}; SIGTERM exit {stopped_s:.1f} s)",
+        f"intake under load: broker SIGSTOP {pause_s:g} s, restart, SIGKILL + restart",
         events=published_records(cledger), consumers_started=fleet.counts.started, pauses=1,
         broker_restarts=2, discrepancies=len(found), seconds=time.monotonic() - started,
+        figures={
+            "limit (INTAKE_PUBLISH_TIMEOUT_S)": f"{LIMIT_S} s",
+            **{f"worst answer during broker {k}": f"{v:.1f} s" for k, v in worst.items()},
+            "SIGTERM to exit, 4 requests waiting": f"{stopped_s:.1f} s",
+            "answers": ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items(), key=str)),
+        },
     ))  # fmt: skip
     assert found == []
     # Every request was answered, by 202 or 503 (with Retry-After), within the client's limit.
