@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
+from procledger.probes import OutageLog
 from procledger.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class BrokerProbe:
         self._answered_at: float | None = None
         self._missing: tuple[str, ...] = ()
         self._error: str | None = "not checked yet"
-        self._down_since: float | None = None
+        self._outage = OutageLog(f"Kafka at {kafka.bootstrap_servers}", log)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kafka-probe", daemon=True)
 
@@ -117,11 +118,9 @@ class BrokerProbe:
         assert isinstance(answer, set)
         missing = tuple(t for t in self._topics if t not in answer)
         with self._lock:
-            was_missing, was_down = self._missing, self._down_since
+            was_missing = self._missing
             self._answered_at, self._missing, self._error = time.monotonic(), missing, None
-            self._down_since = None
-        if was_down is not None:
-            log.info("Kafka reachable again after %.1f s", time.monotonic() - was_down)
+        self._outage.recovered()
         if missing != was_missing:
             if missing:
                 log.error("%s: POSTs for it are refused with 503", self.status().problem)
@@ -130,12 +129,8 @@ class BrokerProbe:
 
     def _failed(self, error: str) -> None:
         with self._lock:
-            first = self._down_since is None
             self._error = error
-            if first:
-                self._down_since = time.monotonic()
-        if first:
-            log.warning("Kafka at %s unreachable: %s", self._kafka.bootstrap_servers, error)
+        self._outage.failed(error)
 
     def close(self) -> None:
         self._stop.set()
