@@ -11,11 +11,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from procledger.audit import bundle as bundles
-from procledger.audit import history, queries
+from procledger.audit import chart_data, history, queries
 from procledger.audit.api_support import (
     Verifier,
     csv_response,
@@ -37,7 +37,8 @@ from procledger.audit.filters import (
 )
 from procledger.audit.metrics import AuditMetrics
 from procledger.audit.settings import AuditSettings
-from procledger.audit.web import PAGE
+from procledger.audit.signing import load_signer
+from procledger.audit.web import install_page
 from procledger.publishing.auth import Role, require_role
 from procledger.publishing.http_metrics import install_http_metrics
 
@@ -84,6 +85,21 @@ FormatQ = Annotated[Format, Query(description="json (default) or csv")]
 def _routes(settings: AuditSettings, verifier: Verifier) -> APIRouter:
     auditor = require_role(settings.tokens, Role.AUDITOR)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(auditor)], tags=["audit"])
+    signer = load_signer(settings.signing_key_file)  # at start: a bad key stops the service
+
+    @v1.get("/charts/{name}", summary="A chart of the page as SVG, from the same queries")
+    def chart(
+        name: chart_data.ChartName,
+        flt: FilterDep,
+        clocks: ClocksDep,
+        reason: Text = None,
+    ) -> Response:
+        code = guard(lambda: text("reason", reason))
+        svg = query(
+            settings,
+            lambda c: chart_data.render(name, c, flt, clocks, reason=code and code.upper()),
+        )
+        return Response(svg, media_type="image/svg+xml")
 
     @v1.get("/totals", summary="Ordered, delivered and paid, grouped by dimensions")
     def totals(flt: FilterDep, clocks: ClocksDep, by: Text = None, format: FormatQ = "json") -> Any:
@@ -164,6 +180,7 @@ def _routes(settings: AuditSettings, verifier: Verifier) -> APIRouter:
 
     @v1.get("/export", summary="An evidence bundle (zip) for an order, a buyer or a period")
     def export(
+        clocks: ClocksDep,
         order: Text = None,
         buyer: Text = None,
         occurred_from: Annotated[Day, Query(alias="from")] = None,
@@ -181,7 +198,7 @@ def _routes(settings: AuditSettings, verifier: Verifier) -> APIRouter:
         flt = guard(build)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "bundle.zip"
-            query(settings, lambda c: bundles.export(c, flt, out))
+            query(settings, lambda c: bundles.export(c, flt, out, None, clocks, signer))
             data = out.read_bytes()
         return Response(
             data,
@@ -230,9 +247,7 @@ def create_app(settings: AuditSettings, registry: CollectorRegistry) -> FastAPI:
     app.add_exception_handler(AuditUnavailable, on_unavailable)
     app.include_router(_routes(settings, verifier))
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def page() -> str:
-        return PAGE
+    install_page(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     def healthz() -> dict[str, str]:
