@@ -85,7 +85,7 @@ def test_duplicates_reordered_resends_and_replays_are_harmless(
     cledger.consume(group=cledger.env["CONSUMER_GROUP"] + ".new")
     replayed = _replay_from_zero(cledger)
     found = oracle_discrepancies(
-        cledger, Expected.from_synthetic(oracle, extra={"DUPLICATE_EVENT": 2 * n})
+        cledger, Expected.from_synthetic(oracle, extra={"REDELIVERED": 2 * n})
     )
     record(scenario(
         "duplicates, reordered re-sends, new group, seek to 0", events=published_records(cledger),

@@ -245,7 +245,7 @@ def test_tokens_are_checked_per_role(story_ledger: LedgerEnv, record: Record) ->
     audit = TestClient(audit_app(AuditSettings.from_env(Env(env)), CollectorRegistry()))
 
     class NoPublisher:
-        def publish_one_by_one(self, events: Any) -> list[Any]:
+        def submit(self, events: Any) -> list[Any]:
             raise AssertionError("nothing may be published without the intake role")
 
     settings = IntakeSettings.from_env(Env(env))

@@ -17,7 +17,7 @@ EVENTS = 40
 
 @pytest.fixture
 def small(ledger: LedgerEnv) -> LedgerEnv:
-    """The first story events, three of them published twice (DUPLICATE_EVENT rejections)."""
+    """The first story events, three of them published twice (REDELIVERED, not applied)."""
     events = story_events()[:EVENTS]
     ledger.publish([*events, *events[:3]])
     ledger.consume(until_idle=1.0)
@@ -93,8 +93,8 @@ def test_unbalanced_postings_and_a_moved_chain_head_are_named(small: LedgerEnv) 
 
 
 def test_rejections_query_filters_by_reason_and_topic(small: LedgerEnv) -> None:
-    rows = audit(small, "rejections", "--reason", "duplicate_event", "--format", "json").json()
-    assert len(rows) == 3 and {r["reason_code"] for r in rows} == {"DUPLICATE_EVENT"}
+    rows = audit(small, "rejections", "--reason", "redelivered", "--format", "json").json()
+    assert len(rows) == 3 and {r["reason_code"] for r in rows} == {"REDELIVERED"}
     assert all(len(r["record_sha256"]) == 64 for r in rows)
     assert audit(small, "rejections", "--topic", "no.such.topic").json() == []
     before = audit(small, "rejections", "--known-at", "2000-01-01T00:00:00Z").json()

@@ -8,12 +8,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
+from procledger.adapters.kafka_probe import BrokerProbe
 from procledger.adapters.kafka_publisher import KafkaOrderPublisher, Published, PublishError
 from procledger.adapters.postgres_status import PostgresStatusReader
 from procledger.codec.textformats import event_to_jsonl
@@ -22,6 +24,7 @@ from procledger.publishing.auth import TokenSettings
 from procledger.publishing.intake import create_app
 from procledger.publishing.settings import IntakeSettings
 from procledger.scenario import story_events
+from procledger.settings import KafkaSettings, Topics
 from tests.integration.publishing_support import TopicSet, unique_topics
 from tests.integration.test_publish_cli import BAD_PLACED_VALUES
 from tests.unit.event_samples import PAID, PLACED, TARGET
@@ -222,24 +225,77 @@ def test_openapi_declares_bearer_auth(client: TestClient) -> None:
 
 
 class _DownPublisher:
-    """A broker that never confirms: only the 503 mapping is under test here."""
+    """A broker that refuses (`fail`) or never answers: only the 503 mapping is under test."""
 
-    def publish_one_by_one(self, events: Iterable[Event]) -> list[Published]:
-        raise PublishError("broker did not confirm OrderPlaced: KafkaTimeoutError")
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+
+    def submit(self, events: Iterable[Event]) -> list[Future[Published]]:
+        futures: list[Future[Published]] = [Future() for _ in events]
+        if self.fail:
+            futures[0].set_exception(PublishError("broker did not confirm: KafkaTimeoutError"))
+        return futures
 
 
-def test_broker_failure_is_503(topics: TopicSet, registry: CollectorRegistry) -> None:
-    settings = IntakeSettings(kafka=topics.kafka, topics=topics.topics, tokens=TOKENS)
-    with TestClient(
-        create_app(
-            settings, _DownPublisher(), registry, PostgresStatusReader(settings.status_database_url)
-        )
-    ) as down:
+@pytest.mark.parametrize("fail", [True, False], ids=["refused", "no-answer"])
+def test_broker_failure_is_503(topics: TopicSet, registry: CollectorRegistry, fail: bool) -> None:
+    settings = IntakeSettings(
+        kafka=topics.kafka, topics=topics.topics, tokens=TOKENS, publish_timeout_s=1
+    )
+    reader = PostgresStatusReader(settings.status_database_url)
+    with TestClient(create_app(settings, _DownPublisher(fail), registry, reader)) as down:
         response = down.post("/v1/events", json=body(PLACED), headers=INTAKE)
     assert response.status_code == 503
-    assert "send the same request again" in response.json()["detail"]
+    assert response.headers["retry-after"] == "5"
+    detail = response.json()["detail"]
+    assert "send the same request again (re-sending is safe" in detail
+    assert ("KafkaTimeoutError" if fail else "within 1 s (INTAKE_PUBLISH_TIMEOUT_S)") in detail
     labels = {"event_type": "OrderPlaced", "path": "intake"}
     assert registry.get_sample_value("procledger_publish_failures_total", labels) == 1.0
+
+
+def test_missing_topic_is_named_at_once_and_not_ready(
+    bootstrap: str, unique: str, registry: CollectorRegistry
+) -> None:
+    """Topics never created: /readyz and each POST name the topic at once (no 60 s wait)."""
+    kafka = KafkaSettings(bootstrap_servers=bootstrap)
+    topics = Topics(orders=f"t.{unique}.absent", stockpile_targets=f"t.{unique}.absent-targets")
+    settings = IntakeSettings(kafka=kafka, topics=topics, tokens=TOKENS)
+    probe = BrokerProbe(kafka, (topics.orders, topics.stockpile_targets), interval_s=0.5)
+    publisher = KafkaOrderPublisher(kafka, topics, source_system="intake-test")
+    try:
+        assert probe.start().missing_topics == (topics.orders, topics.stockpile_targets)
+        reader = PostgresStatusReader(settings.status_database_url)
+        with TestClient(create_app(settings, publisher, registry, reader, probe)) as client:
+            ready = client.get("/readyz")
+            response = client.post("/v1/events", json=body(PLACED), headers=INTAKE)
+            assert client.get("/healthz").status_code == 200  # liveness is not readiness
+    finally:
+        probe.close()
+        publisher.close()
+    assert ready.status_code == 503
+    assert f"topic {topics.orders}, {topics.stockpile_targets} does not exist" in ready.text
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert f"topic {topics.orders} does not exist" in response.json()["detail"]
+    assert "nothing was published" in response.json()["detail"]
+
+
+def test_ready_when_the_broker_answers_and_topics_exist(
+    topics: TopicSet, registry: CollectorRegistry
+) -> None:
+    settings = IntakeSettings(kafka=topics.kafka, topics=topics.topics, tokens=TOKENS)
+    probe = BrokerProbe(topics.kafka, (topics.topics.orders, topics.topics.stockpile_targets))
+    publisher = KafkaOrderPublisher(topics.kafka, topics.topics, source_system="intake-test")
+    try:
+        assert probe.start().problem is None
+        reader = PostgresStatusReader(settings.status_database_url)
+        with TestClient(create_app(settings, publisher, registry, reader, probe)) as client:
+            assert client.get("/readyz").json() == {"status": "ready"}
+            assert client.post("/v1/events", json=body(PLACED), headers=INTAKE).status_code == 202
+    finally:
+        probe.close()
+        publisher.close()
 
 
 def _free_port() -> int:

@@ -24,6 +24,7 @@ from procledger.consumer.ports import (
 )
 from procledger.consumer.service import LedgerConsumer, RetryPolicy
 from procledger.domain.chain import GENESIS
+from procledger.domain.events import OrderPlaced
 from procledger.scenario.story import story_events
 from tests.unit.event_samples import CANCELLED
 
@@ -181,6 +182,44 @@ def test_decoded_records_are_decoded_once() -> None:
 def test_empty_values_are_undecodable(value: bytes | None) -> None:
     item = decode_record(KafkaRecord(TOPIC, 0, 0, None, None, value))
     assert isinstance(item, Undecodable) and item.reason_code == "UNDECODABLE"
+
+
+@pytest.mark.parametrize("poll_size", [1, 50], ids=["across-batches", "one-batch"])
+def test_a_repeated_event_id_is_a_redelivery_or_a_conflict_by_content(poll_size: int) -> None:
+    """Same type and payload under other coordinates, timestamp and headers: REDELIVERED,
+    acknowledged, not forwarded, not a rejection metric; a changed payload or type under the
+    same id: EVENT_ID_CONFLICT, forwarded and counted."""
+    first, second = story_events()[:2]
+    assert isinstance(first, OrderPlaced)
+    changed = replace(first, quantity=first.quantity + 1)
+    other_type = replace(CANCELLED, event_id=second.event_id)
+    values = [first, second, first, changed, other_type, first]
+    retried = (("source_system", b"retry"),)
+    records = [
+        KafkaRecord(TOPIC, 0, i, 1_700_000_000_000 + i, None, encode(e), retried * (i % 2))
+        for i, e in enumerate(values)
+    ]
+    store, forwarded, registry = InMemoryLedgerStore(), Forwarded(), CollectorRegistry()
+    consumer = LedgerConsumer(
+        FakeSource(records, size=poll_size), store, forwarded,
+        ConsumerMetrics(registry, ["OrderPlaced"]), unavailable=(), conflicts=(),
+    )  # fmt: skip
+    while consumer.step():
+        pass
+    codes = [(r.offset, r.reason_code) for r in store.tables.rejections]
+    assert codes == [(2, "REDELIVERED"), (3, "EVENT_ID_CONFLICT"), (4, "EVENT_ID_CONFLICT"),
+                     (5, "REDELIVERED")]  # fmt: skip
+    assert "different payload" in store.tables.rejections[1].error
+    assert "different type" in store.tables.rejections[2].error
+    assert [j.offset for j in store.tables.journal] == [0, 1]
+    assert [r.offset for r in forwarded.rejections] == [3, 4]
+    sample = registry.get_sample_value
+    placed = {"event_type": "OrderPlaced"}
+    assert sample("procledger_consumer_events_redelivered_total", placed) == 2
+    rejected = {"event_type": "OrderPlaced", "reason": "REDELIVERED"}
+    assert sample("procledger_consumer_events_rejected_total", rejected) is None
+    conflict = {"event_type": "OrderPlaced", "reason": "EVENT_ID_CONFLICT"}
+    assert sample("procledger_consumer_events_rejected_total", conflict) == 1
 
 
 class AssignedDuringPoll(FakeSource):

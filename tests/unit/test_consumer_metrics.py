@@ -28,6 +28,7 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "procledger_consumer_events_consumed": ("counter", {"topic"}),
     "procledger_consumer_events_applied": ("counter", {"event_type"}),
     "procledger_consumer_events_rejected": ("counter", {"event_type", "reason"}),
+    "procledger_consumer_events_redelivered": ("counter", {"event_type"}),
     "procledger_consumer_dlq_forwarded": ("counter", set()),
     "procledger_consumer_dlq_forward_failures": ("counter", set()),
     "procledger_consumer_batch_size_records": ("histogram", set()),
@@ -99,6 +100,10 @@ def test_known_label_values_start_at_zero() -> None:
     for event_type in EVENT_TYPES:
         assert (
             sample(registry, "procledger_consumer_events_applied_total", event_type=event_type) == 0
+        )
+        assert (
+            sample(registry, "procledger_consumer_events_redelivered_total", event_type=event_type)
+            == 0
         )
     for kind in ("unavailable", "conflict"):
         assert sample(registry, "procledger_consumer_retries_total", kind=kind) == 0

@@ -275,7 +275,7 @@ def test_synthetic_faults_match_the_oracle() -> None:
     oracle = SyntheticOracle()
     for _ in synthetic_events(5000, seed=4, invalid_ratio=0.1, oracle=oracle):
         pass
-    assert set(oracle.rejected) == {"duplicate_event", "over_delivery", "unknown_order"}
+    assert set(oracle.rejected) == {"redelivered", "over_delivery", "unknown_order"}
 
 
 @settings(max_examples=25, deadline=None)

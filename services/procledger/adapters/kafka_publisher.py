@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
-from kafka.producer.future import FutureRecordMetadata
+from kafka.producer.future import FutureRecordMetadata, RecordMetadata
 
 from procledger.codec.avro import encode
 from procledger.domain.events import Event, event_key, event_type
 from procledger.settings import KafkaSettings, Topics
 
 CONTENT_TYPE = b"application/vnd.apache.avro+single-object"
+log = logging.getLogger(__name__)
 
 
 class PublishError(Exception):
@@ -52,9 +55,19 @@ class KafkaOrderPublisher:
         source_system: str = "procledger",
         linger_ms: int = 10,
         batch_size: int = 256 * 1024,
+        *,
+        delivery_timeout_s: float | None = None,
     ) -> None:
         self._topics = topics
         self._source = source_system.encode()
+        limits: dict[str, int] = {}
+        if delivery_timeout_s is not None:
+            # A caller waiting at most this long: the producer gives up on a record then too
+            # (no doomed backlog in a long outage), never blocks send() longer, and times out
+            # a request at half of it so one retry still fits.
+            ms = max(2000, int(delivery_timeout_s * 1000))
+            limits = {"delivery_timeout_ms": ms, "max_block_ms": ms,
+                      "request_timeout_ms": max(1000, ms // 2 - linger_ms)}  # fmt: skip
         self._producer = KafkaProducer(
             acks="all",
             enable_idempotence=True,
@@ -62,6 +75,7 @@ class KafkaOrderPublisher:
             batch_size=batch_size,
             max_in_flight_requests_per_connection=5,
             client_id=f"procledger-publisher-{source_system}",
+            **limits,
             **kafka.client_config(),
         )
 
@@ -102,18 +116,41 @@ class KafkaOrderPublisher:
         report.seconds = time.monotonic() - started
         return report
 
-    def publish_one_by_one(self, events: Iterable[Event]) -> list[Published]:
-        """Publish a small batch and return each event's coordinates (the intake API's path)."""
-        futures = [(e, self._send(e)) for e in events]
-        self._producer.flush()
-        confirmed = []
-        for event, future in futures:
-            meta = self._result(event, future)
-            confirmed.append(
-                Published(event.event_id, event_type(event), meta.topic, meta.partition,
-                          meta.offset)
-            )  # fmt: skip
-        return confirmed
+    def submit(self, events: Iterable[Event]) -> list[Future[Published]]:
+        """Hand the events to the producer without waiting for the broker (the intake's path).
+
+        Each future resolves with the event's coordinates once the broker confirmed it, or
+        fails with PublishError; the caller decides how long to wait. Unlike flush(), which
+        waits for every record of every caller, nothing here blocks on other requests.
+        """
+        results: list[Future[Published]] = []
+        for event in events:
+            result: Future[Published] = Future()
+            results.append(result)
+            try:
+                sent = self._send(event)
+            except KafkaError as err:  # no metadata or no buffer within max_block_ms
+                result.set_exception(self._error(event, err))
+                continue
+            sent.add_callback(self._confirmed, event, result)
+            sent.add_errback(self._failed, event, result)
+        return results
+
+    @staticmethod
+    def _confirmed(event: Event, result: Future[Published], meta: RecordMetadata) -> None:
+        result.set_result(
+            Published(event.event_id, event_type(event), meta.topic, meta.partition, meta.offset)
+        )
+
+    @classmethod
+    def _failed(cls, event: Event, result: Future[Published], err: Exception) -> None:
+        result.set_exception(cls._error(event, err))
+
+    @staticmethod
+    def _error(event: Event, err: Exception) -> PublishError:
+        error = PublishError(f"broker did not confirm {event_type(event)} {event.event_id}: {err}")
+        error.__cause__ = err
+        return error
 
     def _confirm(
         self,
@@ -134,9 +171,14 @@ class KafkaOrderPublisher:
         try:
             return future.get(timeout=60)
         except KafkaError as err:
-            raise PublishError(
-                f"broker did not confirm {event_type(event)} {event.event_id}: {err}"
-            ) from err
+            raise KafkaOrderPublisher._error(event, err) from err
 
-    def close(self) -> None:
-        self._producer.close(timeout=30)
+    def close(self, timeout_s: float = 30) -> None:
+        """Close the producer; records still unconfirmed after `timeout_s` are dropped (their
+        callers were told: a PublishError, or the intake's 503)."""
+        try:
+            self._producer.close(timeout=timeout_s)
+        except KafkaError as err:
+            # kafka-python's close() raises from its flush() before stopping the sender, a
+            # daemon thread that ends with the process: an exit code 1 for nothing.
+            log.warning("Kafka producer closed with records unconfirmed: %s", err)

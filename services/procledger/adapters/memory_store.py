@@ -17,7 +17,7 @@ from procledger.consumer.ports import (
     StalePosition,
     TopicPartition,
 )
-from procledger.domain.chain import GENESIS
+from procledger.domain.chain import GENESIS, canonical_payload
 from procledger.domain.postings import Posting
 from procledger.domain.state import LedgerState, Order, StockpileTarget
 
@@ -49,11 +49,17 @@ class _MemoryTransaction:
         event_ids: Collection[str],
         target_keys: Collection[tuple[str, int]],
     ) -> LedgerState:
-        journaled = {j.event_id for j in self.tables.journal}
+        wanted = set(event_ids)
+        content = {
+            j.event_id: (j.event_type, canonical_payload(j.payload))
+            for j in self.tables.journal
+            if j.event_id in wanted
+        }
         return LedgerState(
             orders={o: self.tables.orders[o] for o in order_ids if o in self.tables.orders},
             targets={k: self.tables.targets[k] for k in target_keys if k in self.tables.targets},
-            seen_event_ids=frozenset(e for e in event_ids if e in journaled),
+            seen_event_ids=frozenset(content),
+            journaled_content=content,
         )
 
     def write(self, batch: BatchWrite) -> None:

@@ -124,6 +124,7 @@ class _PostgresTransaction:
         orders: dict[str, Order] = {}
         targets: dict[tuple[str, int], StockpileTarget] = {}
         seen: frozenset[str] = frozenset()
+        content: dict[str, tuple[str, str]] = {}
         dict_row = psycopg.rows.dict_row
         # The three reads go out together in one round trip (pipeline mode).
         with (
@@ -139,7 +140,8 @@ class _PostgresTransaction:
                 )
             if event_ids:
                 by_event.execute(
-                    "SELECT event_id FROM ledger.journal WHERE event_id = ANY(%s)",
+                    "SELECT event_id, event_type, payload FROM ledger.journal "
+                    "WHERE event_id = ANY(%s)",
                     (list(event_ids),),
                 )
             if target_keys:
@@ -152,12 +154,19 @@ class _PostgresTransaction:
             if order_ids:
                 orders = {row["order_id"]: order_from_row(row) for row in by_order.fetchall()}
             if event_ids:
-                seen = frozenset(row["event_id"] for row in by_event.fetchall())
+                for row in by_event.fetchall():
+                    content[row["event_id"]] = (
+                        row["event_type"],
+                        canonical_payload(row["payload"]),
+                    )
+                seen = frozenset(content)
             if target_keys:
                 for row in by_target.fetchall():
                     target = StockpileTarget(**row)
                     targets[(target.country, target.caliber_mm)] = target
-        return LedgerState(orders=orders, targets=targets, seen_event_ids=seen)
+        return LedgerState(
+            orders=orders, targets=targets, seen_event_ids=seen, journaled_content=content
+        )
 
     def write(self, batch: BatchWrite) -> None:
         with self._conn.cursor() as cur:

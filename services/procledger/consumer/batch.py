@@ -22,6 +22,7 @@ from procledger.consumer.ports import (
     TopicPartition,
 )
 from procledger.domain.chain import canonical_payload, instant_text, row_hash
+from procledger.domain.errors import EVENT_ID_CONFLICT, REDELIVERED, DuplicateEvent
 from procledger.domain.events import Event, StockpileTargetSet, event_type
 from procledger.domain.ledger import Applied, Outcome, Rejected, fold
 from procledger.domain.postings import Posting
@@ -167,7 +168,10 @@ def build_batch(
         outcome = next(outcomes)[1]
         event = item.decoded.event
         if type(outcome) is not Applied:
-            rejections.append(_refused(item, outcome, ts, recorded_at))
+            # A repeated id is refined by content: a re-delivery or a conflict.
+            rejections.append(
+                _refused(item, _refine(outcome, item, state, journal), ts, recorded_at)
+            )
             tally[1] += 1
             continue
         kind = type(event).__name__  # event_type(), inlined on the hot path
@@ -210,6 +214,39 @@ def build_batch(
         touched_orders=touched_orders,
         touched_targets={k for k in touched_targets if k in result.state.targets},
         positions=updates,
+    )
+
+
+def _refine(
+    outcome: Outcome, item: Decoded, state: LedgerState, journal: Sequence[JournalEntry]
+) -> Outcome:
+    """An id already applied: REDELIVERED if this record repeats that event, else a conflict.
+
+    "The same event" means the same event type and the same canonical payload (every field of
+    the current schema, decimals at the schema's scale, instants in UTC), whatever the Kafka
+    coordinates, timestamp, key, headers or writer schema version. The first copy is in the
+    journal (state.journaled_content) or earlier in this batch (rare: searched only here).
+    """
+    if not isinstance(outcome, Rejected) or outcome.code != DuplicateEvent.code:
+        return outcome
+    event = item.decoded.event
+    kind = type(event).__name__
+    event_id = event.event_id
+    first = state.journaled_content.get(event_id)
+    if first is None:
+        entry = next(j for j in reversed(journal) if j.event_id == event_id)
+        first = (entry.event_type, entry.payload_text or canonical_payload(entry.payload))
+    if first == (kind, canonical_payload(item.payload)):
+        return Rejected(
+            REDELIVERED,
+            f"event {event_id} is already in the journal with the same content: "
+            "a re-delivery, acknowledged and not applied again",
+        )
+    what = "type" if first[0] != kind else "payload"
+    return Rejected(
+        EVENT_ID_CONFLICT,
+        f"event {event_id} is already in the journal as a {first[0]} with a different {what}:"
+        " one event id must name one event",
     )
 
 

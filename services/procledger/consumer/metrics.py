@@ -38,6 +38,13 @@ class ConsumerMetrics:
             p + "events_rejected", "Records rejected, by event type and reason code",
             ["event_type", "reason"], registry=registry,
         )  # fmt: skip
+        self.redelivered = Counter(
+            p + "events_redelivered",
+            "Records repeating an event already in the journal with the same content (a "
+            "producer retry or a re-sent request): acknowledged, not applied again, not "
+            "rejected; by event type",
+            ["event_type"], registry=registry,
+        )  # fmt: skip
         self.dlq_forwarded = Counter(
             p + "dlq_forwarded", "Rejected records forwarded to the dead-letter topic",
             registry=registry,
@@ -120,6 +127,7 @@ class ConsumerMetrics:
             self.retries.labels(kind)
         for name in event_types:
             self.applied.labels(name)
+            self.redelivered.labels(name)
 
     def watch(self, store: Refresher[None]) -> None:
         """Read store_up from the background probe at scrape time (no waiting)."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from procledger.domain.errors import REDELIVERED
 from procledger.domain.postings import Posting
 from procledger.domain.state import LedgerState
 
@@ -99,6 +100,15 @@ class BatchWrite:
     touched_orders: Collection[str]
     touched_targets: Collection[tuple[str, int]]
     positions: Sequence[PositionUpdate]
+
+    @property
+    def dead_letters(self) -> list[RejectionEntry]:
+        """The rejections that are errors: all but re-deliveries, which are safe by design."""
+        return [r for r in self.rejections if r.reason_code != REDELIVERED]
+
+    @property
+    def redelivered(self) -> list[RejectionEntry]:
+        return [r for r in self.rejections if r.reason_code == REDELIVERED]
 
 
 class StalePosition(Exception):

@@ -230,13 +230,14 @@ class LedgerConsumer:
 
     def _after_commit(self, batch: BatchWrite, started: float) -> None:
         self._source.commit({(u.topic, u.partition): u.new.next_offset for u in batch.positions})
-        if self._forwarder is not None and batch.rejections:
+        dead_letters = batch.dead_letters
+        if self._forwarder is not None and dead_letters:
             try:
-                self._forwarder.forward(batch.rejections)
-                self._metrics.dlq_forwarded.inc(len(batch.rejections))
+                self._forwarder.forward(dead_letters)
+                self._metrics.dlq_forwarded.inc(len(dead_letters))
             except Exception:  # the rejections table already holds them
                 self._metrics.dlq_failures.inc()
-                log.exception("could not forward %d rejections to the DLQ", len(batch.rejections))
+                log.exception("could not forward %d rejections to the DLQ", len(dead_letters))
         now = time.time()
         # Counted per type once per batch; the latency histogram needs every observation.
         for kind, count in Counter(entry.event_type for entry in batch.journal).items():
@@ -245,10 +246,12 @@ class LedgerConsumer:
         for entry in batch.journal:
             if entry.kafka_timestamp is not None:
                 observe(max(0.0, now - entry.kafka_timestamp.timestamp()))
-        for rejection in batch.rejections:
+        for rejection in dead_letters:
             self._metrics.rejected.labels(
                 rejection.event_type or "unknown", rejection.reason_code
             ).inc()
+        for repeat in batch.redelivered:
+            self._metrics.redelivered.labels(repeat.event_type or "unknown").inc()
         for update in batch.positions:
             self._metrics.committed_offset.labels(update.topic, str(update.partition)).set(
                 update.new.next_offset

@@ -11,7 +11,8 @@ class LedgerRuleViolation(Exception):
 
 
 class DuplicateEvent(LedgerRuleViolation):
-    """The event id was already applied: a producer retry or a replay, not a new fact."""
+    """The event id was already applied: the fold's verdict, which the consumer refines into
+    REDELIVERED (same content) or EVENT_ID_CONFLICT (different content) before recording it."""
 
     code = "DUPLICATE_EVENT"
 
@@ -104,8 +105,18 @@ UNDECODABLE = "UNDECODABLE"
 UNKNOWN_SCHEMA = "UNKNOWN_SCHEMA"
 WRONG_FRAMING = "WRONG_FRAMING"
 
+# What a DuplicateEvent becomes once its content is compared with the journaled event's
+# (consumer.batch: the same event type and canonical payload). A re-delivery is not an
+# error: a producer retry or a caller re-sending after a 503 is safe, so it is recorded
+# (every offset accounted for) but never dead-lettered, counted as a rejection or alerted
+# on. A conflict (one event id, two different events) is a real error.
+REDELIVERED = "REDELIVERED"
+EVENT_ID_CONFLICT = "EVENT_ID_CONFLICT"
+
 REJECTION_CODES: tuple[str, ...] = (
-    *(cls.code for cls in RULE_VIOLATIONS),
+    *(cls.code for cls in RULE_VIOLATIONS if cls is not DuplicateEvent),
+    REDELIVERED,
+    EVENT_ID_CONFLICT,
     INVALID_EVENT,
     UNDECODABLE,
     UNKNOWN_SCHEMA,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -74,6 +74,9 @@ class LedgerState:
     orders: Mapping[str, Order]
     targets: Mapping[tuple[str, int], StockpileTarget]
     seen_event_ids: frozenset[str]
+    # (event type, canonical payload) of journaled events among the batch's ids: what tells a
+    # re-delivery from a conflicting re-use of an id. The fold neither reads nor carries it.
+    journaled_content: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 _NOTHING = Decimal(0)

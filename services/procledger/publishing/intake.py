@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
-from kafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from procledger.adapters.kafka_publisher import Published, PublishError
 from procledger.codec.errors import InvalidEventData
 from procledger.codec.textformats import UNKNOWN_TYPE, event_from_json_dict
 from procledger.domain.events import Event, event_type
 from procledger.publishing.auth import Role, require_role
 from procledger.publishing.http_metrics import install_http_metrics
+from procledger.publishing.intake_publish import (
+    RETRY_AFTER_S,
+    BrokerWatch,
+    EventPublisher,
+    IntakePublishing,
+    Unavailable,
+)
 from procledger.publishing.intake_schema import Accepted, AcceptedEvent, Outcome, request_body
 from procledger.publishing.metrics import HttpMetrics, PublishMetrics, reason_label
 from procledger.publishing.problems import Problem, install_problems, problem, summary
@@ -34,12 +38,6 @@ from procledger.publishing.status import (
 PATH = "intake"
 SERVICE = "intake"
 Loc = tuple[str | int, ...]
-
-
-class EventPublisher(Protocol):
-    """What the API needs of KafkaOrderPublisher."""
-
-    def publish_one_by_one(self, events: Iterable[Event]) -> list[Published]: ...
 
 
 class _Invalid(Exception):
@@ -152,14 +150,21 @@ def create_app(
     publisher: EventPublisher,
     registry: CollectorRegistry,
     status_reader: StatusReader,
+    watch: BrokerWatch | None = None,
 ) -> FastAPI:
-    """The intake API over `publisher` and the ledger's `status_reader`; metrics to `registry`."""
+    """The intake API over `publisher` and the ledger's `status_reader`; metrics to `registry`.
+
+    `watch` (a BrokerProbe) answers /readyz and refuses events for a missing topic at once;
+    `app.state.publishing.stop()` cuts the waits in flight short when the process stops.
+    """
     app = FastAPI(
         title="procledger intake API",
         version="1",
         description="Publish procurement order events to the ledger's Kafka topics.",
     )
     metrics = PublishMetrics(registry)
+    publishing = IntakePublishing(publisher, settings.topics, settings.publish_timeout_s, watch)
+    app.state.publishing = publishing
     install_http_metrics(app, HttpMetrics(registry), SERVICE)
     install_problems(app)
     intake_role = require_role(settings.tokens, Role.INTAKE)
@@ -169,7 +174,11 @@ def create_app(
         413: {"model": Problem, "description": "body over INTAKE_MAX_BODY_BYTES"},
         415: {"model": Problem, "description": "Content-Type is not application/json"},
         422: {"model": Problem, "description": "invalid events (see errors); none was published"},
-        503: {"model": Problem, "description": "Kafka did not confirm; retry the request"},
+        503: {
+            "model": Problem,
+            "description": "Kafka did not confirm in time, or a topic is missing; send the "
+            "same request again after Retry-After (re-sending is safe)",
+        },
     }
     max_wait = float(settings.max_wait_s)
 
@@ -216,16 +225,14 @@ def create_app(
             return refuse(request, invalid.problems)
         started = time.perf_counter()
         try:
-            # Blocking until the broker acknowledges; a worker thread keeps the loop free.
-            confirmed = await run_in_threadpool(publisher.publish_one_by_one, events)
-        except (PublishError, KafkaError) as err:
+            confirmed = await publishing.publish(events)
+        except Unavailable as err:
             for event in events:
                 metrics.failures.labels(event_type=event_type(event), path=PATH).inc()
             raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail=f"Kafka did not confirm the events ({err}); some may have been "
-                "written: send the same request again (duplicate event_ids are ignored)",
-            ) from err
+                status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(err),
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            ) from err  # fmt: skip
         metrics.latency.labels(path=PATH).observe(time.perf_counter() - started)
         for event in events:
             metrics.published.labels(event_type=event_type(event), path=PATH).inc()
@@ -262,6 +269,17 @@ def create_app(
     @app.get("/healthz", summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        summary="Readiness: Kafka answers and every topic exists",
+        responses={503: {"model": Problem, "description": "Kafka unreachable or a topic missing"}},
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        not_ready = publishing.readiness()
+        if not_ready is None:
+            return JSONResponse({"status": "ready"})
+        return problem(request, 503, not_ready, headers={"Retry-After": str(RETRY_AFTER_S)})
 
     @app.get(
         "/metrics",

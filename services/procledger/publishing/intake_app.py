@@ -8,16 +8,18 @@ import dataclasses
 import logging
 import signal
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from types import FrameType
 
 import uvicorn
 from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
+from procledger.adapters.kafka_probe import BrokerProbe
 from procledger.adapters.kafka_publisher import KafkaOrderPublisher
 from procledger.adapters.postgres_status import PostgresStatusReader
 from procledger.publishing.intake import create_app
+from procledger.publishing.intake_publish import STOP_GRACE_S, IntakePublishing
 from procledger.publishing.settings import IntakeSettings
 from procledger.settings import Env, SettingsError
 
@@ -28,8 +30,13 @@ class _Server(uvicorn.Server):
     """uvicorn's server, except that SIGTERM/SIGINT end with exit code 0.
 
     uvicorn re-raises the signal after its graceful stop, which would kill the process before
-    the publisher is closed; here a signal only asks the server to stop (twice: at once).
+    the publisher is closed; here a signal only asks the server to stop (twice: at once) and
+    cuts the requests waiting for Kafka short, so the process ends within 10 s.
     """
+
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_stop = on_stop
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -37,6 +44,7 @@ class _Server(uvicorn.Server):
             if self.should_exit:
                 self.force_exit = True
             self.should_exit = True
+            self._on_stop()
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
@@ -59,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         publisher = KafkaOrderPublisher(
-            settings.kafka, settings.topics, source_system=settings.source_system
-        )
+            settings.kafka, settings.topics, source_system=settings.source_system,
+            linger_ms=5, delivery_timeout_s=settings.publish_timeout_s,
+        )  # fmt: skip
     except KafkaError as err:
         print(
             f"procledger serve intake: cannot reach Kafka at "
@@ -68,13 +77,27 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    probe = BrokerProbe(settings.kafka, (settings.topics.orders, settings.topics.stockpile_targets))
+    status = probe.start()  # logs a missing topic by name
     reader = PostgresStatusReader(settings.status_database_url)
-    app = create_app(settings, publisher, CollectorRegistry(), reader)
-    log.info("intake API on http://%s:%d", settings.host, settings.port)
+    app = create_app(settings, publisher, CollectorRegistry(), reader, probe)
+    publishing: IntakePublishing = app.state.publishing
+    log.info(
+        "intake API on http://%s:%d (Kafka %s, publish limit %d s)%s", settings.host,
+        settings.port, settings.kafka.bootstrap_servers, settings.publish_timeout_s,
+        "" if status.problem is None else f"; not ready: {status.problem}",
+    )  # fmt: skip
     try:
-        # Stops on SIGTERM/SIGINT once the requests in flight are answered.
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
-        _Server(config).run()
+        # Stops on SIGTERM/SIGINT once the requests in flight are answered (or failed).
+        config = uvicorn.Config(
+            app, host=settings.host, port=settings.port, log_level="warning",
+            timeout_graceful_shutdown=int(STOP_GRACE_S) + 2,
+        )  # fmt: skip
+        _Server(config, publishing.stop).run()
     finally:
-        publisher.close()
+        probe.close()
+        publishing.close()
+        # Records still unconfirmed were answered 503: a short wait, then drop them.
+        publisher.close(timeout_s=1)
+    log.info("intake API stopped")
     return 0

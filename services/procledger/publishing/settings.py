@@ -57,7 +57,8 @@ class PublishSettings:
 @dataclass(frozen=True, slots=True)
 class IntakeSettings:
     """INTAKE_HOST, INTAKE_PORT, INTAKE_MAX_BATCH, INTAKE_MAX_BODY_BYTES, INTAKE_SOURCE_SYSTEM,
-    INTAKE_TOKENS / AUDITOR_TOKENS, STATUS_DATABASE_URL, INTAKE_MAX_WAIT_S, Kafka and topics."""
+    INTAKE_PUBLISH_TIMEOUT_S, INTAKE_TOKENS / AUDITOR_TOKENS, STATUS_DATABASE_URL,
+    INTAKE_MAX_WAIT_S, Kafka and topics."""
 
     kafka: KafkaSettings
     topics: Topics
@@ -69,6 +70,7 @@ class IntakeSettings:
     source_system: str = "intake-api"
     status_database_url: str = field(default=DEFAULT_AUDIT_DATABASE_URL, repr=False)
     max_wait_s: int = 30
+    publish_timeout_s: int = 15
 
     @classmethod
     def from_env(cls, env: Env) -> IntakeSettings:
@@ -90,4 +92,5 @@ class IntakeSettings:
             ),
             status_database_url=status_database_url(env),
             max_wait_s=env.integer("INTAKE_MAX_WAIT_S", 30, minimum=0, maximum=600),
+            publish_timeout_s=env.integer("INTAKE_PUBLISH_TIMEOUT_S", 15, minimum=1, maximum=300),
         )

@@ -58,7 +58,7 @@ class Replay:
     """Folds events one by one; `apply` returns None or the reason the event is refused."""
 
     orders: dict[str, OrderState] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
+    seen: dict[str, Event] = field(default_factory=dict)
     applied: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     targets: dict[tuple[str, int], StockpileTargetSet] = field(default_factory=dict)
@@ -73,12 +73,13 @@ class Replay:
         return reason
 
     def _check_and_apply(self, event: Event) -> str | None:
-        if event.event_id in self.seen:
-            return "duplicate_event"
+        first = self.seen.get(event.event_id)
+        if first is not None:
+            return "redelivered" if first == event else "event_id_conflict"
         if isinstance(event, StockpileTargetSet):
             if event.target_quantity < 0:
                 return "invalid"
-            self.seen.add(event.event_id)
+            self.seen[event.event_id] = event
             self.targets[(event.country, event.caliber_mm)] = event
             return None
         if isinstance(event, OrderPlaced):
@@ -93,7 +94,7 @@ class Replay:
             if reason is None:
                 state.last_at = event.occurred_at
         if reason is None:
-            self.seen.add(event.event_id)
+            self.seen[event.event_id] = event
         return reason
 
     def _place(self, event: OrderPlaced) -> str | None:

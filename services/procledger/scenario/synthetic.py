@@ -201,7 +201,7 @@ class _Generator:
         rng = self.rng
         kind = rng.randrange(3)
         if kind == 0 and self.last is not None:
-            return self.last, "duplicate_event"
+            return self.last, "redelivered"  # the same event again: safe
         if kind == 1:
             candidates = [o for o in self.open[-8:] if not o.closed]
             if candidates:
