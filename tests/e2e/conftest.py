@@ -71,6 +71,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     write_report(REPORT, summary)
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Each recorded scenario's figures, also on a partial run (which writes no report)."""
+    for figures in _figures:
+        terminalreporter.write_line(f"figures: {figures}")
+
+
 def _private_root(prefix: str) -> Path:
     # Readable by the postgres server user (pytest's tmp dirs are private to root).
     root = Path(tempfile.mkdtemp(prefix=prefix))

@@ -30,6 +30,8 @@ class ScenarioFigures:
     bad_inputs: dict[str, int] = field(default_factory=dict)
     discrepancies: int = 0
     seconds: float = 0.0
+    # Figures only some scenarios have (time paused, records replayed, DLQ copies), by name.
+    details: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,7 +62,9 @@ def _row(s: ScenarioFigures) -> str:
     return (
         f"| {s.scenario} | {s.events:,} | {s.consumers_started} | {s.kills} | {s.pauses} | "
         f"{s.rebalances} | {s.fenced_batches} | {s.broker_restarts} | {s.leader_kills} | {db} | "
-        f"{bad:,} | **{s.discrepancies}** | {s.seconds:.0f} |"
+        f"{bad:,} | **{s.discrepancies}** | {s.seconds:.0f} | "
+        + ("; ".join(f"{name}: {value}" for name, value in s.details.items()) or "")
+        + " |"
     )
 
 
@@ -75,8 +79,8 @@ def _section(run: dict[str, Any]) -> list[str]:
         "",
         "| Scenario | Records | Consumers started | SIGKILLs | SIGSTOPs | Assignments "
         "| Fenced batches | Broker restarts | Leader kills | DB restarts | Bad inputs "
-        "| Discrepancies | Seconds |",
-        "| --- " + "| ---: " * 8 + "| --- " + "| ---: " * 3 + "|",
+        "| Discrepancies | Seconds | Other figures |",
+        "| --- " + "| ---: " * 8 + "| --- " + "| ---: " * 3 + "| --- |",
         *(_row(s) for s in scenarios),
         "",
     ]

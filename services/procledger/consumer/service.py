@@ -23,6 +23,7 @@ from procledger.consumer.batch import (
     state_keys,
     trim,
 )
+from procledger.consumer.dlq import DlqOutbox
 from procledger.consumer.metrics import ConsumerMetrics
 from procledger.consumer.ports import (
     BatchWrite,
@@ -87,10 +88,12 @@ class LedgerConsumer:
         retry: RetryPolicy = RetryPolicy(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         head_timestamps: HeadTimestamps | None = None,
+        dlq: DlqOutbox | None = None,
     ) -> None:
         self._source = source
         self._store = store
-        self._forwarder = forwarder
+        # Without an outbox of the caller's, copies are sent once, best effort, never marked.
+        self._dlq = dlq or DlqOutbox(forwarder, None, metrics)
         self._metrics = metrics
         self._unavailable = unavailable
         self._conflicts = conflicts
@@ -123,6 +126,8 @@ class LedgerConsumer:
         """One poll and its batch; returns the number of records polled."""
         if self._seek_new_assignments(stop):
             self._drop_prefetched()  # polled before the seek: from the wrong offsets
+        if self._dlq.due():  # a crashed owner's or a failed send's copies, before new work
+            self._dlq.drain(self._source.assigned())
         if self._prefetched is not None:
             records, items = self._prefetched.result()
             self._prefetched = None
@@ -147,6 +152,7 @@ class LedgerConsumer:
             offset = positions[tp].next_offset if tp in positions else 0
             self._source.seek(tp, offset)
             log.info("partition %s-%d: resuming at ledger offset %d", tp[0], tp[1], offset)
+        self._dlq.assigned()
         return True
 
     def _poll(self) -> Polled:
@@ -219,13 +225,7 @@ class LedgerConsumer:
 
     def _after_commit(self, batch: BatchWrite, started: float) -> None:
         self._source.commit({(u.topic, u.partition): u.new.next_offset for u in batch.positions})
-        if self._forwarder is not None and batch.rejections:
-            try:
-                self._forwarder.forward(batch.rejections)
-                self._metrics.dlq_forwarded.inc(len(batch.rejections))
-            except Exception:  # the rejections table already holds them
-                self._metrics.dlq_failures.inc()
-                log.exception("could not forward %d rejections to the DLQ", len(batch.rejections))
+        self._dlq.after_commit(batch.rejections)
         now = time.time()
         # Counted per type once per batch; the latency histogram needs every observation.
         for kind, count in Counter(entry.event_type for entry in batch.journal).items():
