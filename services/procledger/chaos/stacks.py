@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,3 +151,49 @@ class ChaosStack:
         time.sleep(down_s)
         stack_postgres.up(self.cfg)
         self.faults.db_restarts[mode] = self.faults.db_restarts.get(mode, 0) + 1
+
+
+@dataclass
+class SmallDisk:
+    """A size-limited tmpfs that a PostgreSQL tablespace lives on, filled and freed on purpose.
+
+    Mounting needs root (as CI and this project's machine run); `location` is the empty,
+    server-owned folder a `CREATE TABLESPACE ... LOCATION` takes.
+    """
+
+    mount: Path
+    size_mb: int
+
+    @property
+    def location(self) -> Path:
+        return self.mount / "tablespace"
+
+    @property
+    def _filler(self) -> Path:
+        return self.mount / "filler"
+
+    def up(self) -> None:
+        self.mount.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.size_mb}m,mode=0755",
+                        "tmpfs", str(self.mount)], check=True, capture_output=True)  # fmt: skip
+        self.location.mkdir()
+        shutil.chown(self.location, "postgres", "postgres")
+        self.location.chmod(0o700)
+
+    def free_bytes(self) -> int:
+        stat = os.statvfs(self.mount)
+        return stat.f_bavail * stat.f_frsize
+
+    def fill(self) -> int:
+        """Take every free byte with one file; returns how many it took."""
+        free = self.free_bytes()
+        with self._filler.open("ab") as out:
+            os.posix_fallocate(out.fileno(), self._filler.stat().st_size, free)
+        return free
+
+    def release(self) -> None:
+        """Free what `fill` took: the server finds room again."""
+        self._filler.unlink(missing_ok=True)
+
+    def down(self) -> None:
+        subprocess.run(["umount", "--lazy", str(self.mount)], check=False, capture_output=True)

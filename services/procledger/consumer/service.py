@@ -266,6 +266,7 @@ class LedgerConsumer:
                 return action()
             except self._unavailable as err:
                 kind = "unavailable"
+                reason = " ".join(str(err).split())  # why, on one line: down, disk full, locks
                 if give_up_on_stop and stop is not None and stop.is_set():
                     return None
                 if stop is not None and stop.is_set() and attempt > 3:
@@ -281,7 +282,8 @@ class LedgerConsumer:
             self._metrics.retries.labels(kind).inc()
             delay = self._retry.delay(attempt)
             if kind == "unavailable":
-                log.warning("database unavailable, retry %d in %.1fs", attempt + 1, delay)
+                log.warning("database unavailable, retry %d in %.1fs: %s", attempt + 1, delay,
+                            reason)  # fmt: skip
             attempt += 1
             time.sleep(delay)
 
