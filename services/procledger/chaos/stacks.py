@@ -53,6 +53,7 @@ class ChaosStack:
     tls: bool = False
     faults: StackFaults = field(default_factory=StackFaults)
     owns_postgres: bool = False
+    owns_kafka: bool = False
 
     @classmethod
     def create(
@@ -79,16 +80,19 @@ class ChaosStack:
     def _sasl_env(self) -> dict[str, str]:
         return {"STACK_KAFKA_SASL": str(int(self.sasl)), "STACK_KAFKA_TLS": str(int(self.tls))}
 
-    def up(self, *, postgres: bool = True) -> None:
-        """PostgreSQL (optional: a cluster can borrow another stack's) and every broker."""
+    def up(self, *, postgres: bool = True, kafka: bool = True) -> None:
+        """PostgreSQL and every broker; either may be borrowed from another stack instead."""
         if postgres:
-            stack_postgres.up(self.cfg)
             self.owns_postgres = True
-        with _environ(self._sasl_env()):
-            stack_kafka.up(self.cfg)
+            stack_postgres.up(self.cfg)
+        if kafka:
+            self.owns_kafka = True  # before: a broker that half started is stopped by down()
+            with _environ(self._sasl_env()):
+                stack_kafka.up(self.cfg)
 
     def down(self) -> None:
-        stack_kafka.down(self.cfg)
+        if self.owns_kafka:
+            stack_kafka.down(self.cfg)
         if self.owns_postgres:
             stack_postgres.down(self.cfg)
 
@@ -151,6 +155,15 @@ class ChaosStack:
         time.sleep(down_s)
         stack_postgres.up(self.cfg)
         self.faults.db_restarts[mode] = self.faults.db_restarts.get(mode, 0) + 1
+
+    def base_backup(self, name: str = "base-backup") -> Path:
+        """pg_basebackup of the running server, taken while it works."""
+        return stack_postgres.base_backup(self.cfg, name)
+
+    def restore_postgres(self, backup: Path) -> None:
+        """Lose the database (immediate stop) and bring it back from `backup`."""
+        stack_postgres.restore(self.cfg, backup)
+        self.faults.db_restarts["restore"] = self.faults.db_restarts.get("restore", 0) + 1
 
 
 @dataclass
