@@ -111,7 +111,8 @@ def write_report(path: Path, summary: RunSummary) -> None:
         "equal, and every Kafka offset must be in exactly one of the journal and the "
         "rejections. `make test` runs the short sizes; `make chaos` (PROCLEDGER_CHAOS=full) "
         "the full ones. Assignments count non-empty partition assignments received by the "
-        "consumers (each rebalance gives one per member that gets partitions).",
+        "consumers (each rebalance gives one per member that gets partitions). Other figures "
+        "are a scenario's own measures (time paused, records behind, dead-letter copies).",
         "",
     ]
     for mode in MODES:
