@@ -63,6 +63,8 @@ def dlq_ids(kafka: KafkaSettings, topic: str, header: str) -> Counter[str]:
     found: Counter[str] = Counter()
     try:
         partitions = [TopicPartition(t, p) for (t, p), end in ends.items() if end]
+        if not partitions:  # an empty topic: seeking nothing would raise
+            return found
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         left = {(tp.topic, tp.partition) for tp in partitions}
