@@ -32,10 +32,11 @@ DISK_FULL = "out of disk space"
 
 @pytest.fixture
 def small_disk_ledger(chaos_stack: ChaosStack) -> Iterator[tuple[LedgerEnv, SmallDisk]]:
-    """A ledger whose database lives in a tablespace on a 64 MiB tmpfs (WAL stays put)."""
+    """A ledger whose database lives in a tablespace on a small tmpfs (WAL stays put)."""
     root = Path(tempfile.mkdtemp(prefix="procledger-disk-"))
     root.chmod(0o755)  # the server user reaches the mount point through it
-    disk = SmallDisk(root / "small", size_mb=64)
+    # Room for the template database and the first half of the events (about 1.7 KiB each).
+    disk = SmallDisk(root / "small", size_mb=160 if FULL else 64)
     disk.up()
     ledger = ledger_env(chaos_stack)
     database = ledger.database.admin_url.rsplit("/", 1)[1]

@@ -67,7 +67,9 @@ def test_postgres_restored_from_a_base_backup_mid_stream(
     lost_positions = _positions(ledger)
     committed = _kafka_committed(ledger)
 
+    lost_at = time.monotonic()
     spare_stack.restore_postgres(backup)
+    restored_at = time.monotonic()
     restored = _positions(ledger)
     behind = {tp: committed[tp] - restored.get(tp, 0) for tp in committed}
     # The point of the scenario: Kafka's mirror is ahead of the restored ledger, so a consumer
@@ -78,6 +80,7 @@ def test_postgres_restored_from_a_base_backup_mid_stream(
     after = [fleet.start(), fleet.start()]
     publisher.finish()
     found = oracle_discrepancies(ledger, Expected.from_synthetic(oracle))
+    caught_up = time.monotonic()
     # Each partition's first seek after the restore went to the restored ledger's position.
     wait_until(lambda: all("resuming at ledger offset" in m.log_text() for m in after), 60,
                "both new members' seeks")  # fmt: skip
@@ -99,6 +102,8 @@ def test_postgres_restored_from_a_base_backup_mid_stream(
         details={"ledger at the loss": f"{sum(lost_positions.values()):,} offsets",
                  "restored": f"{sum(restored.values()):,} offsets",
                  "Kafka's mirror ahead of it": f"{sum(behind.values()):,} records",
+                 "restore": f"{restored_at - lost_at:.0f} s",
+                 "caught up after it": f"{caught_up - restored_at:.0f} s",
                  "audit verify": "ok" if verify.returncode == 0 else "FAILED"},
     ))  # fmt: skip
     assert found == []
