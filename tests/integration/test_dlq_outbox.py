@@ -5,14 +5,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from typing import Any
 
 import psycopg
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from procledger.adapters.kafka_dlq import DLQ_ID_HEADER
-from procledger.chaos.oracle import dlq_ids, end_offsets
+from procledger.chaos.oracle import dlq_ids, read_records
 from procledger.scenario.synthetic import synthetic_events
 
 from .conftest import LedgerEnv
@@ -22,28 +20,6 @@ COORDS = "SELECT topic || '/' || kafka_partition || '/' || kafka_offset FROM led
 
 def _ids(ledger: LedgerEnv, table: str) -> set[str]:
     return {row[0] for row in ledger.rows(COORDS + table)}
-
-
-def _read_all(ledger: LedgerEnv, topics: list[str]) -> dict[str, Any]:
-    """Every record of `topics`, from the first offset to the end, by "topic/partition/offset"."""
-    ends = end_offsets(ledger.kafka, topics)
-    consumer = KafkaConsumer(enable_auto_commit=False, **ledger.kafka.client_config())
-    found: dict[str, Any] = {}
-    try:
-        parts = [TopicPartition(t, p) for (t, p), end in ends.items() if end]
-        if not parts:
-            return found
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        while len(found) < sum(ends.values()):
-            batches = consumer.poll(timeout_ms=10_000)
-            assert batches, f"{topics}: nothing read for 10 s"
-            for tp, records in batches.items():
-                for r in records:
-                    found[f"{tp.topic}/{tp.partition}/{r.offset}"] = r
-    finally:
-        consumer.close()
-    return found
 
 
 def test_every_rejection_is_marked_once_its_copy_is_confirmed(ledger: LedgerEnv) -> None:
@@ -77,10 +53,10 @@ def test_copies_lost_to_a_crash_are_sent_again_from_the_ledger(ledger: LedgerEnv
 
     ledger.consume()
     copies = {dict(r.headers)[DLQ_ID_HEADER].decode(): r
-              for r in _read_all(ledger, [ledger.topics.dlq]).values()}  # fmt: skip
+              for r in read_records(ledger.kafka, [ledger.topics.dlq]).values()}  # fmt: skip
     assert set(copies) == _ids(ledger, "rejections") == _ids(ledger, "dlq_forwarded")
     # A copy sent again from the ledger carries the original record's bytes and headers.
-    sources = _read_all(ledger, [ledger.topics.orders, ledger.topics.stockpile_targets])
+    sources = read_records(ledger.kafka, [ledger.topics.orders, ledger.topics.stockpile_targets])
     for dlq_id in lost:
         copy, original = copies[dlq_id], sources[dlq_id]
         assert copy.value == original.value

@@ -55,31 +55,36 @@ def end_offsets(kafka: KafkaSettings, topics: list[str]) -> dict[tuple[str, int]
     return {(tp.topic, tp.partition): int(n) for tp, n in ends.items()}
 
 
-def dlq_ids(kafka: KafkaSettings, topic: str, header: str) -> Counter[str]:
-    """How many copies of each original record the dead-letter topic holds, by `header`."""
-    ends = end_offsets(kafka, [topic])
-    consumer = KafkaConsumer(client_id="chaos-dlq", enable_auto_commit=False,
+def read_records(kafka: KafkaSettings, topics: list[str]) -> dict[str, Any]:
+    """Every record of `topics` up to their end offsets now, by "topic/partition/offset"."""
+    ends = end_offsets(kafka, topics)
+    consumer = KafkaConsumer(client_id="chaos-reader", enable_auto_commit=False,
                              **kafka.client_config())  # fmt: skip
-    found: Counter[str] = Counter()
+    found: dict[str, Any] = {}
     try:
         partitions = [TopicPartition(t, p) for (t, p), end in ends.items() if end]
-        if not partitions:  # an empty topic: seeking nothing would raise
+        if not partitions:  # empty topics: seeking nothing would raise
             return found
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
-        left = {(tp.topic, tp.partition) for tp in partitions}
-        while left:
+        while len(found) < sum(ends.values()):
             batches = consumer.poll(timeout_ms=10_000)
             if not batches:
-                raise TimeoutError(f"dead-letter topic {topic}: nothing read for 10 s")
+                raise TimeoutError(f"{topics}: nothing read for 10 s")
             for tp, records in batches.items():
                 for r in records:
-                    found[dict(r.headers or ()).get(header, b"<none>").decode()] += 1
-                    if r.offset + 1 >= ends[(tp.topic, tp.partition)]:
-                        left.discard((tp.topic, tp.partition))
+                    found[f"{tp.topic}/{tp.partition}/{r.offset}"] = r
     finally:
         consumer.close()
     return found
+
+
+def dlq_ids(kafka: KafkaSettings, topic: str, header: str) -> Counter[str]:
+    """How many copies of each original record the dead-letter topic holds, by `header`."""
+    return Counter(
+        dict(r.headers or ()).get(header, b"<none>").decode()
+        for r in read_records(kafka, [topic]).values()
+    )
 
 
 @dataclass
