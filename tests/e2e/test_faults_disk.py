@@ -45,6 +45,10 @@ def small_disk_ledger(chaos_stack: ChaosStack) -> Iterator[tuple[LedgerEnv, Smal
     try:
         admin.execute(sql.SQL("CREATE TABLESPACE {} LOCATION {}").format(
             sql.Identifier(tablespace), sql.Literal(str(disk.location))))  # fmt: skip
+        # The move needs the database to itself: the migration's connection may linger until
+        # it is garbage-collected.
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s AND pid <> pg_backend_pid()", (database,))  # fmt: skip
         # Moves every relation of the (migrated, still empty) ledger onto the small disk.
         admin.execute(sql.SQL("ALTER DATABASE {} SET TABLESPACE {}").format(
             sql.Identifier(database), sql.Identifier(tablespace)))  # fmt: skip
