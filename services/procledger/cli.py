@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 # Each module exposes register(subparsers); imported lazily so `--help` stays fast.
 COMMAND_MODULES = (
-    "procledger.stack.commands",
     "procledger.admin_commands",
     "procledger.consumer.commands",
     "procledger.audit.commands",

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 from tests.integration.audit_support import AUDITOR_TOKEN, Story, audit, story_ledger
 
 CHROMIUM_ARGS = [

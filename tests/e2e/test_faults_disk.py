@@ -13,13 +13,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from procledger.chaos.fleet import DB_RETRY, ConsumerFleet
-from procledger.chaos.load import slices
-from procledger.chaos.oracle import Expected
-from procledger.chaos.report import ScenarioFigures
-from procledger.chaos.stacks import ChaosStack, SmallDisk
 from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
-from procledger.stack.procs import wait_until
+from procledger_dev.chaos.fleet import DB_RETRY, ConsumerFleet
+from procledger_dev.chaos.load import slices
+from procledger_dev.chaos.oracle import Expected
+from procledger_dev.chaos.report import ScenarioFigures
+from procledger_dev.chaos.stacks import ChaosStack, SmallDisk
+from procledger_dev.stack.procs import wait_until
 from tests.integration.conftest import LedgerEnv
 
 from .conftest import FULL, ledger_env, oracle_discrepancies, published_records, scenario

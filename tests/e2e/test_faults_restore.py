@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient
 
-from procledger.chaos.fleet import ConsumerFleet
-from procledger.chaos.load import PublisherThread
-from procledger.chaos.oracle import Expected
-from procledger.chaos.report import ScenarioFigures
-from procledger.chaos.stacks import ChaosStack
 from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
-from procledger.stack.procs import wait_until
+from procledger_dev.chaos.fleet import ConsumerFleet
+from procledger_dev.chaos.load import PublisherThread
+from procledger_dev.chaos.oracle import Expected
+from procledger_dev.chaos.report import ScenarioFigures
+from procledger_dev.chaos.stacks import ChaosStack
+from procledger_dev.stack.procs import wait_until
 from tests.integration.conftest import LedgerEnv
 
 from .conftest import FULL, ledger_env, oracle_discrepancies, published_records, scenario

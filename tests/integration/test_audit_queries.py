@@ -14,7 +14,7 @@ from procledger.domain.ledger import empty_state, fold
 from procledger.domain.money import cents_str
 from procledger.domain.projections import totals as oracle_totals
 from procledger.scenario.story import story_events
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 
 from .audit_support import Story, audit, audit_process, story_ledger
 

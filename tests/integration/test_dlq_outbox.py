@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from procledger.adapters.kafka_dlq import DLQ_ID_HEADER
-from procledger.chaos.oracle import dlq_ids, read_records
 from procledger.scenario.synthetic import synthetic_events
+from procledger_dev.chaos.oracle import dlq_ids, read_records
 
 from .conftest import LedgerEnv
 

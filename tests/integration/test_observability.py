@@ -28,8 +28,8 @@ import yaml
 from kafka import KafkaProducer
 
 from procledger.scenario import story_events
-from procledger.stack import prometheus
-from procledger.stack.config import StackConfig
+from procledger_dev.stack import prometheus
+from procledger_dev.stack.config import StackConfig
 from tests.integration.conftest import LedgerEnv
 
 ROOT = Path(__file__).resolve().parents[2]

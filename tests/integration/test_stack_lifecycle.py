@@ -11,12 +11,12 @@ import psycopg
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 
 
 def _stack(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "stack", *args],
+        [sys.executable, "-m", "procledger_dev.cli", "stack", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

@@ -6,8 +6,8 @@ import time
 
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
-from procledger.stack import prometheus
-from procledger.stack.config import StackConfig
+from procledger_dev.stack import prometheus
+from procledger_dev.stack.config import StackConfig
 
 
 def test_prometheus_scrapes_a_target_and_answers_a_query(stack: StackConfig) -> None:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -66,7 +66,7 @@ def originals(wanted: Mapping[TopicPartition, Collection[int]]) -> dict[RecordKe
 
 
 def pending(metrics: ConsumerMetrics) -> float:
-    return float(metrics.dlq_pending.collect()[0].samples[0].value)
+    return float(next(iter(metrics.dlq_pending.collect())).samples[0].value)
 
 
 def outbox(topic: Topic, ledger: Ledger, **kw: object) -> tuple[DlqOutbox, ConsumerMetrics]:

@@ -41,7 +41,7 @@ class FakeSource:
         self.new = {(r.topic, r.partition) for r in records}
 
     def poll(self, timeout_s: float, max_records: int) -> list[KafkaRecord]:
-        out = []
+        out: list[KafkaRecord] = []
         for r in self.records:
             tp = (r.topic, r.partition)
             if r.offset >= self.position.get(tp, 0) and len(out) < self.size:

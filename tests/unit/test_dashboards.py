@@ -1,4 +1,4 @@
-"""The committed Grafana dashboards are exactly what procledger.ops.dashboards generates."""
+"""The committed Grafana dashboards are exactly what procledger_dev.ops.dashboards generates."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from procledger.ops import dashboards
+from procledger_dev.ops import dashboards
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -26,7 +26,7 @@ def test_committed_json_matches_the_builder(name: str) -> None:
     expected = dashboards.dump(dashboards.DASHBOARDS[name]())
     assert (COMMITTED / name).read_text() == expected, (
         f"{name} differs from the builder: run "
-        "`python -m procledger.ops.dashboards --out deploy/grafana/dashboards`"
+        "`python -m procledger_dev.ops.dashboards --out deploy/grafana/dashboards`"
     )
 
 

@@ -8,8 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from procledger.stack.config import StackConfig, StackError
-from procledger.stack.procs import port_open
+from procledger_dev.stack.config import StackConfig, StackError
+from procledger_dev.stack.procs import port_open
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 

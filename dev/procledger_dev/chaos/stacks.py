@@ -14,10 +14,10 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient
 
-from procledger.stack import kafka as stack_kafka
-from procledger.stack import postgres as stack_postgres
-from procledger.stack.config import StackConfig
-from procledger.stack.procs import port_open, read_pid, wait_until
+from procledger_dev.stack import kafka as stack_kafka
+from procledger_dev.stack import postgres as stack_postgres
+from procledger_dev.stack.config import StackConfig
+from procledger_dev.stack.procs import port_open, read_pid, wait_until
 
 
 @dataclass

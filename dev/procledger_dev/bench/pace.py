@@ -1,4 +1,4 @@
-"""`python -m procledger.bench.pace`: publish synthetic events at a steady rate (latency run)."""
+"""`python -m procledger_dev.bench.pace`: publish synthetic events at a steady rate (latency)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def paced(events: Iterable[Event], rate: float) -> Iterator[Event]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m procledger.bench.pace")
+    parser = argparse.ArgumentParser(prog="python -m procledger_dev.bench.pace")
     parser.add_argument("--rate", type=float, required=True, help="events per second")
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--seed", type=int, default=2)

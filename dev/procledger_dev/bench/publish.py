@@ -20,7 +20,7 @@ from procledger.settings import Env, KafkaSettings, SettingsError, Topics
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m procledger.publishing.bench_publish",
+        prog="python -m procledger_dev.bench.publish",
         description=(
             "Publish N synthetic OrderPlaced events to a fresh, uniquely named topic set "
             "(KAFKA_BOOTSTRAP_SERVERS, TOPIC_PARTITIONS) and print the throughput as JSON. "

@@ -1,4 +1,4 @@
-"""`python -m procledger.bench` (`make bench`): every figure in one run on the local stack.
+"""`python -m procledger_dev.bench` (`make bench`): every figure in one run on the local stack.
 
 Sizes are options (`--events`, `--quick` for a smoke run), so a test can run the whole
 benchmark small. Timings are reported, never asserted: the stack shares the machine's
@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -27,15 +28,16 @@ from kafka.admin import KafkaAdminClient
 from procledger.adapters.kafka_publisher import KafkaOrderPublisher
 from procledger.adapters.kafka_topics import ensure_topics
 from procledger.adapters.postgres_migrations import migrate
-from procledger.bench import product, raw
-from procledger.bench.report import TARGETS, markdown
-from procledger.bench.stats import Figure, figure, percentile
 from procledger.scenario.synthetic import synthetic_events
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, SettingsError, Topics
+from procledger_dev.bench import peer, product, raw
+from procledger_dev.bench.report import TARGETS, markdown
+from procledger_dev.bench.stats import Figure, figure, percentile
+from procledger_dev.stack.config import StackConfig
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m procledger.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m procledger_dev.bench", description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000, help="events (default 1e6)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 5,000 events, one run each, 4 s of latency")  # fmt: skip
@@ -51,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--results", type=Path, default=Path("bench-results/results.json"),
                         help="the JSON again, here (gitignored)")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the topics and databases")
+    parser.add_argument("--peer-cases", default=None,
+                        help="Kafka Connect JDBC sink peer: insert.mode:tasks.max list, or ''"
+                        " for none (default all four; --quick: insert:1)")  # fmt: skip
     return parser
 
 
@@ -232,6 +237,21 @@ class _Run:
             self.repeats, "s", lambda: product.rebuild(database, journal)
         )
 
+    def peer(self) -> None:
+        chosen = self.args.peer_cases
+        if chosen is None:
+            chosen = "insert:1" if self.args.quick else "insert:1,insert:2,upsert:1,upsert:2"
+        cases = peer.parse_cases(chosen)
+        if not cases:
+            return
+        _log(f"peer: Kafka Connect + Debezium JDBC sink, {self.events} events, cases {cases}")
+        events = synthetic_events(self.events, seed=1)
+        for r in peer.run_cases(StackConfig.from_env(), events, cases):
+            self.figures[f"peer_{r.mode}_{r.tasks}"] = figure("rows/s", [r.rate])
+            self.details.setdefault("peer_runs", []).append(
+                {**asdict(r), "jvm_cpu_us_per_row": round(r.jvm_cpu_us_per_row, 1)}
+            )
+
     def clean_up(self) -> None:
         if self.args.keep:
             return
@@ -252,6 +272,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         bench.raw_limits()
         bench.end_to_end()
         bench.rebuild()
+        bench.peer()
     finally:
         bench.clean_up()
     conditions["load_average_end"] = os.getloadavg()
@@ -268,7 +289,7 @@ def _ratios(figures: dict[str, Figure]) -> dict[str, float]:
     """End-to-end throughput (median) over each raw limit (median)."""
     ratios: dict[str, float] = {}
     for e2e in [k for k in figures if k.startswith("e2e_") and not k.endswith("_steady")]:
-        for limit in [k for k in figures if k.startswith("raw_")]:
+        for limit in [k for k in figures if k.startswith(("raw_", "peer_"))]:
             ratios[f"{e2e}/{limit}"] = round(figures[e2e].median / figures[limit].median, 4)
     return ratios
 
@@ -288,7 +309,12 @@ def _targets(figures: dict[str, Figure]) -> dict[str, dict[str, Any]]:
         "peak_rss_mb": max(f.median for k, f in figures.items() if k.startswith("peak_rss")),
         "rebuild_s": figures["rebuild"].median,
     }
+    peers = [f.median for k, f in figures.items() if k.startswith("peer_")]
+    if peers:  # the best peer case: the ledger must keep up with Connect at its fastest
+        values["e2e_over_peer"] = e2e / max(peers)
     for name, (op, bound) in TARGETS.items():
+        if name not in values:
+            continue
         value = values[name]
         out[name] = {
             "value": round(value, 4),

@@ -1,4 +1,4 @@
-"""Grafana dashboards as code; `python -m procledger.ops.dashboards --out DIR` writes them."""
+"""Grafana dashboards as code; `python -m procledger_dev.ops.dashboards --out DIR` writes them."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def render(dashboard: Dashboard) -> dict[str, Any]:
         "description": dashboard.description,
         "tags": list(dashboard.tags),
         "timezone": "utc",
-        "editable": False,  # the JSON is generated: edit procledger.ops.dashboards instead
+        "editable": False,  # the JSON is generated: edit procledger_dev.ops.dashboards instead
         "graphTooltip": 1,
         "refresh": "10s",
         "schemaVersion": 39,
@@ -426,7 +426,7 @@ def dump(dashboard: Dashboard) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m procledger.ops.dashboards",
+        prog="python -m procledger_dev.ops.dashboards",
         description="Write the Grafana dashboards (JSON) that deploy/grafana provisions.",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for the JSON files")

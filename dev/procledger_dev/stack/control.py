@@ -6,9 +6,9 @@ import argparse
 import sys
 import time
 
-from procledger.stack import kafka, postgres, prometheus
-from procledger.stack.commands import COMPONENTS
-from procledger.stack.config import StackConfig, StackError
+from procledger_dev.stack import kafka, postgres, prometheus
+from procledger_dev.stack.commands import COMPONENTS
+from procledger_dev.stack.config import StackConfig, StackError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,5 +36,5 @@ def run(args: argparse.Namespace) -> int:
         # status exits 3 when something is down, like an init script's status.
         return 3 if failed else 0
     except StackError as err:
-        print(f"procledger stack {args.action}: {err}", file=sys.stderr)
+        print(f"procledger-dev stack {args.action}: {err}", file=sys.stderr)
         return 1

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from procledger.stack.config import StackError
+from procledger_dev.stack.config import StackError
 
 
 def require(binary: str, package: str) -> str:

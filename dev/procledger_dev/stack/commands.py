@@ -1,4 +1,4 @@
-"""`procledger stack up|down|status`: command-line options (the work is in stack.control)."""
+"""`procledger-dev stack up|down|status`: command-line options (the work is in stack.control)."""
 
 from __future__ import annotations
 
@@ -28,4 +28,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         help="act on this component only (repeatable); default: all",
     )
-    parser.set_defaults(func=lazy("procledger.stack.control:run"))
+    parser.set_defaults(func=lazy("procledger_dev.stack.control:run"))

@@ -238,7 +238,7 @@ def latency(
             time.sleep(0.1)
         env = bench.process_env(database, topics, "unused")
         result = subprocess.run(
-            [sys.executable, "-m", "procledger.bench.pace", "--rate", str(rate),
+            [sys.executable, "-m", "procledger_dev.bench.pace", "--rate", str(rate),
              "--seconds", str(seconds)],
             env=env, capture_output=True, text=True, check=True, timeout=seconds * 3 + 120,
         )  # fmt: skip

@@ -8,8 +8,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
-from procledger.stack.config import REPO_ROOT, StackConfig
-from procledger.stack.procs import port_open, read_pid, require, spawn, stop_pid, wait_until
+from procledger_dev.stack.config import REPO_ROOT, StackConfig
+from procledger_dev.stack.procs import port_open, read_pid, require, spawn, stop_pid, wait_until
 
 CONFIG = REPO_ROOT / "deploy" / "prometheus" / "prometheus.yml"
 RULES_DIR = REPO_ROOT / "deploy" / "prometheus"

@@ -6,8 +6,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from procledger.stack.config import StackConfig, StackError
-from procledger.stack.procs import require
+from procledger_dev.stack.config import StackConfig, StackError
+from procledger_dev.stack.procs import require
 
 # Protects only throwaway local key material; the keystores never leave the stack folder.
 KEYSTORE_PASSWORD = "procledger-tls"  # noqa: S105 - a documented local-stack default
