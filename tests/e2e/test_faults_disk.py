@@ -104,9 +104,9 @@ def test_postgres_out_of_disk_pauses_and_resumes(
         events=published_records(ledger), consumers_started=fleet.counts.started,
         rebalances=fleet.rebalances, discrepancies=len(found),
         seconds=time.monotonic() - started,
-        details={"filled": f"{filled / 2**20:.1f} MiB", "paused": f"{resumed - first_error:.0f} s",
+        figures={"filled": f"{filled / 2**20:.1f} MiB", "paused": f"{resumed - first_error:.0f} s",
                  "resumed after space freed": f"{resumed - freed:.1f} s",
-                 "retries logged": str(retries)},
+                 "outage warnings": str(retries)},
     ))  # fmt: skip
     assert found == []
     assert set(codes.values()) == {0}

@@ -67,7 +67,7 @@ def test_sigkill_between_commit_and_dlq_forward(
         consumers_started=fleet.counts.started, kills=fleet.counts.kills,
         rebalances=fleet.rebalances, discrepancies=len(found),
         seconds=time.monotonic() - started,
-        details={"rejections": f"{len(rejected):,}", "DLQ copies": f"{sum(copies.values()):,}",
+        figures={"rejections": f"{len(rejected):,}", "DLQ copies": f"{sum(copies.values()):,}",
                  "lost by the kills, then resent": f"{len(lost):,}",
                  "repeats": f"{repeats:,}"},
     ))  # fmt: skip

@@ -99,7 +99,7 @@ def test_postgres_restored_from_a_base_backup_mid_stream(
         kills=fleet.counts.kills, rebalances=fleet.rebalances,
         db_restarts=dict(spare_stack.faults.db_restarts), discrepancies=len(found),
         seconds=time.monotonic() - started,
-        details={"ledger at the loss": f"{sum(lost_positions.values()):,} offsets",
+        figures={"ledger at the loss": f"{sum(lost_positions.values()):,} offsets",
                  "restored": f"{sum(restored.values()):,} offsets",
                  "Kafka's mirror ahead of it": f"{sum(behind.values()):,} records",
                  "restore": f"{restored_at - lost_at:.0f} s",

@@ -27,6 +27,7 @@ class StackFaults:
     broker_restarts: int = 0
     leader_kills: int = 0
     db_restarts: dict[str, int] = field(default_factory=dict)
+    db_pauses: int = 0
 
 
 @contextmanager
@@ -164,6 +165,42 @@ class ChaosStack:
         """Lose the database (immediate stop) and bring it back from `backup`."""
         stack_postgres.restore(self.cfg, backup)
         self.faults.db_restarts["restore"] = self.faults.db_restarts.get("restore", 0) + 1
+
+    def postgres_pids(self) -> list[int]:
+        """The postmaster (first) and every backend and helper process it forked."""
+        pid_file = stack_postgres.pg_home(self.cfg) / "data" / "postmaster.pid"
+        postmaster = int(pid_file.read_text().split()[0])
+        children = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                # /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces.
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            if int(fields[1]) == postmaster:
+                children.append(int(entry.name))
+        return [postmaster, *children]
+
+    def freeze_postgres(self) -> list[int]:
+        """SIGSTOP the whole server: a paused VM or a stuck host as its clients see it (TCP
+        connections accepted by the kernel, no answer). The postmaster first, so that it
+        forks nothing after its children were listed. Returns the pids for thaw_postgres."""
+        pids = self.postgres_pids()
+        os.kill(pids[0], signal.SIGSTOP)
+        pids = [pids[0], *self.postgres_pids()[1:]]
+        for pid in pids[1:]:
+            os.kill(pid, signal.SIGSTOP)
+        self.faults.db_pauses += 1
+        return pids
+
+    def thaw_postgres(self, pids: list[int]) -> None:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                continue
 
 
 @dataclass

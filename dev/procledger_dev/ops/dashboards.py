@@ -6,151 +6,26 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
-DATASOURCE = {"type": "prometheus", "uid": "prometheus"}  # provisioning/datasources/prometheus.yml
-GRID_WIDTH = 24
-RATE = "$__rate_interval"  # Grafana picks a window of at least four scrape intervals
-HEADLINE_USD = 1e9  # the June 2023 headline: USD 1bn of 155mm shells ordered in a year
-
-PanelType = Literal["timeseries", "stat", "bargauge", "table"]
-Threshold = tuple[float | None, str]  # (lower bound, colour); None is the base step
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One PromQL query; `instant` for tables and bar gauges that show the latest value."""
-
-    expr: str
-    legend: str = ""
-    instant: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Panel:
-    title: str
-    type: PanelType
-    targets: tuple[Target, ...]
-    description: str = ""
-    unit: str = "short"
-    width: int = 12
-    height: int = 8
-    thresholds: tuple[Threshold, ...] = ((None, "green"),)
-    decimals: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Dashboard:
-    uid: str
-    title: str
-    description: str
-    panels: tuple[Panel, ...]
-    tags: tuple[str, ...] = field(default=("procledger",))
-
-
-def quantiles(metric: str, qs: Sequence[float], by: str = "") -> tuple[Target, ...]:
-    """histogram_quantile targets, one per quantile, over all instances of `metric`."""
-    grouping = f"le, {by}" if by else "le"
-    return tuple(
-        Target(
-            f"histogram_quantile({q}, sum by ({grouping}) (rate({metric}_bucket[{RATE}])))",
-            f"p{round(q * 100)}" + (f" {{{{{by}}}}}" if by else ""),
-        )
-        for q in qs
-    )
-
-
-def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
-    steps = [{"color": colour, "value": bound} for bound, colour in panel.thresholds]
-    defaults: dict[str, Any] = {
-        "unit": panel.unit,
-        "thresholds": {"mode": "absolute", "steps": steps},
-        "color": {"mode": "thresholds" if panel.type == "stat" else "palette-classic"},
-    }
-    if panel.decimals is not None:
-        defaults["decimals"] = panel.decimals
-    targets = [
-        {
-            "refId": chr(ord("A") + i),
-            "datasource": DATASOURCE,
-            "expr": t.expr,
-            "legendFormat": t.legend or "__auto",
-            "instant": t.instant,
-            "range": not t.instant,
-            "format": "table" if panel.type == "table" else "time_series",
-        }
-        for i, t in enumerate(panel.targets)
-    ]
-    out: dict[str, Any] = {
-        "id": panel_id,
-        "type": panel.type,
-        "title": panel.title,
-        "description": panel.description,
-        "datasource": DATASOURCE,
-        "gridPos": {"x": x, "y": y, "w": panel.width, "h": panel.height},
-        "targets": targets,
-        "fieldConfig": {"defaults": defaults, "overrides": []},
-        "options": _options(panel),
-    }
-    if panel.type == "table":
-        # One row per label set: merge the instant queries, drop the timestamp column.
-        out["transformations"] = [
-            {"id": "merge", "options": {}},
-            {"id": "organize", "options": {"excludeByName": {"Time": True}}},
-        ]
-    return out
-
-
-def _options(panel: Panel) -> dict[str, Any]:
-    reduce = {"calcs": ["lastNotNull"], "fields": "", "values": False}
-    if panel.type == "timeseries":
-        return {
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-            "tooltip": {"mode": "multi", "sort": "desc"},
-        }
-    if panel.type == "stat":
-        return {"reduceOptions": reduce, "colorMode": "background", "graphMode": "area"}
-    if panel.type == "bargauge":
-        return {"reduceOptions": {**reduce, "values": True}, "orientation": "horizontal",
-                "displayMode": "gradient", "showUnfilled": True}  # fmt: skip
-    return {"showHeader": True, "cellHeight": "sm"}
-
-
-def render(dashboard: Dashboard) -> dict[str, Any]:
-    """The dashboard as Grafana's JSON model; panels flow left to right, then down."""
-    panels: list[dict[str, Any]] = []
-    x = y = row_height = 0
-    for number, panel in enumerate(dashboard.panels, start=1):
-        if x + panel.width > GRID_WIDTH:
-            x, y, row_height = 0, y + row_height, 0
-        panels.append(_panel_json(panel, number, x, y))
-        x += panel.width
-        row_height = max(row_height, panel.height)
-    return {
-        "uid": dashboard.uid,
-        "title": dashboard.title,
-        "description": dashboard.description,
-        "tags": list(dashboard.tags),
-        "timezone": "utc",
-        "editable": False,  # the JSON is generated: edit procledger_dev.ops.dashboards instead
-        "graphTooltip": 1,
-        "refresh": "10s",
-        "schemaVersion": 39,
-        "time": {"from": "now-1h", "to": "now"},
-        "templating": {"list": []},
-        "annotations": {"list": []},
-        "panels": panels,
-    }
-
+from procledger_dev.ops.grafana import (
+    RATE,
+    Dashboard,
+    Panel,
+    Target,
+    Variable,
+    quantiles,
+    render,
+    row,
+)
+from procledger_dev.ops.procurement_dashboard import procurement
+from procledger_dev.ops.servers_dashboard import servers
+from procledger_dev.ops.service_panels import service_panels
 
 C = "procledger_consumer_"
-L = "procledger_ledger_"
-# Every consumer reports the same business gauges (each reads the shared ledger), so they are
-# combined with max by their labels, never summed.
-BUYER = "max by (buyer, caliber_mm)"
-COUNTRY = "max by (country, caliber_mm)"
+# Matchers of the template variables (All is ".*").
+INST = 'instance=~"$instance"'
+INST_TOPIC = f'{INST}, topic=~"$topic"'
 
 
 def ledger_pipeline() -> Dashboard:
@@ -158,12 +33,18 @@ def ledger_pipeline() -> Dashboard:
     return Dashboard(
         uid="procledger-pipeline",
         title="Ledger pipeline",
-        description="Kafka to PostgreSQL: throughput, lag, latency, rejections, batches.",
+        description="Kafka to PostgreSQL: throughput, lag, latency, rejections, batches; and "
+        "the intake, audit and publish services around it.",
+        variables=(
+            Variable("instance", "Instance", 'up{job=~"procledger-.*"}', "instance"),
+            Variable("topic", "Topic", f"{C}events_consumed_total", "topic"),
+        ),
         panels=(
+            row("Consumers"),
             Panel(
                 "Consumers up",
                 "stat",
-                (Target('sum(up{job="procledger-consumer"})'),),
+                (Target(f'sum(up{{job="procledger-consumer", {INST}}})'),),
                 width=6,
                 height=4,
                 thresholds=((None, "red"), (1, "green")),
@@ -171,14 +52,14 @@ def ledger_pipeline() -> Dashboard:
             Panel(
                 "Assigned partitions",
                 "stat",
-                (Target(f"sum({C}assigned_partitions)"),),
+                (Target(f"sum({C}assigned_partitions{{{INST}}})"),),
                 width=6,
                 height=4,
             ),
             Panel(
                 "Since last batch",
                 "stat",
-                (Target(f"time() - max({C}last_batch_time_seconds)"),),
+                (Target(f"time() - max({C}last_batch_time_seconds{{{INST}}})"),),
                 unit=s,
                 width=6,
                 height=4,
@@ -187,7 +68,7 @@ def ledger_pipeline() -> Dashboard:
             Panel(
                 "Consumer up time",
                 "stat",
-                (Target(f"time() - min({C}start_time_seconds)"),),
+                (Target(f"time() - min({C}start_time_seconds{{{INST}}})"),),
                 unit=s,
                 width=6,
                 height=4,
@@ -198,7 +79,7 @@ def ledger_pipeline() -> Dashboard:
                 "timeseries",
                 (
                     Target(
-                        f"sum by (event_type) (rate({C}events_applied_total[{RATE}]))",
+                        f"sum by (event_type) (rate({C}events_applied_total{{{INST}}}[{RATE}]))",
                         "{{event_type}}",
                     ),
                 ),
@@ -207,26 +88,31 @@ def ledger_pipeline() -> Dashboard:
             Panel(
                 "Records consumed per second",
                 "timeseries",
-                (Target(f"sum by (topic) (rate({C}events_consumed_total[{RATE}]))", "{{topic}}"),),
+                (
+                    Target(
+                        f"sum by (topic) (rate({C}events_consumed_total{{{INST_TOPIC}}}[{RATE}]))",
+                        "{{topic}}",
+                    ),
+                ),
                 unit="ops",
             ),
             Panel(
                 "Lag (messages)",
                 "timeseries",
-                (Target(f"sum by (topic) ({C}lag_messages)", "{{topic}}"),),
+                (Target(f"sum by (topic) ({C}lag_messages{{{INST_TOPIC}}})", "{{topic}}"),),
                 description="Kafka end offset minus the ledger's next offset",
             ),
             Panel(
                 "Lag (seconds)",
                 "timeseries",
-                (Target(f"max by (topic) ({C}lag_seconds)", "{{topic}}"),),
+                (Target(f"max by (topic) ({C}lag_seconds{{{INST_TOPIC}}})", "{{topic}}"),),
                 unit=s,
                 description="Age of the oldest record not yet in the ledger",
             ),
             Panel(
                 "End-to-end latency",
                 "timeseries",
-                quantiles(f"{C}end_to_end_latency_seconds", (0.5, 0.9, 0.99)),
+                quantiles(f"{C}end_to_end_latency_seconds", (0.5, 0.9, 0.99), where=INST),
                 unit=s,
                 description="Kafka record timestamp to ledger commit",
             ),
@@ -235,7 +121,8 @@ def ledger_pipeline() -> Dashboard:
                 "timeseries",
                 (
                     Target(
-                        f"sum by (reason) (rate({C}events_rejected_total[{RATE}]))", "{{reason}}"
+                        f"sum by (reason) (rate({C}events_rejected_total{{{INST}}}[{RATE}]))",
+                        "{{reason}}",
                     ),
                 ),
                 unit="ops",
@@ -246,7 +133,7 @@ def ledger_pipeline() -> Dashboard:
                 (
                     Target(
                         "sort_desc(sum by (reason, event_type) "
-                        f"(increase({C}events_rejected_total[$__range])))",
+                        f"(increase({C}events_rejected_total{{{INST}}}[$__range])))",
                         "{{reason}} {{event_type}}",
                         instant=True,
                     ),
@@ -257,9 +144,9 @@ def ledger_pipeline() -> Dashboard:
                 "Dead-letter topic",
                 "timeseries",
                 (
-                    Target(f"sum(rate({C}dlq_forwarded_total[{RATE}]))", "forwarded"),
+                    Target(f"sum(rate({C}dlq_forwarded_total{{{INST}}}[{RATE}]))", "forwarded"),
                     Target(
-                        f"sum(rate({C}dlq_forward_failures_total[{RATE}]))",
+                        f"sum(rate({C}dlq_forward_failures_total{{{INST}}}[{RATE}]))",
                         "forward failures (batches)",
                     ),
                 ),
@@ -268,13 +155,13 @@ def ledger_pipeline() -> Dashboard:
             Panel(
                 "Batch size",
                 "timeseries",
-                quantiles(f"{C}batch_size_records", (0.5, 0.99)),
+                quantiles(f"{C}batch_size_records", (0.5, 0.99), where=INST),
                 width=8,
             ),
             Panel(
                 "Batch duration",
                 "timeseries",
-                quantiles(f"{C}batch_duration_seconds", (0.5, 0.99)),
+                quantiles(f"{C}batch_duration_seconds", (0.5, 0.99), where=INST),
                 unit=s,
                 width=8,
                 description="Poll to Kafka offset commit",
@@ -282,7 +169,7 @@ def ledger_pipeline() -> Dashboard:
             Panel(
                 "Database commit",
                 "timeseries",
-                quantiles(f"{C}db_commit_duration_seconds", (0.5, 0.99)),
+                quantiles(f"{C}db_commit_duration_seconds", (0.5, 0.99), where=INST),
                 unit=s,
                 width=8,
                 description="The batch's PostgreSQL transaction",
@@ -290,15 +177,22 @@ def ledger_pipeline() -> Dashboard:
             Panel(
                 "Retries by kind",
                 "timeseries",
-                (Target(f"sum by (kind) (increase({C}retries_total[{RATE}]))", "{{kind}}"),),
+                (
+                    Target(
+                        f"sum by (kind) (increase({C}retries_total{{{INST}}}[{RATE}]))", "{{kind}}"
+                    ),
+                ),
                 width=8,
             ),
             Panel(
                 "Rebalances and fenced batches",
                 "timeseries",
                 (
-                    Target(f"sum(increase({C}rebalances_total[{RATE}]))", "rebalances"),
-                    Target(f"sum(increase({C}fenced_batches_total[{RATE}]))", "fenced batches"),
+                    Target(f"sum(increase({C}rebalances_total{{{INST}}}[{RATE}]))", "rebalances"),
+                    Target(
+                        f"sum(increase({C}fenced_batches_total{{{INST}}}[{RATE}]))",
+                        "fenced batches",
+                    ),
                 ),
                 width=8,
                 description="A fenced batch was rolled back: another member owned the partition",
@@ -307,121 +201,33 @@ def ledger_pipeline() -> Dashboard:
                 "Ledger position by partition",
                 "table",
                 (
-                    Target(f"max by (topic, partition) ({C}committed_offset)", instant=True),
-                    Target(f"max by (topic, partition) ({C}lag_messages)", instant=True),
+                    Target(
+                        f"max by (topic, partition) ({C}committed_offset{{{INST_TOPIC}}})",
+                        instant=True,
+                    ),
+                    Target(
+                        f"max by (topic, partition) ({C}lag_messages{{{INST_TOPIC}}})", instant=True
+                    ),
                 ),
                 width=8,
                 description="Next offset to apply (A) and lag (B)",
             ),
+            *service_panels(INST),
         ),
     )
 
 
-def procurement() -> Dashboard:
-    usd = "currencyUSD"
-    return Dashboard(
-        uid="procledger-procurement",
-        title="Procurement",
-        description="Who ordered what, how much arrived, and stockpile targets.",
-        panels=(
-            Panel(
-                "155mm ordered, year to date",
-                "stat",
-                (Target(f"max({L}ordered_value_155mm_ytd_usd)"),),
-                unit=usd,
-                width=8,
-                thresholds=((None, "orange"), (HEADLINE_USD, "green")),
-                description="Green from the USD 1bn headline on (business year of the "
-                "latest 155mm order)",
-            ),
-            Panel(
-                "Committed value, all calibres",
-                "stat",
-                (Target(f"sum({BUYER} ({L}committed_value_usd))"),),
-                unit=usd,
-                width=8,
-            ),
-            Panel(
-                "155mm delivered share",
-                "stat",
-                (
-                    Target(
-                        f'sum({BUYER} ({L}delivered_quantity{{caliber_mm="155"}})) / '
-                        f'sum({BUYER} ({L}committed_quantity{{caliber_mm="155"}}))'
-                    ),
-                ),
-                unit="percentunit",
-                width=8,
-                decimals=1,
-            ),
-            Panel(
-                "Value ordered by buyer and calibre",
-                "bargauge",
-                (
-                    Target(
-                        f"sort_desc({BUYER} ({L}committed_value_usd))",
-                        "{{buyer}} {{caliber_mm}}mm",
-                        instant=True,
-                    ),
-                ),
-                unit=usd,
-                height=12,
-            ),
-            Panel(
-                "Ordered versus delivered by buyer and calibre",
-                "table",
-                (
-                    Target(f"{BUYER} ({L}committed_quantity)", instant=True),
-                    Target(f"{BUYER} ({L}delivered_quantity)", instant=True),
-                ),
-                height=12,
-                description="Quantity ordered (A) and delivered (B)",
-            ),
-            Panel(
-                "Committed value over time by calibre",
-                "timeseries",
-                (
-                    Target(
-                        f"sum by (caliber_mm) ({BUYER} ({L}committed_value_usd))",
-                        "{{caliber_mm}}mm",
-                    ),
-                ),
-                unit=usd,
-            ),
-            Panel(
-                "Stockpile gap by country and calibre",
-                "bargauge",
-                (
-                    Target(
-                        f"sort_desc({COUNTRY} ({L}stockpile_gap_quantity))",
-                        "{{country}} {{caliber_mm}}mm",
-                        instant=True,
-                    ),
-                ),
-                description="Target minus holdings (delivered national-stockpile orders)",
-            ),
-            Panel(
-                "Stockpile targets versus holdings",
-                "table",
-                (
-                    Target(f"{COUNTRY} ({L}stockpile_target_quantity)", instant=True),
-                    Target(f"{COUNTRY} ({L}stockpile_holdings_quantity)", instant=True),
-                    Target(f"{COUNTRY} ({L}stockpile_gap_quantity)", instant=True),
-                ),
-                width=24,
-                height=10,
-                description="Target (A), holdings (B) and gap (C)",
-            ),
-        ),
-    )
-
-
-DASHBOARDS = {"ledger-pipeline.json": ledger_pipeline, "procurement.json": procurement}
+DASHBOARDS = {
+    "ledger-pipeline.json": ledger_pipeline,
+    "procurement.json": procurement,
+    "servers.json": servers,
+}
 
 
 def dump(dashboard: Dashboard) -> str:
     """The file content: stable key order and a final newline, so diffs stay readable."""
-    return json.dumps(render(dashboard), indent=2, sort_keys=True) + "\n"
+    others = [build() for build in DASHBOARDS.values()]  # each links to the others
+    return json.dumps(render(dashboard, others), indent=2, sort_keys=True) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

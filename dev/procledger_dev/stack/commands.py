@@ -6,7 +6,7 @@ import argparse
 
 from procledger.cli_support import lazy
 
-COMPONENTS = ("postgres", "kafka", "prometheus")
+COMPONENTS = ("postgres", "kafka", "exporters", "prometheus")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,7 +18,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "STACK_DIR (default var/stack), STACK_KAFKA_PORT (9092), STACK_KAFKA_BROKERS "
             "(1, or 3 for a replicated cluster), STACK_PG_PORT (55432) and "
             "STACK_PROMETHEUS_PORT (9090); a second stack with other values runs beside the "
-            "first. Logs go to STACK_DIR/logs."
+            "first. Each broker runs the Prometheus JMX exporter agent on "
+            "STACK_KAFKA_EXPORTER_PORT (default: Kafka port + 312, so 9404); `exporters` is "
+            "postgres_exporter on STACK_PG_EXPORTER_PORT (default: Prometheus port + 97, so "
+            "9187). Logs go to STACK_DIR/logs."
         ),
     )
     parser.add_argument("action", choices=["up", "down", "status"])

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from procledger_dev.stack import kafka, postgres, prometheus
+from procledger_dev.stack import exporters, kafka, postgres, prometheus
 from procledger_dev.stack.commands import COMPONENTS
 from procledger_dev.stack.config import StackConfig, StackError
 
@@ -15,7 +15,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = StackConfig.from_env()
         chosen = args.only or list(COMPONENTS)
-        modules = {"postgres": postgres, "kafka": kafka, "prometheus": prometheus}
+        modules = {
+            "postgres": postgres,
+            "kafka": kafka,
+            "exporters": exporters,
+            "prometheus": prometheus,
+        }
         order = chosen if args.action != "down" else list(reversed(chosen))
         failed = False
         for name in order:

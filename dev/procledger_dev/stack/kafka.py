@@ -14,7 +14,9 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from procledger_dev.stack.config import REPO_ROOT, StackConfig, StackError
+from procledger_dev.stack.exporters import jmx_agent_option
 from procledger_dev.stack.procs import (
+    maven_copy,
     port_open,
     read_pid,
     require,
@@ -96,26 +98,8 @@ def jars_dir(cfg: StackConfig) -> Path:
 
 def ensure_jars(cfg: StackConfig) -> Path:
     """Resolve the broker and its runtime dependencies once; later calls reuse the cache."""
-    target = jars_dir(cfg)
-    marker = target / ".complete"
-    if marker.exists():
-        return target
     require("java", "openjdk-17-jre-headless")
-    mvn = require("mvn", "maven")
-    print(f"resolving Apache Kafka {kafka_version()} with Maven into {target} ...", flush=True)
-    result = subprocess.run(
-        [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         f"-DoutputDirectory={target}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise StackError(
-            f"Maven could not resolve the Kafka broker:\n{result.stdout}{result.stderr}"
-        )
-    marker.write_text(kafka_version() + "\n")
-    return target
+    return maven_copy(POM, jars_dir(cfg), f"Apache Kafka {kafka_version()}")
 
 
 def _node_dir(cfg: StackConfig, node: int) -> Path:
@@ -194,6 +178,13 @@ def _java(cfg: StackConfig, jars: Path, *args: str) -> list[str]:
             f"-Dlog4j2.configurationFile={LOG4J}", "-cp", f"{jars}/*", *args]  # fmt: skip
 
 
+def _broker(cfg: StackConfig, jars: Path, node: int) -> list[str]:
+    """The broker's command line, with the JMX exporter agent serving its metrics."""
+    props = _node_dir(cfg, node) / "server.properties"
+    java, *options = _java(cfg, jars, "kafka.Kafka", str(props))
+    return [java, jmx_agent_option(cfg, node), *options]
+
+
 def up(cfg: StackConfig) -> list[str]:
     """Format storage where new, start every node not running, wait until each answers."""
     jars = ensure_jars(cfg)
@@ -234,7 +225,7 @@ def up(cfg: StackConfig) -> list[str]:
             if fmt.returncode != 0:
                 raise StackError(f"formatting KRaft storage failed:\n{fmt.stdout}{fmt.stderr}")
         env = dict(os.environ, KAFKA_NODE=str(node))
-        spawn(_java(cfg, jars, "kafka.Kafka", str(props)), home / "kafka.pid", log, env=env)
+        spawn(_broker(cfg, jars, node), home / "kafka.pid", log, env=env)
         started.append((port, log))
     for port, log in started:
         wait_until(lambda p=port: port_open(p), 90, f"Kafka broker on port {port}", log)  # type: ignore[misc]
@@ -275,8 +266,7 @@ def start_node(cfg: StackConfig, node: int) -> None:
     home = _node_dir(cfg, node)
     port = cfg.kafka_broker_ports()[node - 1]
     log = cfg.logs / f"kafka-{node}.log"
-    spawn(_java(cfg, ensure_jars(cfg), "kafka.Kafka", str(home / "server.properties")),
-          home / "kafka.pid", log)  # fmt: skip
+    spawn(_broker(cfg, ensure_jars(cfg), node), home / "kafka.pid", log)
     wait_until(lambda: port_open(port), 90, f"Kafka broker on port {port}", log)
 
 

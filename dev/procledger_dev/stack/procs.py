@@ -22,6 +22,26 @@ def require(binary: str, package: str) -> str:
     return path
 
 
+def maven_copy(pom: Path, target: Path, what: str) -> Path:
+    """Resolve a pom's dependencies into `target` once (a marker records success)."""
+    marker = target / ".complete"
+    if marker.exists():
+        return target
+    mvn = require("mvn", "maven")
+    print(f"resolving {what} with Maven into {target} ...", flush=True)
+    result = subprocess.run(
+        [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+         f"-DoutputDirectory={target}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise StackError(f"Maven could not resolve {what}:\n{result.stdout}{result.stderr}")
+    marker.write_text(what + "\n")
+    return target
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)

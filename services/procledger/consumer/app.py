@@ -27,8 +27,8 @@ from procledger.adapters.kafka_heads import KafkaHeadReader
 from procledger.adapters.kafka_source import KafkaEventSource
 from procledger.adapters.postgres_dlq import PostgresDlqLog
 from procledger.adapters.postgres_store import PostgresLedgerStore, StoreConflict, StoreUnavailable
-from procledger.consumer.business_metrics import LedgerBusinessCollector, PostgresBusinessQueries
 from procledger.consumer.dlq import DlqOutbox
+from procledger.consumer.health import ConsumerProbes
 from procledger.consumer.metrics import ConsumerMetrics
 from procledger.consumer.service import ConsumerTuning, LedgerConsumer
 from procledger.domain.events import EVENT_TYPES
@@ -40,7 +40,8 @@ log = logging.getLogger("procledger.consume")
 @dataclass(frozen=True, slots=True)
 class ConsumerSettings:
     """CONSUMER_GROUP, CONSUMER_METRICS_PORT, CONSUMER_MAX_RECORDS, CONSUMER_SESSION_TIMEOUT_MS,
-    and PROCLEDGER_FAULT_KILL_BEFORE_DLQ (a fault point for the fault suite only)."""
+    CONSUMER_PROGRESS_INTERVAL_S, and PROCLEDGER_FAULT_KILL_BEFORE_DLQ (a fault point for the
+    fault suite only)."""
 
     kafka: KafkaSettings
     topics: Topics
@@ -49,6 +50,7 @@ class ConsumerSettings:
     metrics_port: int
     max_records: int
     session_timeout_ms: int
+    progress_interval_s: int = 30
     kill_before_dlq: int = 0
 
     @classmethod
@@ -63,6 +65,7 @@ class ConsumerSettings:
             session_timeout_ms=env.integer(
                 "CONSUMER_SESSION_TIMEOUT_MS", 10_000, minimum=1000, maximum=300_000
             ),
+            progress_interval_s=env.integer("CONSUMER_PROGRESS_INTERVAL_S", 30, maximum=86_400),
             kill_before_dlq=env.integer("PROCLEDGER_FAULT_KILL_BEFORE_DLQ", 0, minimum=0),
         )
 
@@ -95,11 +98,12 @@ def run(args: argparse.Namespace) -> int:
     # process_start_time_seconds, CPU and memory, and the Python version, as any exporter has.
     registry.register(PROCESS_COLLECTOR)
     registry.register(PLATFORM_COLLECTOR)
-    business = PostgresBusinessQueries(settings.database.url)
-    registry.register(LedgerBusinessCollector(business))
+    # Background probes: a scrape reads their last answer and never waits on PostgreSQL.
+    probes = ConsumerProbes.start(settings.database.url, metrics, registry)
     port = settings.metrics_port if args.metrics_port is None else args.metrics_port
     if port:
         start_http_server(port, addr="0.0.0.0", registry=registry)  # noqa: S104 - scraped
+        log.info("metrics on http://0.0.0.0:%d/metrics", port)
     source = KafkaEventSource(
         settings.kafka,
         [settings.topics.orders, settings.topics.stockpile_targets],
@@ -118,7 +122,10 @@ def run(args: argparse.Namespace) -> int:
     consumer = LedgerConsumer(
         source, store, forwarder, metrics,
         unavailable=(StoreUnavailable,), conflicts=(StoreConflict,),
-        tuning=ConsumerTuning(max_records=settings.max_records, prefetch=True),
+        tuning=ConsumerTuning(
+            max_records=settings.max_records, prefetch=True,
+            progress_interval_s=settings.progress_interval_s,
+        ),
         head_timestamps=heads.timestamps, dlq=dlq,
     )  # fmt: skip
     stop = threading.Event()
@@ -149,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         forwarder.close()
         heads.close()
         dlq_log.close()
-        business.close()
+        probes.stop()
         store.close()
     return 0
 
