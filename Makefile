@@ -6,27 +6,30 @@ BIN := $(VENV)/bin
 PROCLEDGER := $(BIN)/procledger
 DEV := $(BIN)/procledger-dev
 PYTEST_ARGS ?=
+# The development passwords of the local stack apply only under this profile (README: Configuration).
+export PROCLEDGER_PROFILE ?= local
+PY_SOURCES := services dev tests setup.py schemas
 
-.PHONY: demo test lint format unit integration e2e stack-up stack-down stack-status bench chaos clean
+.PHONY: demo test lint format unit integration e2e bootstrap venv stack-up stack-down stack-status bench chaos clean
 
-$(BIN)/procledger: pyproject.toml dev/pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]" -e ./dev
-	touch $@
+# scripts/bootstrap.sh is the one set-up step: system packages (apt-get on Debian/Ubuntu,
+# else the list to install) and the venv; it returns at once when nothing is missing.
+bootstrap:
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/bootstrap.sh
 
-venv: $(BIN)/procledger
+venv:
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/bootstrap.sh venv
 
 lint: venv
-	$(BIN)/ruff check services dev tests
-	$(BIN)/ruff format --check services dev tests
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
 
 format: venv
-	$(BIN)/ruff format services dev tests
-	$(BIN)/ruff check --fix services dev tests
+	$(BIN)/ruff format $(PY_SOURCES)
+	$(BIN)/ruff check --fix $(PY_SOURCES)
 
-stack-up: venv
+stack-up: bootstrap
 	$(DEV) stack up
 
 stack-down: venv
@@ -35,7 +38,7 @@ stack-down: venv
 stack-status: venv
 	$(DEV) stack status
 
-test: lint stack-up
+test: bootstrap lint stack-up
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit: venv

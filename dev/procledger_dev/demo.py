@@ -27,7 +27,7 @@ def main() -> int:
     kafka, topics, database = (
         KafkaSettings.from_env(env),
         Topics.from_env(env),
-        DatabaseSettings.from_env(env),
+        DatabaseSettings.from_env(env, admin=True),
     )
     _step("database and topics")
     report = migrate(database)

@@ -3,26 +3,42 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import psycopg
 from kafka.errors import KafkaError
 
 from procledger.adapters.kafka_topics import TopicSetupError, ensure_topics
-from procledger.adapters.postgres_migrations import migrate
-from procledger.settings import DatabaseSettings, Env, KafkaSettings, SettingsError, Topics
+from procledger.adapters.postgres_migrations import MigrationsNotFound, migrate
+from procledger.audit.settings import DEFAULT_AUDIT_DATABASE_URL
+from procledger.settings import (
+    DEFAULT_ADMIN_DATABASE_URL,
+    DEFAULT_DATABASE_URL,
+    DatabaseSettings,
+    Env,
+    KafkaSettings,
+    SettingsError,
+    Topics,
+)
 
 
 def run_db(args: argparse.Namespace) -> int:
     try:
-        settings = DatabaseSettings.from_env(Env())
-        report = migrate(settings, auditor_url=os.environ.get("AUDIT_DATABASE_URL"))
+        urls = Env().secrets({
+            "DATABASE_URL": DEFAULT_DATABASE_URL,
+            "DATABASE_ADMIN_URL": DEFAULT_ADMIN_DATABASE_URL,
+            "AUDIT_DATABASE_URL": DEFAULT_AUDIT_DATABASE_URL,
+        })  # fmt: skip
+        settings = DatabaseSettings(url=urls["DATABASE_URL"], admin_url=urls["DATABASE_ADMIN_URL"])
+        report = migrate(settings, auditor_url=urls["AUDIT_DATABASE_URL"])
     except (SettingsError, ValueError) as err:
         print(f"procledger db migrate: {err}", file=sys.stderr)
         return 2
     except psycopg.OperationalError as err:
         print(f"procledger db migrate: cannot reach PostgreSQL: {err}", file=sys.stderr)
+        return 1
+    except MigrationsNotFound as err:
+        print(f"procledger db migrate: {err}", file=sys.stderr)
         return 1
     created = " (created)" if report.created_database else ""
     applied = ", ".join(report.applied) or "none pending"

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from procledger.logs import FORMATS, configure
 
@@ -29,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
             "into a hash-chained PostgreSQL ledger, and audit it. Configuration comes from "
             "environment variables (see README: Configuration)."
         ),
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"procledger {metadata.version('procledger')}"
     )
     parser.add_argument(
         "--log-level",

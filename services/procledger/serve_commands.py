@@ -31,7 +31,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit = services.add_parser(
         "audit",
         help="the audit API: read-only queries over the ledger",
-        description="The read-only audit API (see `procledger.audit`).",
+        description=(
+            "The read-only audit API (see `procledger.audit`). Exits 2 on bad configuration "
+            "or a database without the audit views (run `procledger db migrate` first)."
+        ),
     )
     audit.add_argument("--host", help="listen address (env AUDIT_HOST)")
     audit.add_argument("--port", type=int, help="listen port (env AUDIT_PORT)")

@@ -11,6 +11,10 @@ class SettingsError(ValueError):
     """A configuration value is missing or invalid; the message names the key."""
 
 
+PROFILE_ENV = "PROCLEDGER_PROFILE"
+LOCAL_PROFILE = "local"
+
+
 class Env:
     """Typed access to environment variables that fails fast and names the key."""
 
@@ -41,6 +45,26 @@ class Env:
         if value not in choices:
             raise SettingsError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
         return value
+
+    @property
+    def local_profile(self) -> bool:
+        """PROCLEDGER_PROFILE=local: a developer's machine, where development passwords apply."""
+        return self._source.get(PROFILE_ENV) == LOCAL_PROFILE
+
+    def secrets(self, local_defaults: Mapping[str, str]) -> dict[str, str]:
+        """Credentials (URLs with passwords): each required unless the local profile is on.
+
+        The built-in values are the local stack's development passwords, so a service started
+        anywhere else without its own refuses to start, naming every missing variable.
+        """
+        values = {key: self._source.get(key, "") for key in local_defaults}
+        missing = [key for key, value in values.items() if not value]
+        if missing and not self.local_profile:
+            raise SettingsError(
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required: the "
+                f"built-in development credentials apply only with {PROFILE_ENV}={LOCAL_PROFILE}"
+            )
+        return {key: value or local_defaults[key] for key, value in values.items()}
 
     def optional(self, key: str) -> str | None:
         return self._source.get(key) or None
@@ -138,8 +162,13 @@ class DatabaseSettings:
     admin_url: str = field(default=DEFAULT_ADMIN_DATABASE_URL, repr=False)
 
     @classmethod
-    def from_env(cls, env: Env) -> DatabaseSettings:
-        return cls(
-            url=env.text("DATABASE_URL", DEFAULT_DATABASE_URL),
-            admin_url=env.text("DATABASE_ADMIN_URL", DEFAULT_ADMIN_DATABASE_URL),
-        )
+    def from_env(cls, env: Env, *, admin: bool = False) -> DatabaseSettings:
+        """The application role's URL; the owner's too when `admin` (migrations, tooling).
+
+        Without `admin`, DATABASE_ADMIN_URL is not required: a consumer never needs it.
+        """
+        defaults = {"DATABASE_URL": DEFAULT_DATABASE_URL}
+        if admin:
+            defaults["DATABASE_ADMIN_URL"] = DEFAULT_ADMIN_DATABASE_URL
+        urls = env.secrets(defaults)
+        return cls(url=urls["DATABASE_URL"], admin_url=urls.get("DATABASE_ADMIN_URL", ""))

@@ -90,7 +90,9 @@ class LedgerEnv:
             "DATABASE_ADMIN_URL": self.env["DATABASE_ADMIN_URL"].rsplit("/", 1)[0] + f"/{database}",
             "CONSUMER_GROUP": f"{self.env['CONSUMER_GROUP']}.{suffix}",
         }
-        other = LedgerEnv(env, self.kafka, self.topics, DatabaseSettings.from_env(Env(env)))
+        other = LedgerEnv(
+            env, self.kafka, self.topics, DatabaseSettings.from_env(Env(env), admin=True)
+        )
         migrate(other.database)
         return other
 
@@ -129,7 +131,7 @@ def make_ledger(stack: StackConfig, unique: str, **overrides: str) -> LedgerEnv:
         env=env,
         kafka=KafkaSettings.from_env(settings),
         topics=Topics.from_env(settings),
-        database=DatabaseSettings.from_env(settings),
+        database=DatabaseSettings.from_env(settings, admin=True),
     )
     migrate(ledger_env.database, auditor_url=env["AUDIT_DATABASE_URL"])
     ensure_topics(ledger_env.kafka, ledger_env.topics)

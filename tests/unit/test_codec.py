@@ -24,15 +24,10 @@ from procledger.codec.errors import (
     SchemaRegistryError,
     UnknownSchema,
 )
-from procledger.codec.schemas import (
-    SCHEMAS_DIR_ENV,
-    SchemaRegistry,
-    SchemaVersion,
-    default_registry,
-    schemas_dir,
-)
+from procledger.codec.schemas import SchemaRegistry, SchemaVersion, default_registry
 from procledger.domain.events import EVENT_TYPES, Event, OrderPlaced, event_type
 from procledger.domain.validation import DECIMAL_LIMITS
+from procledger.resources import SCHEMAS_DIR_ENV, avro_schemas_dir
 from tests.unit.event_samples import PLACED, PLACED_MINIMAL, SAMPLES
 
 REGISTRY = default_registry()
@@ -452,13 +447,14 @@ def test_by_fingerprint_accepts_bytes_hex_and_integers() -> None:
     assert REGISTRY.by_fingerprint(bytes(8)) is None
 
 
-def test_schemas_dir_is_the_repository_folder_unless_configured(
+def test_schemas_dir_is_the_packaged_repository_folder_unless_configured(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    # The editable install maps procledger.schemas onto the repository's schemas/ folder.
     monkeypatch.delenv(SCHEMAS_DIR_ENV, raising=False)
-    assert schemas_dir() == ROOT / "schemas" / "avro"
+    assert avro_schemas_dir() == ROOT / "schemas" / "avro"
     monkeypatch.setenv(SCHEMAS_DIR_ENV, str(tmp_path))
-    assert schemas_dir() == tmp_path
+    assert avro_schemas_dir() == tmp_path
 
 
 def _copy_schemas(tmp_path: Path) -> Path:

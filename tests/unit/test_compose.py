@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from procledger.cli import build_parser
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
 from procledger_dev.stack import exporters
 from procledger_dev.stack.config import StackConfig
@@ -55,7 +58,7 @@ def test_compose_uses_the_same_topics_and_variables() -> None:
     # Every variable compose sets is one the settings read (no typo goes unnoticed).
     settings = Env(env)
     assert KafkaSettings.from_env(settings).bootstrap_servers == "kafka:9092"
-    db = DatabaseSettings.from_env(settings)
+    db = DatabaseSettings.from_env(settings, admin=True)
     assert db.url.startswith("postgresql://procledger_app:")
     assert "/procledger" in db.admin_url
 
@@ -65,6 +68,92 @@ def test_compose_kafka_is_kraft_4x() -> None:
     assert kafka["image"].startswith("apache/kafka:4.")
     assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert _compose()["services"]["postgres"]["image"] == "postgres:17"
+
+
+def _mounts() -> dict[str, Path]:
+    """Every bind mount of the compose services: container path -> checkout path."""
+    mounts = {}
+    for svc in _compose()["services"].values():
+        for volume in svc.get("volumes", []):
+            source, target = str(volume).split(":")[:2]
+            if source.startswith((".", "/")):  # a bind mount, not a named volume
+                mounts[target] = ROOT / source
+    return mounts
+
+
+def test_every_mounted_file_exists_in_the_checkout() -> None:
+    mounts = _mounts()
+    assert mounts, "compose mounts nothing: the test would prove nothing"
+    missing = [f"{target} <- {source}" for target, source in mounts.items() if not source.exists()]
+    assert not missing
+
+
+def test_grafana_and_prometheus_find_their_files_under_the_mounts() -> None:
+    mounts = _mounts()
+    provider = yaml.safe_load(
+        (mounts["/etc/grafana/provisioning"] / "dashboards" / "procledger.yml").read_text()
+    )
+    dashboards = mounts[provider["providers"][0]["options"]["path"]]
+    assert {"ledger-pipeline.json", "procurement.json"} <= {
+        p.name for p in dashboards.glob("*.json")
+    }
+    assert list((mounts["/etc/grafana/provisioning"] / "datasources").glob("*.yml"))
+    config = yaml.safe_load(mounts["/etc/prometheus/prometheus.yml"].read_text())
+    for pattern in config["rule_files"]:  # relative to the config file's folder
+        folder, glob = pattern.rsplit("/", 1)
+        assert list(mounts[f"/etc/prometheus/{folder}"].glob(glob)), pattern
+
+
+def test_the_image_is_built_from_the_wheel_inputs_only() -> None:
+    from tests.e2e.test_installed_product import BUILD_INPUTS  # noqa: PLC0415 - e2e module
+
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text().splitlines()
+    copied = {
+        part.rstrip("/")
+        for line in dockerfile
+        if line.startswith("COPY ") and "--from" not in line
+        for part in line.split()[1:-1]
+    }
+    assert copied == set(BUILD_INPUTS)
+    allowed = {
+        line[1:].rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    }
+    assert allowed == set(BUILD_INPUTS)
+    assert all((ROOT / name).exists() for name in BUILD_INPUTS)
+    # The runtime stage installs the wheel, runs as a non-root user, and holds no source.
+    runtime = "\n".join(
+        dockerfile[next(i for i, line in enumerate(dockerfile) if " AS runtime" in line) :]
+    )
+    assert "--find-links /wheels procledger" in runtime
+    assert "\nUSER procledger" in runtime
+    assert "COPY" not in runtime
+
+
+def test_the_compose_commands_exist_in_the_installed_cli() -> None:
+    parser = build_parser()
+    services = _compose()["services"]
+    commands = [services[name]["command"] for name in ("consumer", "intake", "audit")]
+    setup = services["setup"]["entrypoint"][-1]
+    commands += [step.split()[1:] for step in setup.split("&&")]
+    for command in commands:
+        args = parser.parse_args(command)  # exits (failing the test) on an unknown command
+        assert callable(args.func)
+
+
+def test_the_package_data_covers_every_schema_and_migration() -> None:
+    # Migrations and schemas are read from the installed package: a file the package-data
+    # patterns miss would be absent from the wheel (and from the image) without a sound.
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = data["tool"]["setuptools"]["package-data"]["procledger.schemas"]
+    files = [
+        p.relative_to(ROOT / "schemas").as_posix()
+        for p in (ROOT / "schemas").rglob("*")
+        if p.is_file() and p.suffix not in {".py", ".pyc"}
+    ]
+    assert files
+    assert [f for f in files if not any(fnmatch(f, pattern) for pattern in patterns)] == []
 
 
 def test_compose_runs_the_same_exporters_as_the_stack() -> None:

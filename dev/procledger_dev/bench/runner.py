@@ -123,7 +123,7 @@ class _Run:
         self.repeats = 1 if args.quick else args.repeats
         env = Env()
         self.kafka = KafkaSettings.from_env(env)
-        self.base = DatabaseSettings.from_env(env)
+        self.base = DatabaseSettings.from_env(env, admin=True)
         run_id = uuid.uuid4().hex[:8]
         self.topics = Topics(
             f"bench.{run_id}.orders", f"bench.{run_id}.targets", f"bench.{run_id}.dlq"

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 from yoyo import get_backend, read_migrations
 
+from procledger.resources import MIGRATIONS_DIR_ENV, migrations_dir
 from procledger.settings import DatabaseSettings
 
-MIGRATIONS = Path(__file__).resolve().parents[3] / "schemas" / "sql" / "migrations"
 APP_ROLE = "procledger_app"
 AUDITOR_ROLE = "procledger_auditor"
 
 log = logging.getLogger(__name__)
+
+
+class MigrationsNotFound(Exception):
+    """No migration files where the package (or PROCLEDGER_MIGRATIONS_DIR) says they are."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,18 @@ def _ensure_role(conn: psycopg.Connection[tuple[object, ...]], role: str, passwo
 
 
 def migrate(settings: DatabaseSettings, auditor_url: str | None = None) -> MigrationReport:
-    """Create the database and roles where missing, then apply pending migrations in order."""
+    """Create the database and roles where missing, then apply pending migrations in order.
+
+    Raises MigrationsNotFound, before touching the server, when there is nothing to apply.
+    """
+    folder = migrations_dir()
+    migrations = read_migrations(str(folder)) if folder.is_dir() else []
+    if len(migrations) == 0:
+        # An empty set would "apply nothing" and report success on a database with no tables.
+        raise MigrationsNotFound(
+            f"no migrations found in {folder} (the package procledger.schemas, or "
+            f"{MIGRATIONS_DIR_ENV} if set): the installation is incomplete"
+        )
     _, _, database = _credentials(settings.admin_url)
     app_user, app_password, _ = _credentials(settings.url)
     if app_user != APP_ROLE:
@@ -67,7 +81,6 @@ def migrate(settings: DatabaseSettings, auditor_url: str | None = None) -> Migra
         else:
             _ensure_role(conn, AUDITOR_ROLE, AUDITOR_ROLE)
     backend = get_backend(settings.admin_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    migrations = read_migrations(str(MIGRATIONS))
     with backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
@@ -75,3 +88,51 @@ def migrate(settings: DatabaseSettings, auditor_url: str | None = None) -> Migra
     for migration_id in applied:
         log.info("applied migration %s to %s", migration_id, database)
     return MigrationReport(database=database, created_database=created, applied=applied)
+
+
+# What the migrations create and each service needs; checked at start so a database that was
+# never migrated stops a service with one clear message instead of failing on first use.
+LEDGER_RELATIONS = (
+    "ledger.journal",
+    "ledger.postings",
+    "ledger.rejections",
+    "ledger.positions",
+    "ledger.orders",
+    "ledger.stockpile_targets",
+    "ledger.dlq_forwarded",
+)
+AUDIT_RELATIONS = (
+    "audit.journal",
+    "audit.postings",
+    "audit.rejections",
+    "audit.positions",
+    "audit.orders",
+    "audit.stockpile",
+)
+
+
+class LedgerSchemaMissing(Exception):
+    """The database has none or only some of the relations the migrations create."""
+
+
+class SchemaCheckUnavailable(Exception):
+    """The database could not be reached to check its relations."""
+
+
+def require_relations(url: str, relations: tuple[str, ...], variable: str) -> None:
+    """Raise LedgerSchemaMissing naming what the database at `url` (env `variable`) lacks."""
+    try:
+        with psycopg.connect(url, connect_timeout=10) as conn:
+            rows = conn.execute(
+                "SELECT r FROM unnest(%s::text[]) AS r WHERE to_regclass(r) IS NULL",
+                (list(relations),),
+            ).fetchall()
+    except psycopg.OperationalError as err:
+        raise SchemaCheckUnavailable(f"cannot reach the database of {variable}: {err}") from err
+    missing = [str(row[0]) for row in rows]
+    if missing:
+        _, _, database = _credentials(url)
+        raise LedgerSchemaMissing(
+            f"database {database!r} ({variable}) lacks {', '.join(missing)}: it was never "
+            "migrated; run `procledger db migrate` (DATABASE_ADMIN_URL) first"
+        )

@@ -9,6 +9,12 @@ import sys
 import uvicorn
 from prometheus_client import CollectorRegistry
 
+from procledger.adapters.postgres_migrations import (
+    AUDIT_RELATIONS,
+    LedgerSchemaMissing,
+    SchemaCheckUnavailable,
+    require_relations,
+)
 from procledger.audit.api import create_app
 from procledger.audit.settings import AuditSettings
 from procledger.settings import Env, SettingsError
@@ -28,6 +34,14 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < port < 65536:
         print(f"procledger serve audit: --port must be 1..65535, got {port}", file=sys.stderr)
         return 2
+    try:
+        require_relations(settings.database_url, AUDIT_RELATIONS, "AUDIT_DATABASE_URL")
+    except LedgerSchemaMissing as err:
+        print(f"procledger serve audit: {err}", file=sys.stderr)
+        return 2
+    except SchemaCheckUnavailable as err:
+        # The API answers 503 while the database is away; it need not wait for it to start.
+        log.warning("could not check the audit views at start: %s", err)
     if not settings.tokens.auditor:
         log.warning("AUDITOR_TOKENS is empty: every /v1 request will get 401")
     try:

@@ -29,7 +29,9 @@ class AuditSettings:
     @classmethod
     def from_env(cls, env: Env) -> AuditSettings:
         return cls(
-            database_url=env.text("AUDIT_DATABASE_URL", DEFAULT_AUDIT_DATABASE_URL),
+            database_url=env.secrets({"AUDIT_DATABASE_URL": DEFAULT_AUDIT_DATABASE_URL})[
+                "AUDIT_DATABASE_URL"
+            ],
             host=env.text("AUDIT_HOST", "127.0.0.1"),
             port=env.integer("AUDIT_PORT", 8082, minimum=1, maximum=65535),
             verify_interval_s=env.integer("AUDIT_VERIFY_INTERVAL_S", 300, maximum=86_400 * 7),

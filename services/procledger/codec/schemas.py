@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -17,8 +16,8 @@ from fastavro.schema import parse_schema, to_parsing_canonical_form
 
 from procledger.codec.errors import SchemaRegistryError
 from procledger.domain.events import EVENT_TYPES
+from procledger.resources import avro_schemas_dir
 
-SCHEMAS_DIR_ENV = "PROCLEDGER_SCHEMAS_DIR"
 NAMESPACE = "procledger.events"
 # Avro single-object encoding: this marker, then the 8-byte little-endian CRC-64-AVRO.
 MAGIC = b"\xc3\x01"
@@ -64,14 +63,6 @@ class SchemaVersion:
     def header(self) -> bytes:
         """The single-object prefix of every record written with this version."""
         return MAGIC + self.fingerprint
-
-
-def schemas_dir() -> Path:
-    """PROCLEDGER_SCHEMAS_DIR if set, else <repo>/schemas/avro next to the services folder."""
-    configured = os.environ.get(SCHEMAS_DIR_ENV)
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[3] / "schemas" / "avro"
 
 
 def fingerprint_bytes(canonical_form: str) -> bytes:
@@ -172,8 +163,8 @@ class SchemaRegistry:
 
     @classmethod
     def from_directory(cls, directory: Path | None = None) -> SchemaRegistry:
-        """Load every *.avsc file of a folder (default: schemas_dir())."""
-        folder = directory if directory is not None else schemas_dir()
+        """Load every *.avsc file of a folder (default: the packaged avro/)."""
+        folder = directory if directory is not None else avro_schemas_dir()
         paths = sorted(folder.glob("*.avsc"))
         if not paths:
             raise SchemaRegistryError(f"no .avsc files in {folder}")
@@ -206,5 +197,5 @@ class SchemaRegistry:
 
 @cache
 def default_registry() -> SchemaRegistry:
-    """The process-wide registry, loaded from schemas_dir() on first use."""
+    """The process-wide registry, loaded from avro_schemas_dir() on first use."""
     return SchemaRegistry.from_directory()

@@ -26,6 +26,12 @@ from procledger.adapters.kafka_dlq import KafkaDlqForwarder
 from procledger.adapters.kafka_heads import KafkaHeadReader
 from procledger.adapters.kafka_source import KafkaEventSource
 from procledger.adapters.postgres_dlq import PostgresDlqLog
+from procledger.adapters.postgres_migrations import (
+    LEDGER_RELATIONS,
+    LedgerSchemaMissing,
+    SchemaCheckUnavailable,
+    require_relations,
+)
 from procledger.adapters.postgres_store import PostgresLedgerStore, StoreConflict, StoreUnavailable
 from procledger.consumer.dlq import DlqOutbox
 from procledger.consumer.health import ConsumerProbes
@@ -92,6 +98,14 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as err:
         print(f"procledger consume: {err}", file=sys.stderr)
         return 2
+    try:
+        require_relations(settings.database.url, LEDGER_RELATIONS, "DATABASE_URL")
+    except LedgerSchemaMissing as err:
+        print(f"procledger consume: {err}", file=sys.stderr)
+        return 2
+    except SchemaCheckUnavailable as err:
+        # Not a reason to stop: the loop retries an unavailable database like any outage.
+        log.warning("could not check the ledger's tables at start: %s", err)
     group = args.group or settings.group
     registry = CollectorRegistry()
     metrics = ConsumerMetrics(registry, event_types=EVENT_TYPES)

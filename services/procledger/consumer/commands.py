@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "applies each polled batch in one transaction (journal, postings, projections, "
             "positions). Run several processes with the same group to share partitions. "
             "SIGTERM finishes the current batch and exits 0. Metrics on CONSUMER_METRICS_PORT "
-            "(0 disables them)."
+            "(0 disables them). Exits 2 on bad configuration or a database without the "
+            "ledger's tables (run `procledger db migrate` first)."
         ),
     )
     parser.add_argument("--group", help="consumer group (env CONSUMER_GROUP)")

@@ -1,0 +1,85 @@
+"""A database that was never set up stops every command at once, naming what is missing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from procledger_dev.stack.config import StackConfig
+
+
+def _env(stack: StackConfig, database: str, **extra: str) -> dict[str, str]:
+    base = f"127.0.0.1:{stack.pg_port}/{database}"
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+        "DATABASE_URL": f"postgresql://procledger_app:procledger_app@{base}",
+        "DATABASE_ADMIN_URL": f"postgresql://postgres:{stack.pg_superuser_password}@{base}",
+        "AUDIT_DATABASE_URL": f"postgresql://procledger_auditor:procledger_auditor@{base}",
+        "CONSUMER_METRICS_PORT": "0",
+        **extra,
+    }
+
+
+def _procledger(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "procledger.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_migrate_without_migrations_fails_and_names_the_folder(
+    stack: StackConfig,
+    unique: str,
+    tmp_path: Path,
+    superuser: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    database = f"pl_{unique}"
+    env = _env(stack, database, PROCLEDGER_MIGRATIONS_DIR=str(tmp_path))
+    result = _procledger(env, "db", "migrate")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"no migrations found in {tmp_path}" in result.stderr
+    assert "PROCLEDGER_MIGRATIONS_DIR" in result.stderr
+    assert "applied" not in result.stdout
+    # Checked before the server is touched: no half-made database is left behind.
+    found = superuser.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+    assert found.fetchone() is None
+
+
+@pytest.fixture
+def bare_database(
+    stack: StackConfig, unique: str, superuser: psycopg.Connection[tuple[object, ...]]
+) -> str:
+    """A database that exists but was never migrated (the roles exist on the shared stack)."""
+    database = f"pl_{unique}"
+    superuser.execute(f'CREATE DATABASE "{database}"')
+    return database
+
+
+def test_consume_stops_at_start_on_a_database_without_the_ledger(
+    stack: StackConfig, bare_database: str
+) -> None:
+    result = _procledger(_env(stack, bare_database), "consume", "--until-idle", "1")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"database '{bare_database}' (DATABASE_URL) lacks ledger.journal" in result.stderr
+    assert "procledger db migrate" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_audit_stops_at_start_on_a_database_without_the_views(
+    stack: StackConfig, bare_database: str
+) -> None:
+    env = _env(stack, bare_database, AUDITOR_TOKENS="t")
+    result = _procledger(env, "serve", "audit", "--port", "1")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"database '{bare_database}' (AUDIT_DATABASE_URL) lacks audit.journal" in result.stderr
+    assert "procledger db migrate" in result.stderr
