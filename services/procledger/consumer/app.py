@@ -76,6 +76,19 @@ class ConsumerSettings:
         )
 
 
+def _dead_letters(
+    settings: ConsumerSettings, metrics: ConsumerMetrics, heads: KafkaHeadReader
+) -> tuple[KafkaDlqForwarder, PostgresDlqLog, DlqOutbox]:
+    """The DLQ producer, the outbox's marks in the ledger, and the outbox over both."""
+    forwarder = KafkaDlqForwarder(settings.kafka, settings.topics.dlq)
+    dlq_log = PostgresDlqLog(settings.database.url)
+    dlq = DlqOutbox(
+        forwarder, dlq_log, metrics, originals=heads.records,
+        before_forward=_kill_before_dlq(settings.kill_before_dlq),
+    )  # fmt: skip
+    return forwarder, dlq_log, dlq
+
+
 def _kill_before_dlq(after: int) -> Callable[[], None] | None:
     """The fault suite's crash between a batch's commit and its dead-letter copies: SIGKILL
     this process on the `after`-th committed batch that has rejections (0: never)."""
@@ -125,14 +138,9 @@ def run(args: argparse.Namespace) -> int:
         session_timeout_ms=settings.session_timeout_ms,
     )
     store = PostgresLedgerStore(settings.database.url)
-    forwarder = KafkaDlqForwarder(settings.kafka, settings.topics.dlq)
     # Lag in seconds, and the original records of dead-letter copies sent again.
     heads = KafkaHeadReader(settings.kafka)
-    dlq_log = PostgresDlqLog(settings.database.url)
-    dlq = DlqOutbox(
-        forwarder, dlq_log, metrics, originals=heads.records,
-        before_forward=_kill_before_dlq(settings.kill_before_dlq),
-    )  # fmt: skip
+    forwarder, dlq_log, dlq = _dead_letters(settings, metrics, heads)
     consumer = LedgerConsumer(
         source, store, forwarder, metrics,
         unavailable=(StoreUnavailable,), conflicts=(StoreConflict,),
