@@ -16,6 +16,8 @@ what=${1:-all}
 # command-or-file|Debian package|what needs it
 REQUIREMENTS=(
   "java|openjdk-17-jre-headless|the Kafka broker (Java 17)"
+  "javac|openjdk-17-jdk-headless|building examples/java (the Java producer example)"
+  "zsh|zsh|the zsh completion test"
   "mvn|maven|resolving the Kafka broker's jars from Maven Central"
   "/usr/lib/postgresql/15/bin/postgres|postgresql-15|the ledger's database (PostgreSQL 15)"
   "prometheus|prometheus|metrics and alert rules"

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "procledger.audit.commands",
     "procledger.publishing.commands",
     "procledger.serve_commands",
+    "procledger.completion",
 )
 
 

@@ -31,11 +31,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class LibraryWarningsToDebug(logging.Filter):
+    """kafka-python's internal warnings ("Task ... blocking the event loop", reconnects it
+    retries by itself) are not the user's business: they become DEBUG records, shown only at
+    --log-level DEBUG. Failures reach the user as the command's own error messages."""
+
+    def __init__(self, level: int, prefixes: tuple[str, ...] = ("kafka.",)) -> None:
+        super().__init__()
+        self._level = level
+        self._prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and record.name.startswith(self._prefixes):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return self._level <= logging.DEBUG
+        return True
+
+
 def configure(level: int, fmt: str) -> None:
     """Root logging to stderr in `fmt` (one of FORMATS); the Kafka and migration libraries'
-    chatter only from WARNING up."""
+    chatter only from WARNING up, and kafka-python's warnings only at DEBUG."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(LibraryWarningsToDebug(level))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("kafka").setLevel(max(level, logging.WARNING))
     logging.getLogger("yoyo").setLevel(max(level, logging.WARNING))

@@ -125,6 +125,7 @@ def _raw_cases() -> list[tuple[str, str, bytes | None]]:
         ("not single-object Avro", "UNDECODABLE", b'{"event_id": "json?"}'),
         ("empty value", "UNDECODABLE", b""),
         ("null value (tombstone)", "UNDECODABLE", None),
+        ("Confluent framing", "WRONG_FRAMING", b"\x00" + (7).to_bytes(4, "big") + good[10:]),
         ("unknown fingerprint", "UNKNOWN_SCHEMA", b"\xc3\x01" + b"\x5a" * 8 + good[10:]),
         ("truncated body", "UNDECODABLE", good[:-7]),
         ("truncated body", "UNDECODABLE", good[:11]),

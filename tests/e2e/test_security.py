@@ -16,6 +16,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaConfigurationError, KafkaError
 from prometheus_client import CollectorRegistry
 
+from procledger.adapters.postgres_status import PostgresStatusReader
 from procledger.audit.api import create_app as audit_app
 from procledger.audit.db import JOURNAL_SELECT, journal_row
 from procledger.audit.settings import AuditSettings
@@ -247,9 +248,9 @@ def test_tokens_are_checked_per_role(story_ledger: LedgerEnv, record: Record) ->
         def publish_one_by_one(self, events: Any) -> list[Any]:
             raise AssertionError("nothing may be published without the intake role")
 
-    intake = TestClient(
-        intake_app(IntakeSettings.from_env(Env(env)), NoPublisher(), CollectorRegistry())
-    )
+    settings = IntakeSettings.from_env(Env(env))
+    reader = PostgresStatusReader(settings.status_database_url)
+    intake = TestClient(intake_app(settings, NoPublisher(), CollectorRegistry(), reader))
     bearer = {"intake": {"Authorization": "Bearer intake-token"},
               "auditor": {"Authorization": "Bearer auditor-token"},
               "wrong": {"Authorization": "Bearer nope"}, "none": {}}  # fmt: skip
@@ -261,8 +262,11 @@ def test_tokens_are_checked_per_role(story_ledger: LedgerEnv, record: Record) ->
     assert intake.post("/v1/events", json=body, headers=bearer["auditor"]).status_code == 403
     assert intake.post("/v1/events", json=body, headers=bearer["none"]).status_code == 401
     assert intake.post("/v1/events", json=body, headers=bearer["wrong"]).status_code == 401
+    # The event status route reads the ledger: the intake role only.
+    assert intake.get("/v1/events/x", headers=bearer["auditor"]).status_code == 403
+    assert intake.get("/v1/events/x", headers=bearer["none"]).status_code == 401
     record(scenario("bearer tokens per role (intake, auditor, none, unknown)",
-                    bad_inputs={"request with a missing or wrong-role token": 6}))  # fmt: skip
+                    bad_inputs={"request with a missing or wrong-role token": 8}))  # fmt: skip
 
 
 def _verify(ledger: LedgerEnv) -> subprocess.CompletedProcess[str]:

@@ -59,7 +59,8 @@ def test_invalid_filters_are_422_naming_the_field(client: TestClient) -> None:
     ):
         response = client.get(query, headers=AUTH)
         assert response.status_code == 422, query
-        assert field in [e["loc"][-1] for e in response.json()["detail"]], response.json()
+        assert response.headers["content-type"] == "application/problem+json"
+        assert field in [e["loc"][-1] for e in response.json()["errors"]], response.json()
 
 
 def test_every_query_answers_as_the_cli_does(client: TestClient, story: Story) -> None:

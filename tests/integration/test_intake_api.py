@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from procledger.adapters.kafka_publisher import KafkaOrderPublisher, Published, PublishError
+from procledger.adapters.postgres_status import PostgresStatusReader
 from procledger.codec.textformats import event_to_jsonl
 from procledger.domain.events import Event
 from procledger.publishing.auth import TokenSettings
@@ -52,7 +53,11 @@ def client(topics: TopicSet, registry: CollectorRegistry) -> Iterator[TestClient
     )  # fmt: skip
     publisher = KafkaOrderPublisher(topics.kafka, topics.topics, source_system="intake-test")
     try:
-        with TestClient(create_app(settings, publisher, registry)) as test_client:
+        with TestClient(
+            create_app(
+                settings, publisher, registry, PostgresStatusReader(settings.status_database_url)
+            )
+        ) as test_client:
             yield test_client
     finally:
         publisher.close()
@@ -111,9 +116,9 @@ def test_each_invalid_field_is_a_422(field: str, client: TestClient, topics: Top
     document[field] = BAD_PLACED_VALUES[field]
     response = client.post("/v1/events", json=document, headers=INTAKE)
     assert response.status_code == 422
-    locs = [item["loc"] for item in response.json()["detail"]]
+    locs = [item["loc"] for item in response.json()["errors"]]
     assert ["body", field] in locs
-    assert all(item["msg"] and item["type"] for item in response.json()["detail"])
+    assert all(item["msg"] and item["type"] for item in response.json()["errors"])
     assert topics.total() == 0
 
 
@@ -136,7 +141,7 @@ def test_bad_bodies_are_422(
     response = client.post("/v1/events", json=document, headers=INTAKE)
     assert response.status_code == 422, response.text
     assert {"loc": loc, "type": kind} in [
-        {"loc": d["loc"], "type": d["type"]} for d in response.json()["detail"]
+        {"loc": d["loc"], "type": d["type"]} for d in response.json()["errors"]
     ]
     assert topics.total() == 0
 
@@ -145,7 +150,7 @@ def test_malformed_json_and_content_type(client: TestClient, topics: TopicSet) -
     headers = {**INTAKE, "Content-Type": "application/json"}
     response = client.post("/v1/events", content=b'{"type": ', headers=headers)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["type"] == "invalid_json"
+    assert response.json()["errors"][0]["type"] == "invalid_json"
     response = client.post("/v1/events", content=b"type=OrderPlaced", headers=INTAKE)
     assert response.status_code == 415
     assert "application/json" in response.json()["detail"]
@@ -158,7 +163,7 @@ def test_a_batch_with_one_bad_item_publishes_nothing(client: TestClient, topics:
     del items[8]["occurred_at"]
     response = client.post("/v1/events", json={"events": items}, headers=INTAKE)
     assert response.status_code == 422
-    locs = [d["loc"] for d in response.json()["detail"]]
+    locs = [d["loc"] for d in response.json()["errors"]]
     assert ["body", "events", 6, "quantity"] in locs
     assert ["body", "events", 8, "occurred_at"] in locs
     assert topics.total() == 0
@@ -225,7 +230,11 @@ class _DownPublisher:
 
 def test_broker_failure_is_503(topics: TopicSet, registry: CollectorRegistry) -> None:
     settings = IntakeSettings(kafka=topics.kafka, topics=topics.topics, tokens=TOKENS)
-    with TestClient(create_app(settings, _DownPublisher(), registry)) as down:
+    with TestClient(
+        create_app(
+            settings, _DownPublisher(), registry, PostgresStatusReader(settings.status_database_url)
+        )
+    ) as down:
         response = down.post("/v1/events", json=body(PLACED), headers=INTAKE)
     assert response.status_code == 503
     assert "send the same request again" in response.json()["detail"]

@@ -107,9 +107,9 @@ def test_one_bad_line_publishes_nothing(topics: TopicSet, tmp_path: Path) -> Non
 def test_every_bad_line_is_reported(
     topics: TopicSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = event_to_jsonl(PLACED)
+    good, other = event_to_jsonl(PLACED), event_to_jsonl(PLACED_MINIMAL)
     path = tmp_path / "mixed.jsonl"
-    path.write_text(f"{good}\n{{not json\n\n{good}\n[1, 2]\n", encoding="utf-8")
+    path.write_text(f"{good}\n{{not json\n\n{other}\n[1, 2]\n", encoding="utf-8")
     assert main(["publish", str(path)]) == 3
     err = capsys.readouterr().err
     assert "line 2: (line): invalid JSON" in err
@@ -200,7 +200,34 @@ def test_malformed_json_and_bad_encoding(
     assert main(["publish", str(path)]) == 3
     err = capsys.readouterr().err
     assert "line 2: (line): invalid JSON: NaN is not valid JSON" in err
-    assert "line 3: (line): not valid UTF-8" in err
+    # The byte, its column and its offset in the file (lines 1 and 2 come before it).
+    before = event_to_jsonl(PLACED).encode() + b'\n{"type": "OrderPlaced", "event_id": NaN}\n'
+    offset = len(before) + len('{"type": "OrderPlaced", "buyer": "')
+    assert f"line 3: (line): not valid UTF-8: byte 0xFF at column 35 (file offset {offset})" in err
+    assert topics.total() == 0
+
+
+def test_csv_bad_byte_names_its_column_and_duplicates_are_caught(
+    topics: TopicSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [event_to_json_dict(e) for e in synthetic_placed(3, seed=16)]
+    header = list(rows[0])
+    path = tmp_path / "latin1.csv"
+    lines = [",".join(header)] + [",".join("" if v is None else str(v) for v in r.values())
+                                  for r in rows]  # fmt: skip
+    lines[2] = lines[2].replace(str(rows[1]["supplier"]), "Nexter Munitions Soci\u00e9t\u00e9")
+    # Latin-1 on line 3 only, UTF-8 elsewhere: what a spreadsheet export can produce.
+    data = [line.encode("latin-1" if n == 2 else "utf-8") for n, line in enumerate(lines)]
+    path.write_bytes(b"\n".join(data) + b"\n")
+    assert main(["publish", str(path), "--dry-run"]) == 3
+    err = capsys.readouterr().err
+    assert "line 3: supplier: not valid UTF-8: byte 0xE9 at column" in err
+
+    events = list(synthetic_placed(3, seed=17))
+    doubled = _jsonl(tmp_path / "doubled.jsonl", [*events, events[1]])
+    assert main(["publish", str(doubled), "--dry-run"]) == 3
+    err = capsys.readouterr().err
+    assert "line 4: event_id: duplicate event_id: line 2 has it too" in err
     assert topics.total() == 0
 
 
@@ -209,7 +236,7 @@ def test_an_oversized_line_is_refused(
 ) -> None:
     huge = json.dumps({"type": "OrderPlaced", "item_description": "x" * MAX_LINE_LENGTH})
     path = tmp_path / "huge.jsonl"
-    path.write_text(f"{event_to_jsonl(PLACED)}\n{huge}\n{event_to_jsonl(PLACED)}\n")
+    path.write_text(f"{event_to_jsonl(PLACED)}\n{huge}\n{event_to_jsonl(PLACED_MINIMAL)}\n")
     assert main(["publish", str(path)]) == 3
     err = capsys.readouterr().err
     assert f"line 2: (line): line is longer than {MAX_LINE_LENGTH} characters" in err

@@ -14,27 +14,31 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 
 from procledger.adapters.kafka_publisher import KafkaOrderPublisher
+from procledger.adapters.postgres_status import PostgresStatusReader
 from procledger.publishing.auth import TokenSettings
 from procledger.publishing.intake import create_app
 from procledger.publishing.settings import IntakeSettings
-from tests.integration.publishing_support import unique_topics
+from tests.integration.conftest import LedgerEnv
 
 TOKEN = "schemathesis-intake-token"
-OPERATIONS = ("POST /v1/events", "GET /healthz", "GET /metrics")
+OPERATIONS = ("POST /v1/events", "GET /v1/events/{event_id}", "GET /healthz", "GET /metrics")
 
 
 @pytest.fixture
-def intake_app(bootstrap: str, unique: str) -> Iterator[FastAPI]:
-    """The app on a real publisher and unique topics (generated valid events are published)."""
-    topics = unique_topics(bootstrap, unique)
+def intake_app(ledger: LedgerEnv) -> Iterator[FastAPI]:
+    """The app on a real publisher, unique topics (generated valid events are published) and
+    a real ledger database for the status routes (no consumer: events stay unknown)."""
     tokens = TokenSettings(intake=frozenset({TOKEN}), auditor=frozenset({"auditor"}))
-    publisher = KafkaOrderPublisher(topics.kafka, topics.topics, source_system="schemathesis")
+    publisher = KafkaOrderPublisher(ledger.kafka, ledger.topics, source_system="schemathesis")
     try:
+        settings = IntakeSettings(
+            kafka=ledger.kafka, topics=ledger.topics, tokens=tokens, max_batch=20, max_wait_s=1,
+            status_database_url=ledger.env["AUDIT_DATABASE_URL"],
+        )  # fmt: skip
         yield create_app(
-            IntakeSettings(kafka=topics.kafka, topics=topics.topics, tokens=tokens, max_batch=20),
-            publisher,
-            CollectorRegistry(),
-        )
+            settings, publisher, CollectorRegistry(),
+            PostgresStatusReader(settings.status_database_url),
+        )  # fmt: skip
     finally:
         publisher.close()
 

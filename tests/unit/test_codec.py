@@ -23,7 +23,9 @@ from procledger.codec.errors import (
     NotSingleObject,
     SchemaRegistryError,
     UnknownSchema,
+    WrongFraming,
 )
+from procledger.codec.framing import SINGLE_OBJECT, Frame
 from procledger.codec.schemas import SchemaRegistry, SchemaVersion, default_registry
 from procledger.domain.events import EVENT_TYPES, Event, OrderPlaced, event_type
 from procledger.domain.validation import DECIMAL_LIMITS
@@ -285,6 +287,42 @@ def test_missing_marker_is_not_single_object() -> None:
     for bad in (b"\xc3\x00" + data[2:], b"\x00\x01" + data[2:], b'{"type":"OrderPlaced"}'):
         with pytest.raises(NotSingleObject):
             decode(bad)
+
+
+def test_confluent_framing_is_recognised_and_rejected_naming_the_schema_id() -> None:
+    body = encode(PLACED)[10:]
+    with pytest.raises(WrongFraming) as err:
+        decode(b"\x00" + (1234).to_bytes(4, "big") + body)
+    assert err.value.code == "WRONG_FRAMING"
+    assert "Confluent Schema Registry framing (schema id 1234)" in str(err.value)
+    # Too short for Confluent's five header bytes: plain undecodable, no guessed framing.
+    with pytest.raises(NotSingleObject) as short:
+        decode(b"\x00\x00\x01")
+    assert short.value.code == "UNDECODABLE"
+
+
+class _IdFraming:
+    """A second readable framing as one adapter: FF, a 1-byte id mapped to a fingerprint."""
+
+    name = "test id framing"
+
+    def __init__(self, fingerprints: dict[int, bytes]) -> None:
+        self.fingerprints = fingerprints
+
+    def frame(self, data: bytes) -> Frame | None:
+        if len(data) < 2 or data[0] != 0xFF:
+            return None
+        return Frame(self.name, self.fingerprints.get(data[1]), 2, data[1])
+
+
+def test_a_second_framing_is_one_adapter() -> None:
+    current = REGISTRY.current("OrderPlaced")
+    codec = AvroCodec(REGISTRY, framings=(SINGLE_OBJECT, _IdFraming({7: current.fingerprint})))
+    body = encode(PLACED)[10:]
+    assert codec.decode(b"\xff\x07" + body).event == PLACED
+    assert codec.decode(encode(PLACED)).event == PLACED
+    with pytest.raises(WrongFraming, match="schema id 8"):
+        codec.decode(b"\xff\x08" + body)
 
 
 def test_unknown_fingerprint() -> None:

@@ -131,8 +131,10 @@ def test_rejection_codes_cover_every_rule_and_the_codec() -> None:
         "INVALID_AMENDMENT", "QUANTITY_BELOW_DELIVERED", "VALUE_BELOW_PAID", "OVER_DELIVERY",
         "DUPLICATE_DELIVERY", "CURRENCY_MISMATCH", "OVER_PAYMENT", "DUPLICATE_PAYMENT",
     ]  # fmt: skip
-    assert REJECTION_CODES[-3:] == ("INVALID_EVENT", "UNDECODABLE", "UNKNOWN_SCHEMA")
-    assert len(set(REJECTION_CODES)) == len(REJECTION_CODES) == 15
+    assert REJECTION_CODES[-4:] == (
+        "INVALID_EVENT", "UNDECODABLE", "UNKNOWN_SCHEMA", "WRONG_FRAMING",
+    )  # fmt: skip
+    assert len(set(REJECTION_CODES)) == len(REJECTION_CODES) == 16
 
 
 # --- placement --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from procledger.codec.avro import canonical_json, event_to_json_dict
 from procledger.codec.errors import InvalidEventData
+from procledger.codec.schemas import default_registry
 from procledger.codec.textformats import (
     FLOAT_REASON,
     LINE,
@@ -357,3 +358,12 @@ def test_arbitrary_text_gives_line_errors_never_exceptions(text: str) -> None:
         assert (parsed.event is None) != (parsed.errors == ())
     for parsed in read_orders_csv(io.StringIO(text), max_line_length=100):
         assert (parsed.event is None) != (parsed.errors == ())
+
+
+def test_a_semicolon_separated_csv_gets_a_delimiter_hint() -> None:
+    header = ";".join(s.name for s in default_registry().current("OrderPlaced").fields)
+    [parsed] = list(read_orders_csv(io.StringIO(header + "\n")))
+    [error] = parsed.errors
+    assert error.field == LINE
+    assert "semicolon (;)-separated" in error.reason
+    assert "separated by commas" in error.reason

@@ -41,6 +41,7 @@ from procledger.audit.signing import load_signer
 from procledger.audit.web import install_page
 from procledger.publishing.auth import Role, require_role
 from procledger.publishing.http_metrics import install_http_metrics
+from procledger.publishing.problems import install_problems
 
 MAX_LIMIT = 1000
 Format = Literal["json", "csv"]
@@ -244,6 +245,7 @@ def create_app(settings: AuditSettings, registry: CollectorRegistry) -> FastAPI:
     )
     app.state.verifier = verifier
     install_http_metrics(app, metrics.http, "audit")
+    install_problems(app)
     app.add_exception_handler(AuditUnavailable, on_unavailable)
     app.include_router(_routes(settings, verifier))
 

@@ -22,6 +22,7 @@ from procledger.audit.metrics import AuditMetrics
 from procledger.audit.queries import Page
 from procledger.audit.settings import AuditSettings
 from procledger.probes import OutageLog, Refresher
+from procledger.publishing.problems import problem
 
 log = logging.getLogger("procledger.audit.api")
 T = TypeVar("T")
@@ -122,6 +123,6 @@ def listing(
     return {"items": page.rows, "total": page.total, "limit": limit, "offset": offset}
 
 
-async def on_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The database went away mid-request."""
-    return JSONResponse({"detail": str(exc)}, status_code=503)
+    return problem(request, 503, str(exc))

@@ -19,11 +19,11 @@ from procledger.codec.errors import (
     NotSingleObject,
     SchemaRegistryError,
     UnknownSchema,
+    WrongFraming,
 )
+from procledger.codec.framing import DEFAULT_FRAMINGS, Framing
 from procledger.codec.jsonform import canonical_json, event_to_json_dict
 from procledger.codec.schemas import (
-    HEADER_LENGTH,
-    MAGIC,
     SchemaRegistry,
     SchemaVersion,
     default_registry,
@@ -128,8 +128,13 @@ def _reader(writer: SchemaVersion, current: SchemaVersion) -> _Reader:
 class AvroCodec:
     """Encodes events with the current schema and decodes any known version into events."""
 
-    def __init__(self, registry: SchemaRegistry) -> None:
+    def __init__(
+        self,
+        registry: SchemaRegistry,
+        framings: tuple[Framing, ...] = DEFAULT_FRAMINGS,
+    ) -> None:
         self.registry = registry
+        self._framings = framings
         self._writers: dict[tuple[type[Event], int | None], _Writer] = {}
         for event_type in registry.event_types:
             cls = EVENT_TYPES[event_type]
@@ -185,12 +190,11 @@ class AvroCodec:
 
     def decode(self, data: bytes) -> DecodedEvent:
         """Resolve the writer by fingerprint, read into the current schema, build the event."""
-        if len(data) < HEADER_LENGTH or data[:2] != MAGIC:
-            raise NotSingleObject("not Avro single-object encoded (no C3 01 marker or too short)")
-        reader = self._readers.get(data[2:HEADER_LENGTH])
+        fingerprint, start = self._frame(data)
+        reader = self._readers.get(fingerprint)
         if reader is None:
-            raise UnknownSchema(data[2:HEADER_LENGTH].hex())
-        record = _read(reader, data, None)
+            raise UnknownSchema(fingerprint.hex())
+        record = _read(reader, data, start, None)
         for name, exponent in reader.decimals:
             value = record.get(name)  # an older writer may lack a field the reader added
             # fastavro rounds a decimal with more digits than the precision; a changed
@@ -206,14 +210,14 @@ class AvroCodec:
             schemaless_writer(canonical, reader.writer, record)
         except Exception as err:
             raise MalformedBody(f"{reader.event_type} v{reader.version}: {err}") from err
-        if canonical.getbuffer() != memoryview(data)[HEADER_LENGTH:]:
+        if canonical.getbuffer() != memoryview(data)[start:]:
             raise MalformedBody(
                 f"{reader.event_type} v{reader.version}: body is not canonical Avro "
                 "(an over-long or padded number)"
             )
         if reader.reader is not None:
             # An older writer: resolve into the current schema only once the bytes are sound.
-            record = _read(reader, data, reader.reader)
+            record = _read(reader, data, start, reader.reader)
         for name, members in reader.enums:
             value = record[name]
             if value is not None:
@@ -222,10 +226,25 @@ class AvroCodec:
             reader.cls(**record), reader.event_type, reader.fingerprint, reader.version
         )
 
+    def _frame(self, data: bytes) -> tuple[bytes, int]:
+        """The writer fingerprint and body offset, by the first framing that knows the value."""
+        for framing in self._framings:
+            frame = framing.frame(data)
+            if frame is None:
+                continue
+            if frame.fingerprint is None:
+                raise WrongFraming(
+                    f"{frame.framing} (schema id {frame.schema_id}), not Avro single-object "
+                    "encoding: write C3 01, the schema's CRC-64-AVRO fingerprint, then the "
+                    "Avro body (docs/producers.md)"
+                )
+            return frame.fingerprint, frame.body_start
+        raise NotSingleObject("not Avro single-object encoded (no C3 01 marker or too short)")
 
-def _read(reader: _Reader, data: bytes, resolve_to: Any) -> dict[str, Any]:
+
+def _read(reader: _Reader, data: bytes, start: int, resolve_to: Any) -> dict[str, Any]:
     buf = BytesIO(data)
-    buf.seek(HEADER_LENGTH)
+    buf.seek(start)
     try:
         record: dict[str, Any] = schemaless_reader(  # type: ignore[assignment]
             buf, reader.writer, resolve_to

@@ -17,6 +17,12 @@ class NotSingleObject(CodecError):
     code = "UNDECODABLE"
 
 
+class WrongFraming(NotSingleObject):
+    """Another framing's header (e.g. Confluent's 00 + schema id): the sender must re-frame."""
+
+    code = "WRONG_FRAMING"
+
+
 class UnknownSchema(CodecError):
     """A well-formed header whose writer fingerprint no known schema version has."""
 

@@ -54,6 +54,10 @@ class ParsedLine:
     errors: tuple[LineError, ...]
 
 
+# Named with the valid ones, so a sender sees the choices, not just the refusal.
+UNKNOWN_TYPE = f"unknown event type; valid types are {', '.join(EVENT_TYPES)}"
+
+
 def _fail(name: str, reason: str, value: object) -> FieldError:
     return FieldError(name, reason, repr(value)[:100])
 
@@ -112,7 +116,7 @@ def _build(
 ) -> Event | list[FieldError]:
     cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None or not isinstance(kind, str):
-        return [_fail("type", "unknown event type", kind)]
+        return [_fail("type", UNKNOWN_TYPE, kind)]
     specs = default_registry().current(kind).fields
     known = {spec.name for spec in specs}
     errors = [_fail(name, "unknown field", data[name]) for name in data if name not in known]
@@ -231,6 +235,19 @@ def _csv_row(text: str) -> list[str]:
     return next(csv.reader([text], strict=True))
 
 
+_SEPARATORS = {";": "semicolon (;)", "\t": "tab", "|": "pipe (|)"}
+
+
+def _other_separator(header: list[str]) -> str | None:
+    """The separator a one-column header was really split by, if it names known fields."""
+    if len(header) != 1:
+        return None
+    for char, name in _SEPARATORS.items():
+        if char in header[0] and "event_id" in header[0].split(char):
+            return name
+    return None
+
+
 def read_orders_csv(
     stream: TextSource, *, max_line_length: int = MAX_LINE_LENGTH
 ) -> Iterator[ParsedLine]:
@@ -250,6 +267,14 @@ def read_orders_csv(
         return
     specs = default_registry().current(OrderPlaced.__name__).fields
     known = {s.name for s in specs}
+    separator = _other_separator(header)
+    if separator is not None:
+        reason = (
+            f"invalid CSV: the header is one column holding {separator}-separated names; "
+            "fields must be separated by commas (re-export the file as comma-separated)"
+        )
+        yield ParsedLine(number, None, (LineError(number, LINE, reason),))
+        return
     problems = [LineError(number, name, "unknown column") for name in header if name not in known]
     problems += [
         LineError(number, name, "duplicate column")

@@ -62,6 +62,10 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def require_role(tokens: TokenSettings, role: Role) -> Callable[..., Awaitable[Role]]:
     """A FastAPI dependency: 401 without a known bearer token, 403 for another role's token."""
 
@@ -76,7 +80,8 @@ def require_role(tokens: TokenSettings, role: Role) -> Callable[..., Awaitable[R
         if found is not role:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                detail=f"a {found.value} token may not use this route; it needs role {role.value}",
+                detail=f"this route needs role {role.value}; "
+                f"{_article(found.value)} {found.value} token may not use it",
             )
         return found
 

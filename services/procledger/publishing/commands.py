@@ -8,7 +8,8 @@ from procledger.cli_support import lazy
 
 EXIT_CODES = (
     "Exit codes: 0 done, 1 the broker failed (the message says how many events were "
-    "confirmed), 2 bad usage or configuration, 3 invalid input (nothing was published)."
+    "confirmed), 2 bad usage or configuration, 3 invalid input (nothing was published); "
+    "with --wait also 4 the ledger rejected an event, 5 not all were folded in time."
 )
 
 
@@ -68,8 +69,38 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="SECONDS",
         help="keep serving metrics this long after the run, for a last scrape (default 0)",
     )
+    publish.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="after publishing, wait up to SECONDS for the ledger to fold the events and "
+        "report each one not applied (reads STATUS_DATABASE_URL); exit 4 if any was "
+        "rejected, 5 if some were not folded in time",
+    )
     _output_options(publish)
     publish.set_defaults(func=lazy("procledger.publishing.publish_app:run"))
+
+    events = sub.add_parser(
+        "events", help="what became of sent events", description="What became of sent events."
+    )
+    events_sub = events.add_subparsers(dest="events_command", metavar="COMMAND", required=True)
+    status = events_sub.add_parser(
+        "status",
+        help="applied (with ledger coordinates), rejected (with reason) or unknown, per event",
+        description=(
+            "Looks each EVENT_ID up in the ledger over a read-only connection "
+            "(STATUS_DATABASE_URL, default AUDIT_DATABASE_URL): applied, with the topic, "
+            "partition and offset it was folded from; rejected, with the reason code and "
+            "message; or unknown (not folded yet, or never seen). Exit codes: 0 all applied, "
+            "1 the ledger could not be read, 2 bad usage, 4 at least one rejected, 5 none "
+            "rejected but some unknown."
+        ),
+    )
+    status.add_argument("event_ids", nargs="+", metavar="EVENT_ID", help="lowercase UUID")
+    status.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help="default table"
+    )
+    status.set_defaults(func=lazy("procledger.publishing.events_app:run"))
 
     scenario = sub.add_parser(
         "scenario",

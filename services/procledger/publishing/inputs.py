@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -57,35 +58,76 @@ def input_path(name: str) -> Iterator[Path]:
 
 
 class _Utf8Tracker:
-    """A text source that remembers which lines held bytes that are not UTF-8.
+    """A text source that remembers where lines held bytes that are not UTF-8.
 
     The file is decoded with surrogateescape, so a bad byte becomes a lone surrogate instead
     of aborting the whole read; strict UTF-8 text can never contain one, so any is a bad byte.
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, on_bytes: Callable[[int], object] | None) -> None:
         self._stream = stream
+        self._on_bytes = on_bytes
         self._line = 1
-        self.bad: set[int] = set()
+        self._offset = 0  # bytes of the file before the current line
+        self.header = ""
+        self.bad: dict[int, tuple[str, str]] = {}  # line -> (its text, where the byte is)
 
     def readline(self, size: int = -1, /) -> str:
         chunk = self._stream.readline(size)
+        if self._line == 1 and not self.header:
+            self.header = chunk
         # isascii() first: nearly every line is ASCII, and then no byte can be escaped.
-        if not chunk.isascii() and any("\udc80" <= ch <= "\udcff" for ch in chunk):
-            self.bad.add(self._line)
+        if chunk.isascii():
+            length = len(chunk)
+        else:
+            length = len(chunk.encode("utf-8", "surrogateescape"))
+            bad = next((i for i, ch in enumerate(chunk) if "\udc80" <= ch <= "\udcff"), None)
+            if bad is not None and self._line not in self.bad:
+                self.bad[self._line] = (chunk, self._where(chunk, bad))
+        self._offset += length
+        if self._on_bytes is not None:
+            self._on_bytes(length)
         if chunk.endswith("\n"):
             self._line += 1
         return chunk
 
+    def _where(self, chunk: str, index: int) -> str:
+        before = len(chunk[:index].encode("utf-8", "surrogateescape"))
+        byte = ord(chunk[index]) - 0xDC00
+        return (
+            f"byte 0x{byte:02X} at column {index + 1} (file offset {self._offset + before}); "
+            "save the file as UTF-8 (from Latin-1: iconv -f latin1 -t utf-8)"
+        )
 
-def parsed_lines(path: Path, fmt: str) -> Iterator[ParsedLine]:
-    """Every parsed line of the file; lines with bytes that are not UTF-8 get only that error."""
+
+def _csv_field(header: str, text: str) -> str:
+    """The CSV column whose cell holds the first bad byte, or LINE if it cannot be told."""
+    try:
+        names = next(csv.reader([header.lstrip("\ufeff").rstrip("\r\n")]))
+        cells = next(csv.reader([text.rstrip("\r\n")]))
+    except (csv.Error, StopIteration):
+        return LINE
+    for name, cell in zip(names, cells, strict=False):
+        if any("\udc80" <= ch <= "\udcff" for ch in cell):
+            return name
+    return LINE
+
+
+def parsed_lines(
+    path: Path, fmt: str, on_bytes: Callable[[int], object] | None = None
+) -> Iterator[ParsedLine]:
+    """Every parsed line of the file; lines with bytes that are not UTF-8 get only that error,
+    naming the byte, its column and file offset (and for CSV the column's name). `on_bytes`
+    is told how many bytes each read took (a progress bar over the file's size)."""
     with path.open(encoding="utf-8-sig", errors="surrogateescape") as stream:
-        tracker = _Utf8Tracker(stream)
+        tracker = _Utf8Tracker(stream, on_bytes)
         reader = read_orders_csv(tracker) if fmt == "csv" else read_jsonl(tracker)
         for parsed in reader:
-            if parsed.line in tracker.bad:
-                tracker.bad.discard(parsed.line)
-                yield ParsedLine(parsed.line, None, (LineError(parsed.line, LINE, NOT_UTF8),))
-            else:
+            found = tracker.bad.pop(parsed.line, None)
+            if found is None:
                 yield parsed
+                continue
+            text, where = found
+            field = _csv_field(tracker.header, text) if fmt == "csv" and parsed.line > 1 else LINE
+            error = LineError(parsed.line, field, f"{NOT_UTF8}: {where}")
+            yield ParsedLine(parsed.line, None, (error,))

@@ -7,7 +7,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from kafka.errors import KafkaError
@@ -15,19 +16,20 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from procledger.adapters.kafka_publisher import Published, PublishError
 from procledger.codec.errors import InvalidEventData
-from procledger.codec.textformats import event_from_json_dict
+from procledger.codec.textformats import UNKNOWN_TYPE, event_from_json_dict
 from procledger.domain.events import Event, event_type
 from procledger.publishing.auth import Role, require_role
 from procledger.publishing.http_metrics import install_http_metrics
-from procledger.publishing.intake_schema import (
-    Accepted,
-    AcceptedEvent,
-    Problem,
-    ValidationErrors,
-    request_body,
-)
+from procledger.publishing.intake_schema import Accepted, AcceptedEvent, Outcome, request_body
 from procledger.publishing.metrics import HttpMetrics, PublishMetrics, reason_label
+from procledger.publishing.problems import Problem, install_problems, problem, summary
 from procledger.publishing.settings import IntakeSettings
+from procledger.publishing.status import (
+    StatusReader,
+    StatusUnavailable,
+    statuses,
+    wait_for,
+)
 
 PATH = "intake"
 SERVICE = "intake"
@@ -78,7 +80,7 @@ def _event(item: object, loc: Loc) -> Event | list[tuple[Loc, str]]:
         return [((*loc, "type"), "required field is missing")]
     kind = data.pop("type")
     if not isinstance(kind, str):
-        return [((*loc, "type"), "unknown event type")]
+        return [((*loc, "type"), UNKNOWN_TYPE)]
     try:
         return event_from_json_dict(kind, data)
     except InvalidEventData as err:
@@ -141,10 +143,17 @@ def _json_content(request: Request) -> bool:
                                             media.endswith("+json"))  # fmt: skip
 
 
+def _outcomes(found: list[Any]) -> list[Outcome]:
+    return [Outcome.model_validate(s.to_json()) for s in found]
+
+
 def create_app(
-    settings: IntakeSettings, publisher: EventPublisher, registry: CollectorRegistry
+    settings: IntakeSettings,
+    publisher: EventPublisher,
+    registry: CollectorRegistry,
+    status_reader: StatusReader,
 ) -> FastAPI:
-    """The intake API over `publisher`; its metrics go to `registry` (served on /metrics)."""
+    """The intake API over `publisher` and the ledger's `status_reader`; metrics to `registry`."""
     app = FastAPI(
         title="procledger intake API",
         version="1",
@@ -152,23 +161,28 @@ def create_app(
     )
     metrics = PublishMetrics(registry)
     install_http_metrics(app, HttpMetrics(registry), SERVICE)
+    install_problems(app)
     intake_role = require_role(settings.tokens, Role.INTAKE)
     errors: dict[int | str, dict[str, Any]] = {
         401: {"model": Problem, "description": "no bearer token, or an unknown one"},
         403: {"model": Problem, "description": "the token's role is not intake"},
         413: {"model": Problem, "description": "body over INTAKE_MAX_BODY_BYTES"},
         415: {"model": Problem, "description": "Content-Type is not application/json"},
-        422: {"model": ValidationErrors, "description": "invalid events; none was published"},
+        422: {"model": Problem, "description": "invalid events (see errors); none was published"},
         503: {"model": Problem, "description": "Kafka did not confirm; retry the request"},
     }
+    max_wait = float(settings.max_wait_s)
 
-    def refuse(problems: list[tuple[Loc, str]]) -> JSONResponse:
-        detail = []
+    def refuse(request: Request, problems: list[tuple[Loc, str]]) -> JSONResponse:
+        errors: list[dict[str, Any]] = []
         for loc, reason in problems:
             label = reason_label(reason)
             metrics.validation_failures.labels(path=PATH, reason=label).inc()
-            detail.append({"loc": list(loc), "msg": reason, "type": label})
-        return JSONResponse({"detail": detail}, status_code=422)
+            errors.append({"loc": list(loc), "msg": reason, "type": label})
+        return problem(request, 422, summary(errors), errors)
+
+    def unavailable(err: StatusUnavailable) -> HTTPException:
+        return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(err))
 
     @app.post(
         "/v1/events",
@@ -180,7 +194,16 @@ def create_app(
         # A dependency of the route, not a parameter: it runs before the body is read.
         dependencies=[Depends(intake_role)],
     )
-    async def post_events(request: Request) -> Accepted | JSONResponse:
+    async def post_events(
+        request: Request,
+        wait: float | None = Query(
+            None,
+            ge=0,
+            le=max_wait,
+            description="seconds to wait for the ledger to fold the events (at most "
+            "INTAKE_MAX_WAIT_S); the response then carries each event's outcome",
+        ),
+    ) -> Accepted | JSONResponse:
         if not _json_content(request):
             raise HTTPException(
                 status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
@@ -190,7 +213,7 @@ def create_app(
         try:
             events = events_of(_parse(body), settings.max_batch)
         except _Invalid as invalid:
-            return refuse(invalid.problems)
+            return refuse(request, invalid.problems)
         started = time.perf_counter()
         try:
             # Blocking until the broker acknowledges; a worker thread keeps the loop free.
@@ -206,13 +229,35 @@ def create_app(
         metrics.latency.labels(path=PATH).observe(time.perf_counter() - started)
         for event in events:
             metrics.published.labels(event_type=event_type(event), path=PATH).inc()
-        return Accepted(
-            accepted=[
-                AcceptedEvent(event_id=p.event_id, event_type=p.event_type, topic=p.topic,
-                              partition=p.partition, offset=p.offset)
-                for p in confirmed
-            ]
-        )  # fmt: skip
+        accepted = [
+            AcceptedEvent(event_id=p.event_id, event_type=p.event_type, topic=p.topic,
+                          partition=p.partition, offset=p.offset)
+            for p in confirmed
+        ]  # fmt: skip
+        if wait is None:
+            return Accepted(accepted=accepted)
+        ids = [p.event_id for p in confirmed]
+        try:
+            found = await run_in_threadpool(wait_for, status_reader, ids, wait)
+        except StatusUnavailable as err:
+            raise unavailable(err) from err
+        return Accepted(accepted=accepted, outcomes=_outcomes(found))
+
+    @app.get(
+        "/v1/events/{event_id}",
+        response_model=Outcome,
+        responses={k: v for k, v in errors.items() if k in (401, 403, 422, 503)},
+        summary="What the ledger made of an event: applied, rejected or unknown",
+        dependencies=[Depends(intake_role)],
+    )
+    async def event_status(
+        event_id: str = PathParam(min_length=1, max_length=200),
+    ) -> Outcome:
+        try:
+            found = await run_in_threadpool(statuses, status_reader, [event_id])
+        except StatusUnavailable as err:
+            raise unavailable(err) from err
+        return _outcomes(found)[0]
 
     @app.get("/healthz", summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:

@@ -16,6 +16,7 @@ from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from procledger.adapters.kafka_publisher import KafkaOrderPublisher
+from procledger.adapters.postgres_status import PostgresStatusReader
 from procledger.publishing.intake import create_app
 from procledger.publishing.settings import IntakeSettings
 from procledger.settings import Env, SettingsError
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    app = create_app(settings, publisher, CollectorRegistry())
+    reader = PostgresStatusReader(settings.status_database_url)
+    app = create_app(settings, publisher, CollectorRegistry(), reader)
     log.info("intake API on http://%s:%d", settings.host, settings.port)
     try:
         # Stops on SIGTERM/SIGINT once the requests in flight are answered.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -50,26 +50,26 @@ class AcceptedEvent(BaseModel):
     offset: int
 
 
+class Outcome(BaseModel):
+    """What the ledger made of one event: applied (with where it read it), rejected (with
+    the reason code and message), or unknown (not folded yet, or never seen)."""
+
+    event_id: str
+    status: Literal["applied", "rejected", "unknown"]
+    event_type: str | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    recorded_at: str | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
 class Accepted(BaseModel):
-    """Every event of the request, as the broker confirmed it."""
+    """Every event of the request, as the broker confirmed it; with ?wait=, each outcome."""
 
     accepted: list[AcceptedEvent]
-
-
-class ErrorItem(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ValidationErrors(BaseModel):
-    """422: every problem of the request, each naming where it is (batch index and field)."""
-
-    detail: list[ErrorItem]
-
-
-class Problem(BaseModel):
-    detail: str
+    outcomes: list[Outcome] | None = None
 
 
 def _field_schema(spec: FieldSpec) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,9 @@ from prometheus_client import CollectorRegistry
 from tqdm import tqdm
 
 from procledger.adapters.kafka_publisher import KafkaOrderPublisher
+from procledger.adapters.postgres_status import PostgresStatusReader
 from procledger.domain.events import Event, event_type
+from procledger.publishing.events_app import outcome_exit, write_wait_report
 from procledger.publishing.inputs import InputError, guess_format, input_path, parsed_lines
 from procledger.publishing.metrics import PublishMetrics
 from procledger.publishing.runner import (
@@ -29,6 +32,7 @@ from procledger.publishing.runner import (
     write_summary,
 )
 from procledger.publishing.settings import PublishSettings, check_source_system
+from procledger.publishing.status import StatusUnavailable, wait_for
 from procledger.settings import Env, SettingsError
 
 PROG = "procledger publish"
@@ -54,16 +58,29 @@ def _validate(
     """
     counts: Counter[str] = Counter()
     invalid = 0
-    with progress_bar(None, force_progress, "validating", unit="lines") as bar:
-        for parsed in parsed_lines(path, fmt):
-            bar.update(1)
-            if parsed.event is not None:
-                counts[event_type(parsed.event)] += 1
+    # event_id (as a 128-bit int, about 100 bytes per event) -> the line that first held it.
+    seen: dict[int, int] = {}
+
+    def report(line: int, field: str, reason: str) -> None:
+        metrics.refused(PATH, reason)
+        tqdm.write(f"line {line}: {field}: {reason}", file=sys.stderr)
+
+    # Bytes-based: the file's size is known before a line is read, so the bar has a total,
+    # a percentage, a rate and an ETA (events are counted only once the file is read).
+    with progress_bar(path.stat().st_size, force_progress, "validating", unit="B") as bar:
+        for parsed in parsed_lines(path, fmt, on_bytes=bar.update):
+            if parsed.event is None:
+                invalid += 1
+                for error in parsed.errors:
+                    report(error.line, error.field, error.reason)
                 continue
-            invalid += 1
-            for error in parsed.errors:
-                metrics.refused(PATH, error.reason)
-                tqdm.write(f"line {error.line}: {error.field}: {error.reason}", file=sys.stderr)
+            key = uuid.UUID(parsed.event.event_id).int
+            first = seen.setdefault(key, parsed.line)
+            if first != parsed.line:
+                invalid += 1
+                report(parsed.line, "event_id", f"duplicate event_id: line {first} has it too")
+                continue
+            counts[event_type(parsed.event)] += 1
     return counts, invalid
 
 
@@ -87,6 +104,8 @@ def _options(args: argparse.Namespace) -> tuple[PublishSettings, str, int]:
         raise SettingsError(f"--metrics-port must be between 0 and 65535, got {port}")
     if args.metrics_linger < 0:
         raise SettingsError(f"--metrics-linger must be >= 0, got {args.metrics_linger}")
+    if getattr(args, "wait", None) is not None and not 0 <= args.wait <= 3600:
+        raise SettingsError(f"--wait must be between 0 and 3600 seconds, got {args.wait}")
     return settings, source, port
 
 
@@ -151,6 +170,14 @@ def _publish(
     args: argparse.Namespace,
 ) -> int:
     total = sum(counts.values())
+    sent: list[str] = []
+
+    def remembered(events: Iterator[Event]) -> Iterator[Event]:
+        for event in events:
+            if args.wait is not None:
+                sent.append(event.event_id)
+            yield event
+
     try:
         publisher = KafkaOrderPublisher(settings.kafka, settings.topics, source_system=source)
     except KafkaError as err:
@@ -158,7 +185,7 @@ def _publish(
         return _fail(f"{message}; nothing was published", EXIT_BROKER)
     try:
         with progress_bar(total, args.progress, "publishing") as bar:
-            report = publish_stream(publisher, _events(path, fmt), bar, metrics, PATH)
+            report = publish_stream(publisher, remembered(_events(path, fmt)), bar, metrics, PATH)
     except BrokerFailure as err:
         hint = " (do the topics exist? `procledger topics create`)" if "etadata" in str(err) else ""
         return _fail(
@@ -176,4 +203,11 @@ def _publish(
     finally:
         publisher.close()
     write_summary(report.counts, report.seconds, args.output, "published", sys.stdout)
-    return EXIT_OK
+    if args.wait is None:
+        return EXIT_OK
+    try:
+        found = wait_for(PostgresStatusReader(settings.status_database_url), sent, args.wait)
+    except StatusUnavailable as err:
+        return _fail(f"all events were published, but {err}", EXIT_BROKER)
+    write_wait_report(found, args.wait, args.output, sys.stdout)
+    return outcome_exit(found)

@@ -41,6 +41,7 @@ def progress_bar(total: int | None, force: bool, desc: str, unit: str = "events"
         desc=desc,
         unit=unit,
         unit_scale=True,
+        unit_divisor=1024 if unit == "B" else 1000,
         file=sys.stderr,
         disable=not (force or sys.stderr.isatty()),
         dynamic_ncols=True,

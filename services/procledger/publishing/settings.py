@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from procledger.audit.settings import DEFAULT_AUDIT_DATABASE_URL
 from procledger.publishing.auth import TokenSettings
 from procledger.settings import Env, KafkaSettings, SettingsError, Topics
 
 # A source_system header value: short, printable ASCII, so every consumer can log it as is.
 _SOURCE_SYSTEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,63}")
+
+
+def status_database_url(env: Env) -> str:
+    """STATUS_DATABASE_URL: a read-only role that can read audit.journal and audit.rejections;
+    by default the auditor role of AUDIT_DATABASE_URL."""
+    return env.text(
+        "STATUS_DATABASE_URL", env.text("AUDIT_DATABASE_URL", DEFAULT_AUDIT_DATABASE_URL)
+    )
 
 
 def check_source_system(value: str, key: str) -> str:
@@ -24,16 +33,18 @@ def check_source_system(value: str, key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PublishSettings:
-    """PUBLISH_SOURCE_SYSTEM and PUBLISH_METRICS_PORT, plus Kafka and topics."""
+    """PUBLISH_SOURCE_SYSTEM, PUBLISH_METRICS_PORT, STATUS_DATABASE_URL, Kafka and topics."""
 
     kafka: KafkaSettings
     topics: Topics
     source_system: str
     metrics_port: int
+    status_database_url: str = field(default=DEFAULT_AUDIT_DATABASE_URL, repr=False)
 
     @classmethod
     def from_env(cls, env: Env) -> PublishSettings:
         return cls(
+            status_database_url=status_database_url(env),
             kafka=KafkaSettings.from_env(env),
             topics=Topics.from_env(env),
             source_system=check_source_system(
@@ -46,7 +57,7 @@ class PublishSettings:
 @dataclass(frozen=True, slots=True)
 class IntakeSettings:
     """INTAKE_HOST, INTAKE_PORT, INTAKE_MAX_BATCH, INTAKE_MAX_BODY_BYTES, INTAKE_SOURCE_SYSTEM,
-    INTAKE_TOKENS / AUDITOR_TOKENS, plus Kafka and topics."""
+    INTAKE_TOKENS / AUDITOR_TOKENS, STATUS_DATABASE_URL, INTAKE_MAX_WAIT_S, Kafka and topics."""
 
     kafka: KafkaSettings
     topics: Topics
@@ -56,6 +67,8 @@ class IntakeSettings:
     max_batch: int = 1000
     max_body_bytes: int = 1 << 20
     source_system: str = "intake-api"
+    status_database_url: str = field(default=DEFAULT_AUDIT_DATABASE_URL, repr=False)
+    max_wait_s: int = 30
 
     @classmethod
     def from_env(cls, env: Env) -> IntakeSettings:
@@ -75,4 +88,6 @@ class IntakeSettings:
             source_system=check_source_system(
                 env.text("INTAKE_SOURCE_SYSTEM", "intake-api"), "INTAKE_SOURCE_SYSTEM"
             ),
+            status_database_url=status_database_url(env),
+            max_wait_s=env.integer("INTAKE_MAX_WAIT_S", 30, minimum=0, maximum=600),
         )

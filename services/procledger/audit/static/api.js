@@ -18,7 +18,8 @@ export function setToken(value) {
 
 /** A readable message from any error body: FastAPI's detail (text or list) or problem+json. */
 function message(status, body) {
-  const d = body && (body.detail !== undefined ? body.detail : body.errors);
+  // RFC 9457: field-level problems in errors (every field named), else the detail.
+  const d = body && (Array.isArray(body.errors) ? body.errors : body.detail);
   let text = "";
   if (Array.isArray(d)) {
     text = d.map((e) => (e.loc ? e.loc.slice(-1)[0] + ": " : "") + (e.msg || e.detail || JSON.stringify(e))).join("; ");
