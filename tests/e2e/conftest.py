@@ -37,6 +37,8 @@ PG_PORT = int(os.environ.get("CHAOS_PG_PORT", "25532"))
 # The private broker listens on KAFKA_PORT, +1 (controller), +100 (SASL) and +200 (SASL_SSL);
 # the 3-node cluster takes six ports from CLUSTER_PORT.
 CLUSTER_PORT = int(os.environ.get("CHAOS_CLUSTER_PORT", str(KAFKA_PORT + 300)))
+# A second PostgreSQL of the private stack, for faults that hit a whole server (a restore).
+SPARE_PG_PORT = int(os.environ.get("CHAOS_SPARE_PG_PORT", str(PG_PORT + 1)))
 SASL_USERNAME = "procledger"
 SASL_PASSWORD = "procledger-secret"
 
@@ -71,6 +73,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     write_report(REPORT, summary)
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Each recorded scenario's figures, also on a partial run (which writes no report)."""
+    for figures in _figures:
+        terminalreporter.write_line(f"figures: {figures}")
+
+
 def _private_root(prefix: str) -> Path:
     # Readable by the postgres server user (pytest's tmp dirs are private to root).
     root = Path(tempfile.mkdtemp(prefix=prefix))
@@ -88,6 +96,22 @@ def chaos_stack() -> Iterator[ChaosStack]:
     )  # fmt: skip
     try:
         stack.up()
+        yield stack
+    finally:
+        stack.down()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def spare_stack(chaos_stack: ChaosStack) -> Iterator[ChaosStack]:
+    """A PostgreSQL of its own beside the private stack's Kafka: a test may lose it whole."""
+    root = _private_root("procledger-spare-")
+    stack = ChaosStack.create(
+        root, kafka_port=KAFKA_PORT, pg_port=SPARE_PG_PORT,
+        cache_dir=StackConfig.from_env().cache_dir,
+    )  # fmt: skip
+    try:
+        stack.up(kafka=False)
         yield stack
     finally:
         stack.down()

@@ -31,6 +31,7 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "procledger_consumer_events_redelivered": ("counter", {"event_type"}),
     "procledger_consumer_dlq_forwarded": ("counter", set()),
     "procledger_consumer_dlq_forward_failures": ("counter", set()),
+    "procledger_consumer_dlq_pending": ("gauge", set()),
     "procledger_consumer_batch_size_records": ("histogram", set()),
     "procledger_consumer_batch_duration_seconds": ("histogram", set()),
     "procledger_consumer_db_commit_duration_seconds": ("histogram", set()),

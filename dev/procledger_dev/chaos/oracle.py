@@ -55,6 +55,38 @@ def end_offsets(kafka: KafkaSettings, topics: list[str]) -> dict[tuple[str, int]
     return {(tp.topic, tp.partition): int(n) for tp, n in ends.items()}
 
 
+def read_records(kafka: KafkaSettings, topics: list[str]) -> dict[str, Any]:
+    """Every record of `topics` up to their end offsets now, by "topic/partition/offset"."""
+    ends = end_offsets(kafka, topics)
+    consumer = KafkaConsumer(client_id="chaos-reader", enable_auto_commit=False,
+                             **kafka.client_config())  # fmt: skip
+    found: dict[str, Any] = {}
+    try:
+        partitions = [TopicPartition(t, p) for (t, p), end in ends.items() if end]
+        if not partitions:  # empty topics: seeking nothing would raise
+            return found
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        while len(found) < sum(ends.values()):
+            batches = consumer.poll(timeout_ms=10_000)
+            if not batches:
+                raise TimeoutError(f"{topics}: nothing read for 10 s")
+            for tp, records in batches.items():
+                for r in records:
+                    found[f"{tp.topic}/{tp.partition}/{r.offset}"] = r
+    finally:
+        consumer.close()
+    return found
+
+
+def dlq_ids(kafka: KafkaSettings, topic: str, header: str) -> Counter[str]:
+    """How many copies of each original record the dead-letter topic holds, by `header`."""
+    return Counter(
+        dict(r.headers or ()).get(header, b"<none>").decode()
+        for r in read_records(kafka, [topic]).values()
+    )
+
+
 @dataclass
 class LedgerFigures:
     """What the ledger holds, read with the owner role."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +54,7 @@ class ChaosStack:
     tls: bool = False
     faults: StackFaults = field(default_factory=StackFaults)
     owns_postgres: bool = False
+    owns_kafka: bool = False
 
     @classmethod
     def create(
@@ -78,16 +81,19 @@ class ChaosStack:
     def _sasl_env(self) -> dict[str, str]:
         return {"STACK_KAFKA_SASL": str(int(self.sasl)), "STACK_KAFKA_TLS": str(int(self.tls))}
 
-    def up(self, *, postgres: bool = True) -> None:
-        """PostgreSQL (optional: a cluster can borrow another stack's) and every broker."""
+    def up(self, *, postgres: bool = True, kafka: bool = True) -> None:
+        """PostgreSQL and every broker; either may be borrowed from another stack instead."""
         if postgres:
-            stack_postgres.up(self.cfg)
             self.owns_postgres = True
-        with _environ(self._sasl_env()):
-            stack_kafka.up(self.cfg)
+            stack_postgres.up(self.cfg)
+        if kafka:
+            self.owns_kafka = True  # before: a broker that half started is stopped by down()
+            with _environ(self._sasl_env()):
+                stack_kafka.up(self.cfg)
 
     def down(self) -> None:
-        stack_kafka.down(self.cfg)
+        if self.owns_kafka:
+            stack_kafka.down(self.cfg)
         if self.owns_postgres:
             stack_postgres.down(self.cfg)
 
@@ -151,6 +157,15 @@ class ChaosStack:
         stack_postgres.up(self.cfg)
         self.faults.db_restarts[mode] = self.faults.db_restarts.get(mode, 0) + 1
 
+    def base_backup(self, name: str = "base-backup") -> Path:
+        """pg_basebackup of the running server, taken while it works."""
+        return stack_postgres.base_backup(self.cfg, name)
+
+    def restore_postgres(self, backup: Path) -> None:
+        """Lose the database (immediate stop) and bring it back from `backup`."""
+        stack_postgres.restore(self.cfg, backup)
+        self.faults.db_restarts["restore"] = self.faults.db_restarts.get("restore", 0) + 1
+
     def postgres_pids(self) -> list[int]:
         """The postmaster (first) and every backend and helper process it forked."""
         pid_file = stack_postgres.pg_home(self.cfg) / "data" / "postmaster.pid"
@@ -186,3 +201,49 @@ class ChaosStack:
                 os.kill(pid, signal.SIGCONT)
             except ProcessLookupError:
                 continue
+
+
+@dataclass
+class SmallDisk:
+    """A size-limited tmpfs that a PostgreSQL tablespace lives on, filled and freed on purpose.
+
+    Mounting needs root (as CI and this project's machine run); `location` is the empty,
+    server-owned folder a `CREATE TABLESPACE ... LOCATION` takes.
+    """
+
+    mount: Path
+    size_mb: int
+
+    @property
+    def location(self) -> Path:
+        return self.mount / "tablespace"
+
+    @property
+    def _filler(self) -> Path:
+        return self.mount / "filler"
+
+    def up(self) -> None:
+        self.mount.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.size_mb}m,mode=0755",
+                        "tmpfs", str(self.mount)], check=True, capture_output=True)  # fmt: skip
+        self.location.mkdir()
+        shutil.chown(self.location, "postgres", "postgres")
+        self.location.chmod(0o700)
+
+    def free_bytes(self) -> int:
+        stat = os.statvfs(self.mount)
+        return stat.f_bavail * stat.f_frsize
+
+    def fill(self) -> int:
+        """Take every free byte with one file; returns how many it took."""
+        free = self.free_bytes()
+        with self._filler.open("ab") as out:
+            os.posix_fallocate(out.fileno(), self._filler.stat().st_size, free)
+        return free
+
+    def release(self) -> None:
+        """Free what `fill` took: the server finds room again."""
+        self._filler.unlink(missing_ok=True)
+
+    def down(self) -> None:
+        subprocess.run(["umount", "--lazy", str(self.mount)], check=False, capture_output=True)

@@ -139,3 +139,30 @@ def status_running(cfg: StackConfig) -> bool:
 def status(cfg: StackConfig) -> list[str]:
     state = "running" if status_running(cfg) else "stopped"
     return [f"postgres   127.0.0.1:{cfg.pg_port} {state}"]
+
+
+def base_backup(cfg: StackConfig, name: str) -> Path:
+    """pg_basebackup of the running server into the cluster's folder (a fast checkpoint, the
+    WAL streamed alongside, so the copy is consistent on its own); returns its folder."""
+    dest = pg_home(cfg) / name
+    env = {**os.environ, "PGPASSWORD": cfg.pg_superuser_password}
+    done = subprocess.run(
+        _as_server_user([_bin("pg_basebackup"), "-D", str(dest), "-X", "stream", "-c", "fast",
+                         "-h", "127.0.0.1", "-p", str(cfg.pg_port), "-U", "postgres", "-w"]),
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise StackError(f"pg_basebackup failed:\n{done.stdout}{done.stderr}")
+    return dest
+
+
+def restore(cfg: StackConfig, backup: Path) -> None:
+    """Replace the cluster with `backup` (the lost data kept aside) and start it: the server
+    recovers to the end of the backup, as after losing the database host."""
+    stop(cfg, "immediate")
+    data = pg_home(cfg) / "data"
+    lost = data.with_name("data.before-restore")
+    shutil.rmtree(lost, ignore_errors=True)
+    data.rename(lost)
+    backup.rename(data)
+    up(cfg)

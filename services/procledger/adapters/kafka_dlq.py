@@ -9,11 +9,20 @@ from kafka import KafkaProducer
 from procledger.consumer.ports import RejectionEntry
 from procledger.settings import KafkaSettings
 
+# Names the original record (topic/partition/offset): the same on every copy of it, so a
+# reader drops the repeats that at-least-once forwarding can send (a crash before the mark).
+DLQ_ID_HEADER = "procledger.dlq.id"
+
+
+def dlq_id(rejection: RejectionEntry) -> str:
+    return f"{rejection.topic}/{rejection.partition}/{rejection.offset}"
+
 
 def dlq_headers(rejection: RejectionEntry) -> list[tuple[str, bytes]]:
     """Kafka Connect's `__connect.errors.*` names, which ops tools already know how to read."""
     prefix = "__connect.errors."
     headers = [
+        (DLQ_ID_HEADER, dlq_id(rejection).encode()),
         (prefix + "topic", rejection.topic.encode()),
         (prefix + "partition", str(rejection.partition).encode()),
         (prefix + "offset", str(rejection.offset).encode()),
@@ -27,7 +36,7 @@ def dlq_headers(rejection: RejectionEntry) -> list[tuple[str, bytes]]:
 
 
 class KafkaDlqForwarder:
-    """Forwards after the ledger commit; the rejections table stays the record of truth."""
+    """Forwards after the ledger commit; `forward` returns once Kafka confirmed every copy."""
 
     def __init__(self, kafka: KafkaSettings, topic: str) -> None:
         self._topic = topic

@@ -1,10 +1,10 @@
-"""KafkaHeadReader: the Kafka timestamps of the records at given offsets, for lag in seconds."""
+"""KafkaHeadReader: records at given offsets, for lag in seconds and dead-letter copies."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -61,6 +61,37 @@ class KafkaHeadReader:
                 if first.timestamp is not None and first.timestamp >= 0:
                     found[key] = first.timestamp / 1000
                 self._consumer.pause(tp)
+        self._consumer.resume(*self._consumer.paused())
+        return found
+
+    def records(
+        self, offsets: Mapping[ports.TopicPartition, Collection[int]], timeout_s: float = 10.0
+    ) -> dict[ports.RecordKey, ports.KafkaRecord]:
+        """The records at exactly these offsets (to resend their dead-letter copies); an offset
+        not read within `timeout_s` (or deleted by retention) is missing from the answer."""
+        wanted = {TopicPartition(*tp): set(found) for tp, found in offsets.items() if found}
+        if not wanted:
+            return {}
+        self._consumer.assign(list(wanted))
+        for tp, want in wanted.items():
+            self._consumer.seek(tp, min(want))
+        found: dict[ports.RecordKey, ports.KafkaRecord] = {}
+        deadline = time.monotonic() + timeout_s
+        while wanted and (left := deadline - time.monotonic()) > 0:
+            batches: dict[Any, list[Any]] = self._consumer.poll(
+                timeout_ms=max(1, int(left * 1000)), max_records=5000
+            )
+            for tp, items in batches.items():
+                want = wanted.get(tp, set())
+                for r in items:
+                    if r.offset in want:
+                        found[(tp.topic, tp.partition, r.offset)] = ports.KafkaRecord(
+                            tp.topic, tp.partition, r.offset, r.timestamp, r.key, r.value,
+                            tuple(r.headers or ()),
+                        )  # fmt: skip
+                if items and items[-1].offset >= max(want, default=-1):
+                    wanted.pop(tp, None)
+                    self._consumer.pause(tp)
         self._consumer.resume(*self._consumer.paused())
         return found
 

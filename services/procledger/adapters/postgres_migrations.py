@@ -99,6 +99,7 @@ LEDGER_RELATIONS = (
     "ledger.positions",
     "ledger.orders",
     "ledger.stockpile_targets",
+    "ledger.dlq_forwarded",
 )
 AUDIT_RELATIONS = (
     "audit.journal",

@@ -296,6 +296,10 @@ class PostgresLedgerStore:
                 f"partition locks still held after {self._limits.lock_wait_s:g} s"
                 + (f"; ended frozen consumer session(s) {ended}" if ended else "")
             ) from err
+        except psycopg.errors.DiskFull as err:
+            # The server runs but cannot grow a file; the batch rolled back whole. Only freed
+            # space helps, so it waits like an outage (never a rejection, never a crash).
+            raise StoreUnavailable(f"PostgreSQL is out of disk space: {err}") from err
         except (psycopg.OperationalError, psycopg.errors.IdleInTransactionSessionTimeout) as err:
             # The second: this process was frozen mid-batch and the server ended its session.
             raise StoreUnavailable(f"PostgreSQL failed during the batch: {err}") from err

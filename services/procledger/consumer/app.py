@@ -6,10 +6,12 @@ import argparse
 import faulthandler
 import gc
 import logging
+import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
@@ -23,6 +25,7 @@ from prometheus_client import (
 from procledger.adapters.kafka_dlq import KafkaDlqForwarder
 from procledger.adapters.kafka_heads import KafkaHeadReader
 from procledger.adapters.kafka_source import KafkaEventSource
+from procledger.adapters.postgres_dlq import PostgresDlqLog
 from procledger.adapters.postgres_migrations import (
     LEDGER_RELATIONS,
     LedgerSchemaMissing,
@@ -30,6 +33,7 @@ from procledger.adapters.postgres_migrations import (
     require_relations,
 )
 from procledger.adapters.postgres_store import PostgresLedgerStore, StoreConflict, StoreUnavailable
+from procledger.consumer.dlq import DlqOutbox
 from procledger.consumer.health import ConsumerProbes
 from procledger.consumer.metrics import ConsumerMetrics
 from procledger.consumer.service import ConsumerTuning, LedgerConsumer
@@ -42,7 +46,8 @@ log = logging.getLogger("procledger.consume")
 @dataclass(frozen=True, slots=True)
 class ConsumerSettings:
     """CONSUMER_GROUP, CONSUMER_METRICS_PORT, CONSUMER_MAX_RECORDS, CONSUMER_SESSION_TIMEOUT_MS,
-    CONSUMER_PROGRESS_INTERVAL_S."""
+    CONSUMER_PROGRESS_INTERVAL_S, and PROCLEDGER_FAULT_KILL_BEFORE_DLQ (a fault point for the
+    fault suite only)."""
 
     kafka: KafkaSettings
     topics: Topics
@@ -52,6 +57,7 @@ class ConsumerSettings:
     max_records: int
     session_timeout_ms: int
     progress_interval_s: int = 30
+    kill_before_dlq: int = 0
 
     @classmethod
     def from_env(cls, env: Env) -> ConsumerSettings:
@@ -66,7 +72,37 @@ class ConsumerSettings:
                 "CONSUMER_SESSION_TIMEOUT_MS", 10_000, minimum=1000, maximum=300_000
             ),
             progress_interval_s=env.integer("CONSUMER_PROGRESS_INTERVAL_S", 30, maximum=86_400),
+            kill_before_dlq=env.integer("PROCLEDGER_FAULT_KILL_BEFORE_DLQ", 0, minimum=0),
         )
+
+
+def _dead_letters(
+    settings: ConsumerSettings, metrics: ConsumerMetrics, heads: KafkaHeadReader
+) -> tuple[KafkaDlqForwarder, PostgresDlqLog, DlqOutbox]:
+    """The DLQ producer, the outbox's marks in the ledger, and the outbox over both."""
+    forwarder = KafkaDlqForwarder(settings.kafka, settings.topics.dlq)
+    dlq_log = PostgresDlqLog(settings.database.url)
+    dlq = DlqOutbox(
+        forwarder, dlq_log, metrics, originals=heads.records,
+        before_forward=_kill_before_dlq(settings.kill_before_dlq),
+    )  # fmt: skip
+    return forwarder, dlq_log, dlq
+
+
+def _kill_before_dlq(after: int) -> Callable[[], None] | None:
+    """The fault suite's crash between a batch's commit and its dead-letter copies: SIGKILL
+    this process on the `after`-th committed batch that has rejections (0: never)."""
+    if after <= 0:
+        return None
+    seen = [0]
+
+    def hook() -> None:
+        seen[0] += 1
+        if seen[0] >= after:
+            log.warning("PROCLEDGER_FAULT_KILL_BEFORE_DLQ: SIGKILL before forwarding")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,8 +138,9 @@ def run(args: argparse.Namespace) -> int:
         session_timeout_ms=settings.session_timeout_ms,
     )
     store = PostgresLedgerStore(settings.database.url)
-    forwarder = KafkaDlqForwarder(settings.kafka, settings.topics.dlq)
-    heads = KafkaHeadReader(settings.kafka)  # for procledger_consumer_lag_seconds
+    # Lag in seconds, and the original records of dead-letter copies sent again.
+    heads = KafkaHeadReader(settings.kafka)
+    forwarder, dlq_log, dlq = _dead_letters(settings, metrics, heads)
     consumer = LedgerConsumer(
         source, store, forwarder, metrics,
         unavailable=(StoreUnavailable,), conflicts=(StoreConflict,),
@@ -111,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
             max_records=settings.max_records, prefetch=True,
             progress_interval_s=settings.progress_interval_s,
         ),
-        head_timestamps=heads.timestamps,
+        head_timestamps=heads.timestamps, dlq=dlq,
     )  # fmt: skip
     stop = threading.Event()
 
@@ -140,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         forwarder.close()
         heads.close()
+        dlq_log.close()
         probes.stop()
         store.close()
     return 0

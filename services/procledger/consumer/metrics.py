@@ -55,6 +55,12 @@ class ConsumerMetrics:
             "(they stay in ledger.rejections)",
             registry=registry,
         )  # fmt: skip
+        self.dlq_pending = Gauge(
+            p + "dlq_pending",
+            "Rejections of this member's partitions whose dead-letter copy Kafka has not "
+            "confirmed yet, as of the last check (sent again until it has)",
+            registry=registry,
+        )  # fmt: skip
         self.batch_size = Histogram(
             p + "batch_size_records", "Records per applied batch", buckets=BATCH_BUCKETS,
             registry=registry,

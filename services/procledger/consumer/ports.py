@@ -13,6 +13,8 @@ from procledger.domain.postings import Posting
 from procledger.domain.state import LedgerState
 
 TopicPartition = tuple[str, int]
+# A record's coordinates: topic, partition, offset.
+RecordKey = tuple[str, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +171,18 @@ class EventSource(Protocol):
 class RejectForwarder(Protocol):
     def forward(self, rejections: Sequence[RejectionEntry]) -> None:
         """Send rejected records to the dead-letter topic with headers that say why."""
+        ...
+
+
+class DlqLog(Protocol):
+    """The dead-letter outbox's record of which rejections Kafka confirmed on the DLQ topic."""
+
+    def mark_forwarded(self, keys: Collection[RecordKey]) -> None: ...
+
+    def pending(
+        self, partitions: Collection[TopicPartition], limit: int
+    ) -> tuple[list[RejectionEntry], int]:
+        """Up to `limit` unmarked rejections of `partitions`, oldest first, and their count."""
         ...
 
 

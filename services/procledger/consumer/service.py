@@ -22,6 +22,7 @@ from procledger.consumer.batch import (
     state_keys,
     trim,
 )
+from procledger.consumer.dlq import DlqOutbox
 from procledger.consumer.lag import HeadTimestamps, LagReporter
 from procledger.consumer.metrics import ConsumerMetrics
 from procledger.consumer.ports import (
@@ -86,10 +87,12 @@ class LedgerConsumer:
         retry: RetryPolicy = RetryPolicy(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         head_timestamps: HeadTimestamps | None = None,
+        dlq: DlqOutbox | None = None,
     ) -> None:
         self._source = source
         self._store = store
-        self._forwarder = forwarder
+        # Without an outbox of the caller's, copies are sent once, best effort, never marked.
+        self._dlq = dlq or DlqOutbox(forwarder, None, metrics)
         self._metrics = metrics
         self._unavailable = unavailable
         self._conflicts = conflicts
@@ -122,6 +125,8 @@ class LedgerConsumer:
         """One poll and its batch; returns the number of records polled."""
         if self._seek_new_assignments(stop):
             self._drop_prefetched()  # polled before the seek: from the wrong offsets
+        if self._dlq.due():  # a crashed owner's or a failed send's copies, before new work
+            self._dlq.drain(self._source.assigned())
         if self._prefetched is not None:
             records, items = self._prefetched.result()
             self._prefetched = None
@@ -158,6 +163,7 @@ class LedgerConsumer:
             offset = positions[tp].next_offset if tp in positions else 0
             self._source.seek(tp, offset)
             log.info("partition %s-%d: resuming at ledger offset %d", tp[0], tp[1], offset)
+        self._dlq.assigned()
         return new
 
     def _poll(self) -> Polled:
@@ -230,14 +236,8 @@ class LedgerConsumer:
 
     def _after_commit(self, batch: BatchWrite, started: float) -> None:
         self._source.commit({(u.topic, u.partition): u.new.next_offset for u in batch.positions})
-        dead_letters = batch.dead_letters
-        if self._forwarder is not None and dead_letters:
-            try:
-                self._forwarder.forward(dead_letters)
-                self._metrics.dlq_forwarded.inc(len(dead_letters))
-            except Exception:  # the rejections table already holds them
-                self._metrics.dlq_failures.inc()
-                log.exception("could not forward %d rejections to the DLQ", len(dead_letters))
+        # Re-deliveries are acknowledged, never dead-lettered (BatchWrite.dead_letters).
+        self._dlq.after_commit(batch.dead_letters)
         now = time.time()
         # Counted per type once per batch; the latency histogram needs every observation.
         for kind, count in Counter(entry.event_type for entry in batch.journal).items():
@@ -281,6 +281,7 @@ class LedgerConsumer:
                 return action()
             except self._unavailable as err:
                 kind = "unavailable"
+                reason = " ".join(str(err).split())  # why, on one line: down, disk full, locks
                 if give_up_on_stop and stop is not None and stop.is_set():
                     return None
                 if stop is not None and stop.is_set() and attempt > 3:
@@ -296,9 +297,11 @@ class LedgerConsumer:
             self._metrics.retries.labels(kind).inc()
             delay = self._retry.delay(attempt)
             if kind == "unavailable":
-                # The first retry of an outage says why at WARNING; the rest only at DEBUG
-                # (the store probe logs the outage and its end once, see consumer.app).
+                # The first retry of an outage says why at WARNING (down, out of disk space,
+                # locks held); the rest only at DEBUG (the store probe logs the outage and its
+                # end once, see consumer.app).
                 level = logging.WARNING if attempt == 0 else logging.DEBUG
-                log.log(level, "database unavailable, retry %d in %.1fs", attempt + 1, delay)
+                log.log(level, "database unavailable, retry %d in %.1fs: %s", attempt + 1, delay,
+                        reason)  # fmt: skip
             attempt += 1
             time.sleep(delay)
