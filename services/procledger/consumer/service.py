@@ -246,7 +246,7 @@ class LedgerConsumer:
         for entry in batch.journal:
             if entry.kafka_timestamp is not None:
                 observe(max(0.0, now - entry.kafka_timestamp.timestamp()))
-        for rejection in dead_letters:
+        for rejection in batch.dead_letters:
             self._metrics.rejected.labels(
                 rejection.event_type or "unknown", rejection.reason_code
             ).inc()
