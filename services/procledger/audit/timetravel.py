@@ -9,7 +9,7 @@ from procledger.audit.db import JOURNAL_SELECT, Connection, JournalRow, journal_
 from procledger.audit.filters import Clocks
 from procledger.codec.textformats import event_from_json_dict
 from procledger.domain.events import Event
-from procledger.domain.ledger import empty_state, fold
+from procledger.domain.replay import replay
 from procledger.domain.state import LedgerState
 
 
@@ -60,8 +60,9 @@ def event_of(row: JournalRow) -> Event:
 
 
 def fold_rows(rows: Iterable[JournalRow]) -> LedgerState:
-    """The state the pure fold reaches over these rows, from an empty ledger."""
-    return fold(empty_state(), (event_of(r) for r in rows)).state
+    """The orders and targets a replay of these rows reaches (bounded memory, no event ids)."""
+    replayed = replay(event_of(r) for r in rows)
+    return LedgerState(replayed.orders, replayed.targets, frozenset())
 
 
 def state_at(conn: Connection, clocks: Clocks, order_id: str | None = None) -> LedgerState:
