@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from procledger.stack import kafka as stack_kafka
-from procledger.stack import postgres as stack_postgres
-from procledger.stack import prometheus as stack_prometheus
-from procledger.stack.config import StackConfig
+from procledger_dev.stack import kafka as stack_kafka
+from procledger_dev.stack import postgres as stack_postgres
+from procledger_dev.stack import prometheus as stack_prometheus
+from procledger_dev.stack.config import StackConfig
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +27,7 @@ def stack() -> StackConfig:
         and all("running" in line for line in stack_prometheus.status(cfg))
     )
     if not running:
-        subprocess.run([sys.executable, "-m", "procledger.cli", "stack", "up"], check=True)
+        subprocess.run([sys.executable, "-m", "procledger_dev.cli", "stack", "up"], check=True)
     return cfg
 
 

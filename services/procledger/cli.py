@@ -9,9 +9,10 @@ import os
 import sys
 from collections.abc import Sequence
 
+from procledger.logs import FORMATS, configure
+
 # Each module exposes register(subparsers); imported lazily so `--help` stays fast.
 COMMAND_MODULES = (
-    "procledger.stack.commands",
     "procledger.admin_commands",
     "procledger.consumer.commands",
     "procledger.audit.commands",
@@ -34,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("LOG_LEVEL", "INFO"),
         help="DEBUG, INFO, WARNING or ERROR (env LOG_LEVEL; default INFO)",
     )
+    parser.add_argument(
+        "--log-format",
+        default=os.environ.get("LOG_FORMAT") or "text",
+        help="text (default) or json: one JSON object per line (env LOG_FORMAT)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -46,13 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = getattr(logging, str(args.log_level).upper(), None)
     if not isinstance(level, int):
         parser.error(f"--log-level: unknown level {args.log_level!r}")
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("kafka").setLevel(max(level, logging.WARNING))
-    logging.getLogger("yoyo").setLevel(max(level, logging.WARNING))
+    if args.log_format not in FORMATS:
+        parser.error(
+            f"--log-format (env LOG_FORMAT): must be text or json, got {args.log_format!r}"
+        )
+    configure(level, args.log_format)
     code: int = args.func(args)
     return code
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from procledger.chaos.fleet import stop_every_fleet
-from procledger.chaos.oracle import Expected, discrepancies, end_offsets, read_ledger
-from procledger.chaos.report import RunSummary, ScenarioFigures, now_text, write_report
-from procledger.chaos.stacks import ChaosStack
-from procledger.stack.config import REPO_ROOT, StackConfig
+from procledger_dev.chaos.fleet import stop_every_fleet
+from procledger_dev.chaos.oracle import Expected, discrepancies, end_offsets, read_ledger
+from procledger_dev.chaos.report import RunSummary, ScenarioFigures, now_text, write_report
+from procledger_dev.chaos.stacks import ChaosStack
+from procledger_dev.stack.config import REPO_ROOT, StackConfig
 from tests.integration.conftest import LedgerEnv, make_ledger
 
 FULL = os.environ.get("PROCLEDGER_CHAOS") == "full"

@@ -17,7 +17,6 @@ from fastavro import parse_schema, schemaless_writer
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import MessageSizeTooLargeError
 
-from procledger.chaos.report import ScenarioFigures
 from procledger.codec.avro import encode
 from procledger.codec.schemas import default_registry
 from procledger.domain.events import (
@@ -29,6 +28,7 @@ from procledger.domain.events import (
     PaymentRecorded,
     Purpose,
 )
+from procledger_dev.chaos.report import ScenarioFigures
 from tests.integration.conftest import LedgerEnv
 
 from .conftest import scenario

@@ -11,12 +11,12 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from procledger.chaos.fleet import ConsumerFleet
-from procledger.chaos.load import PublisherThread, slices
-from procledger.chaos.oracle import Expected
-from procledger.chaos.report import ScenarioFigures
-from procledger.chaos.stacks import ChaosStack
 from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
+from procledger_dev.chaos.fleet import ConsumerFleet
+from procledger_dev.chaos.load import PublisherThread, slices
+from procledger_dev.chaos.oracle import Expected
+from procledger_dev.chaos.report import ScenarioFigures
+from procledger_dev.chaos.stacks import ChaosStack
 
 from .conftest import (
     CLUSTER_PORT,

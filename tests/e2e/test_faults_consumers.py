@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from procledger.chaos.fleet import ASSIGNED, FENCED, ConsumerFleet
-from procledger.chaos.load import PublisherThread, slices
-from procledger.chaos.oracle import Expected
-from procledger.chaos.report import ScenarioFigures
 from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
-from procledger.stack.procs import wait_until
+from procledger_dev.chaos.fleet import ASSIGNED, FENCED, ConsumerFleet, Member
+from procledger_dev.chaos.load import PublisherThread, slices
+from procledger_dev.chaos.oracle import Expected
+from procledger_dev.chaos.report import ScenarioFigures
+from procledger_dev.stack.procs import wait_until
 from tests.integration.conftest import LedgerEnv
 
 from .conftest import FULL, oracle_discrepancies, published_records, scenario
@@ -26,6 +27,11 @@ Record = Callable[[ScenarioFigures], None]
 def _events(n: int, seed: int) -> tuple[list, SyntheticOracle]:  # type: ignore[type-arg]
     oracle = SyntheticOracle()
     return list(synthetic_events(n, seed=seed, invalid_ratio=0.02, oracle=oracle)), oracle
+
+
+def _assigned_more(members: Sequence[Member], before: int) -> bool:
+    """True once the members' logs hold more assignments than `before`."""
+    return sum(m.log_text().count(ASSIGNED) for m in members) > before
 
 
 def _progress(ledger: LedgerEnv) -> int:
@@ -126,8 +132,11 @@ def test_sigstopped_zombie_is_fenced(cledger: LedgerEnv, tmp_path: Path, record:
         fleet.pause(zombie)  # most likely mid-batch, holding its partitions' position locks
         # The group moves on: the others are given the zombie's partitions. That needs the
         # zombie's 6 s session to expire first, so this wait is event-driven, not a sleep.
-        wait_until(lambda n=before: sum(m.log_text().count(ASSIGNED) for m in others) > n, 120,
-                   "the group's rebalance away from the zombie")  # fmt: skip
+        wait_until(
+            partial(_assigned_more, others, before),
+            120,
+            "the group's rebalance away from the zombie",
+        )
         # The others apply the whole slice, the zombie's partitions included, while it is frozen.
         published += publisher.finish()
         cledger.wait_applied(published, timeout=600)
@@ -135,8 +144,11 @@ def test_sigstopped_zombie_is_fenced(cledger: LedgerEnv, tmp_path: Path, record:
         fleet.resume(zombie)
         # A member again before the next round freezes it: pausing a process the group has
         # already dropped would move no partition.
-        wait_until(lambda n=rejoined: zombie.log_text().count(ASSIGNED) > n, 120,
-                   "the resumed zombie's return to the group")  # fmt: skip
+        wait_until(
+            partial(_assigned_more, [zombie], rejoined),
+            120,
+            "the resumed zombie's return to the group",
+        )
     publisher = PublisherThread(cledger.kafka, cledger.topics, parts[rounds], chunks=4)
     publisher.start()
     publisher.finish()

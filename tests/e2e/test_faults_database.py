@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from procledger.chaos.fleet import DB_RETRY, ConsumerFleet
-from procledger.chaos.load import PublisherThread
-from procledger.chaos.oracle import Expected
-from procledger.chaos.report import ScenarioFigures
-from procledger.chaos.stacks import ChaosStack
 from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
+from procledger_dev.chaos.fleet import DB_RETRY, ConsumerFleet
+from procledger_dev.chaos.load import PublisherThread
+from procledger_dev.chaos.oracle import Expected
+from procledger_dev.chaos.report import ScenarioFigures
+from procledger_dev.chaos.stacks import ChaosStack
 
 from .conftest import FULL, ledger_env, oracle_discrepancies, published_records, scenario
 

@@ -13,12 +13,12 @@ from prometheus_client import CollectorRegistry
 from procledger.adapters.kafka_dlq import KafkaDlqForwarder
 from procledger.adapters.kafka_source import KafkaEventSource
 from procledger.adapters.postgres_store import PostgresLedgerStore, StoreConflict, StoreUnavailable
-from procledger.chaos.fleet import ConsumerFleet
-from procledger.chaos.oracle import Expected
-from procledger.chaos.report import ScenarioFigures
 from procledger.consumer.metrics import ConsumerMetrics
 from procledger.consumer.service import ConsumerTuning, LedgerConsumer
 from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
+from procledger_dev.chaos.fleet import ConsumerFleet
+from procledger_dev.chaos.oracle import Expected
+from procledger_dev.chaos.report import ScenarioFigures
 from tests.integration.conftest import LedgerEnv, snapshot
 
 from .conftest import FULL, oracle_discrepancies, published_records, scenario

@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
 
-from procledger.chaos.report import ScenarioFigures
 from procledger.codec.avro import encode
 from procledger.codec.errors import EncodeError
 from procledger.domain.errors import REJECTION_CODES
 from procledger.domain.events import DeliveryRecorded, OrderPlaced, PaymentRecorded, Purpose
+from procledger_dev.chaos.report import ScenarioFigures
 from tests.integration.conftest import LedgerEnv
 
 from .conftest import FULL, scenario

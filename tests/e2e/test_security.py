@@ -19,13 +19,13 @@ from prometheus_client import CollectorRegistry
 from procledger.audit.api import create_app as audit_app
 from procledger.audit.db import JOURNAL_SELECT, journal_row
 from procledger.audit.settings import AuditSettings
-from procledger.chaos.report import ScenarioFigures
-from procledger.chaos.stacks import ChaosStack
 from procledger.domain.chain import entry_hash
 from procledger.publishing.intake import create_app as intake_app
 from procledger.publishing.settings import IntakeSettings
 from procledger.scenario.story import story_events
 from procledger.settings import Env
+from procledger_dev.chaos.report import ScenarioFigures
+from procledger_dev.chaos.stacks import ChaosStack
 from tests.integration.conftest import LedgerEnv
 
 from .conftest import SASL_PASSWORD, SASL_USERNAME, ledger_env, scenario
@@ -304,7 +304,7 @@ def test_superuser_tampering_is_detected_and_named(chaos_stack: ChaosStack, reco
 
     # An amount changed inside one row's payload.
     payload = dict(target.payload)
-    payload["quantity"] = int(payload["quantity"]) + 1
+    payload["quantity"] = int(str(payload["quantity"])) + 1
     tamper("UPDATE ledger.journal SET payload = %s WHERE id = %s",
            (json.dumps(payload), target.id), [target.id])  # fmt: skip
     with psycopg.connect(admin, autocommit=True) as conn:  # put it back
@@ -331,7 +331,7 @@ def test_superuser_tampering_is_detected_and_named(chaos_stack: ChaosStack, reco
     tamper("UPDATE ledger.journal SET payload = %s, hash = %s WHERE id = %s",
            (json.dumps(payload), forged, target.id), [target.id, successor.id])  # fmt: skip
     # A row deleted outright.
-    with psycopg.connect(admin, autocommit=True) as conn:  # its postings go first (foreign key)
+    with psycopg.connect(admin, autocommit=True) as conn:  # no posting left pointing at it
         conn.execute("DELETE FROM ledger.postings WHERE event_id = %s", (other.event_id,))
     tamper("DELETE FROM ledger.journal WHERE id = %s", (other.id,), [successor_of(other).id])
     record(

@@ -16,7 +16,7 @@ from unittest import mock
 
 from procledger.cli import main
 from procledger.scenario.story import story_events
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 
 from .conftest import LedgerEnv, make_ledger
 

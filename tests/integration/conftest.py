@@ -19,7 +19,7 @@ from procledger.adapters.kafka_topics import ensure_topics
 from procledger.adapters.postgres_migrations import migrate
 from procledger.domain.events import Event
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 
 
 @dataclass
@@ -66,7 +66,7 @@ class LedgerEnv:
 
     def rows(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.database.admin_url) as conn:
-            return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(query, params).fetchall()
 
     def scalar(self, query: str, params: tuple[Any, ...] = ()) -> Any:
         return self.rows(query, params)[0][0]

@@ -18,7 +18,7 @@ from schemathesis.checks import not_a_server_error
 from procledger.audit.api import create_app
 from procledger.audit.settings import AuditSettings
 from procledger.settings import Env
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 
 from .audit_support import AUDITOR_TOKEN, INTAKE_TOKEN, Story, audit, story_ledger
 

@@ -8,12 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 
 FIGURES = {
     "publish", "raw_kafka_python", "raw_kcat", "raw_fastavro_decode", "raw_pg_copy",
     "e2e_1_consumers", "e2e_2_consumers", "peak_rss_1_consumers", "peak_rss_2_consumers",
-    "latency_p50", "latency_p99", "latency_max", "rebuild",
+    "latency_p50", "latency_p99", "latency_max", "rebuild", "peer_insert_1",
 }  # fmt: skip
 
 
@@ -29,7 +29,7 @@ def test_quick_bench_reports_every_figure(stack: StackConfig, tmp_path: Path) ->
         ),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "procledger.bench", "--quick", "--out", str(tmp_path / "out"),
+        [sys.executable, "-m", "procledger_dev.bench", "--quick", "--out", str(tmp_path / "out"),
          "--results", str(tmp_path / "results" / "results.json")],
         env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
@@ -43,8 +43,15 @@ def test_quick_bench_reports_every_figure(stack: StackConfig, tmp_path: Path) ->
         if not name.endswith("_steady"):  # a 5,000-event run may finish before a first look
             assert figure["min"] > 0, name
     assert results["ratios"] and all(v > 0 for v in results["ratios"].values())
-    assert {"e2e_events_per_s", "publish_events_per_s", "latency_p99_ms", "peak_rss_mb",
-            "rebuild_s", "e2e_over_kafka_python"} == results["targets"].keys()  # fmt: skip
+    assert results["targets"].keys() == {
+        "e2e_events_per_s", "publish_events_per_s", "latency_p99_ms", "peak_rss_mb",
+        "rebuild_s", "e2e_over_kafka_python", "e2e_over_peer",
+    }  # fmt: skip
     for runs in results["e2e_runs"].values():
         assert all(r["journal_rows"] + r["rejections"] == r["events"] for r in runs)
+    # The peer sank every event once, as one row each.
+    [peer_run] = results["peer_runs"]
+    events = results["e2e_runs"]["1"][0]["events"]
+    assert (peer_run["mode"], peer_run["tasks"], peer_run["rows"]) == ("insert", 1, events)
+    assert peer_run["jvm_cpu_s"] > 0
     assert (tmp_path / "out" / "latest.md").read_text().startswith("# Benchmark")

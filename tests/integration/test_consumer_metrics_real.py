@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from procledger.adapters.kafka_heads import KafkaHeadReader
 from procledger.consumer.business_metrics import LedgerBusinessCollector, PostgresBusinessQueries
+from procledger.probes import Refresher
 from procledger.scenario import story_events
 from tests.integration.conftest import LedgerEnv
 
@@ -38,8 +39,10 @@ def test_business_collector_reads_the_story_from_postgres(ledger: LedgerEnv) -> 
     ledger.publish(story_events())
     ledger.consume()
     queries = PostgresBusinessQueries(ledger.env["DATABASE_URL"])  # the consumer's own role
+    refresher = Refresher("business-test", queries, interval_s=5.0, timeout_s=10.0)
+    refresher.refresh_once()  # what the consumer's background thread does every 5 s
     registry = CollectorRegistry()
-    registry.register(LedgerBusinessCollector(queries))
+    registry.register(LedgerBusinessCollector(refresher))
     try:
         get = registry.get_sample_value
         assert get("procledger_ledger_projection_scrape_success") == 1
@@ -51,6 +54,15 @@ def test_business_collector_reads_the_story_from_postgres(ledger: LedgerEnv) -> 
             assert get("procledger_ledger_committed_value_usd", labels) == float(value_usd)
             assert get("procledger_ledger_committed_quantity", labels) == quantity
             assert get("procledger_ledger_delivered_quantity", labels) == delivered
+        # Business time: by the month each order was placed in, summing to the same total.
+        by_month = ledger.rows(
+            "SELECT to_char(placed_at AT TIME ZONE 'UTC', 'YYYY-MM'),"
+            " coalesce(caliber_mm::text, 'none'), sum(value_usd) FROM ledger.orders GROUP BY 1, 2"
+        )
+        assert len({month for month, _, _ in by_month}) > 1
+        for month, caliber, value_usd in by_month:
+            labels = {"month": month, "caliber_mm": caliber}
+            assert get("procledger_ledger_committed_value_by_month_usd", labels) == float(value_usd)
         targets = ledger.rows(
             "SELECT country, caliber_mm, target_quantity FROM ledger.stockpile_targets"
         )

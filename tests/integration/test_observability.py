@@ -27,18 +27,22 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
+from procledger.codec.textformats import event_to_jsonl
 from procledger.scenario import story_events
-from procledger.stack import prometheus
-from procledger.stack.config import StackConfig
+from procledger_dev.ops.grafana import as_promql
+from procledger_dev.stack import prometheus
+from procledger_dev.stack.config import StackConfig
 from tests.integration.conftest import LedgerEnv
+from tests.unit.event_samples import TARGET
 
 ROOT = Path(__file__).resolve().parents[2]
-DASHBOARDS = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
-RULES = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"))
+# The servers' dashboard and rules need the exporters: tests/integration/test_server_metrics.py.
+DASHBOARDS = [ROOT / "deploy" / "grafana" / "dashboards" / f"{name}.json"
+              for name in ("ledger-pipeline", "procurement")]  # fmt: skip
+RULES = [ROOT / "deploy" / "prometheus" / "rules" / "procledger.yml"]
 CONSUMER = "127.0.0.1:9410"
 PORTS = {"consumer": 9410, "intake": 8081, "audit": 8082}
-# Grafana's interval variables, replaced by windows that hold several 5 s scrapes.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "1m"}
+LABEL_VALUES = re.compile(r"label_values\((.+), (\w+)\)")
 # A comparison with a number literal: `> 10000`, `== 0`. Label matchers (=, !=, =~) compare
 # with strings and are left alone.
 COMPARISON = re.compile(r"\s*(?:==|!=|>=|<=|>|<)\s*-?\d+(?:\.\d+)?(?:e\d+)?(?![\w.])")
@@ -59,9 +63,27 @@ def dashboard_exprs() -> list[str]:
                 walk(value)
 
     for path in DASHBOARDS:
-        walk(json.loads(path.read_text()))
-    for name, value in GRAFANA_VARIABLES.items():
-        exprs = [e.replace(name, value) for e in exprs]
+        walk(json.loads(path.read_text())["panels"])
+    # Windows of 1m hold several 5 s scrapes.
+    return [as_promql(e) for e in exprs]
+
+
+def variable_exprs(paths: list[Path]) -> list[str]:
+    """A query per template variable: its series that carry the label it offers."""
+    exprs = []
+    for path in paths:
+        for variable in json.loads(path.read_text())["templating"]["list"]:
+            if variable["type"] == "query":
+                match = LABEL_VALUES.fullmatch(variable["definition"])
+                assert match, variable["definition"]
+                metric, label = match.groups()
+                matcher = f'{label}!=""'
+                selector = (
+                    f"{metric[:-1]}, {matcher}}}"
+                    if metric.endswith("}")
+                    else (f"{metric}{{{matcher}}}")
+                )
+                exprs.append(f"count by ({label}) ({selector})")
     return exprs
 
 
@@ -142,6 +164,46 @@ def publish_bad_records(ledger: LedgerEnv) -> None:
         producer.close()
 
 
+def wait_for_every_series(
+    stack: StackConfig,
+    checks: dict[str, str],
+    timeout: float,
+    logs: Callable[[], str] = str,
+    between: Callable[[], None] = lambda: None,
+) -> None:
+    """Until each expression (keys; values say where it is from) returns a series, or fail
+    listing the empty ones. Rate windows need two scrapes of each new series, hence the wait;
+    `between` runs before each round (e.g. fresh traffic for rates)."""
+    empty: dict[str, str] = {}
+
+    def all_return_series() -> bool:
+        between()
+        empty.clear()
+        empty.update({e: origin for e, origin in checks.items() if not series(stack, e)})
+        return not empty
+
+    try:
+        wait_for("every expression to return a series", all_return_series, timeout=timeout)
+    except AssertionError as err:
+        listing = "\n".join(f"{origin}: {expr}" for expr, origin in empty.items())
+        raise AssertionError(f"{err}; empty:\n{listing}\n{logs()}") from err
+
+
+def post_to_intake(document: dict[str, Any], expected: int) -> None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{PORTS['intake']}/v1/events",
+        data=json.dumps(document).encode(),
+        headers={"Authorization": "Bearer observability-test", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            status = resp.status
+    except urllib.error.HTTPError as err:
+        status = err.code
+    assert status == expected, document
+
+
 def test_every_dashboard_and_rule_expression_returns_data(
     stack: StackConfig, ledger: LedgerEnv, tmp_path: Path
 ) -> None:
@@ -158,6 +220,11 @@ def test_every_dashboard_and_rule_expression_returns_data(
           INTAKE_TOKENS="observability-test")  # fmt: skip
     start(ledger, tmp_path, "audit", ["serve", "audit", "--port", "8082"],
           AUDITOR_TOKENS="observability-test", AUDIT_VERIFY_INTERVAL_S="5")  # fmt: skip
+    # Intake traffic for its panels: one event published, one refused.
+    wait_for("the intake API", lambda: not port_free(PORTS["intake"]))
+    post_to_intake({"events": [json.loads(event_to_jsonl(TARGET))]}, 202)
+    post_to_intake({"type": "OrderPlaced"}, 422)
+    records += 1
     ledger.wait_applied(records)
     applied = ledger.scalar("SELECT count(*) FROM ledger.journal")
     rejected = ledger.scalar("SELECT count(*) FROM ledger.rejections")
@@ -216,6 +283,8 @@ def test_every_dashboard_and_rule_expression_returns_data(
     checks: dict[str, str] = {}
     for expr in dashboard_exprs():
         checks[expr] = "dashboard"
+    for expr in variable_exprs(DASHBOARDS):
+        checks[expr] = "variable"
     for rule in rules():
         if "record" in rule:
             checks[rule["expr"]] = f"recording rule {rule['record']}"
@@ -223,20 +292,7 @@ def test_every_dashboard_and_rule_expression_returns_data(
         else:
             checks[without_thresholds(rule["expr"])] = f"alert {rule['alert']} (no threshold)"
     assert len(checks) > 40
-    empty: dict[str, str] = {}
-
-    def all_return_series() -> bool:
-        empty.clear()
-        for expr, origin in checks.items():
-            if not series(stack, expr):
-                empty[expr] = origin
-        return not empty
-
-    try:
-        wait_for("every expression to return a series", all_return_series, timeout=60)
-    except AssertionError as err:
-        listing = "\n".join(f"{origin}: {expr}" for expr, origin in empty.items())
-        raise AssertionError(f"{err}; empty:\n{listing}\n{logs()}") from err
+    wait_for_every_series(stack, checks, 60, logs)
 
     # Alerts as written parse and evaluate (an empty answer means "not firing"); this run's
     # bad records make the rejection and dead-letter alerts fire, a healthy consumer does not.

@@ -5,18 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import psycopg
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from procledger.stack.config import StackConfig
+from procledger_dev.stack.config import StackConfig
 
 
 def _stack(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "stack", *args],
+        [sys.executable, "-m", "procledger_dev.cli", "stack", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -46,6 +47,8 @@ def test_second_stack_runs_beside_the_first(stack: StackConfig, tmp_path: Path) 
         "STACK_PROMETHEUS_PORT": "19190",
         "STACK_CACHE_DIR": str(stack.cache_dir),
     }
+    before = _stack({}, "status")
+    assert before.returncode == 0, before.stdout  # the first stack runs whole
     try:
         first = _stack(env, "up")
         assert first.returncode == 0, first.stderr
@@ -62,8 +65,15 @@ def test_second_stack_runs_beside_the_first(stack: StackConfig, tmp_path: Path) 
         admin.close()
         producer.send("second.stack", b"x").get(timeout=30)
         producer.close()
-        # The first stack is untouched.
-        assert _stack({}, "status").returncode == 0
+        # Its own exporters: the broker's JMX agent (19192 + 312) and postgres_exporter
+        # (19190 + 97).
+        for port, metric in ((19504, "kafka_server_replicamanager_underreplicatedpartitions"),
+                             (19287, "pg_up 1")):  # fmt: skip
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as resp:
+                assert metric in resp.read().decode()
+        # The first stack is untouched: the same processes in the same states.
+        after = _stack({}, "status")
+        assert (after.returncode, after.stdout) == (before.returncode, before.stdout)
     finally:
         down = _stack(env, "down")
     assert down.returncode == 0, down.stderr

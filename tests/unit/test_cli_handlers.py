@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from procledger.cli import build_parser
 from procledger.cli_support import LazyHandler
+from procledger_dev.cli import build_parser as build_dev_parser
 
 
 def _leaf_parsers(
@@ -22,9 +23,14 @@ def _leaf_parsers(
             yield from _leaf_parsers(child, f"{path} {name}")
 
 
-def test_every_command_handler_resolves_to_a_callable() -> None:
-    leaves = list(_leaf_parsers(build_parser()))
-    assert len(leaves) > 10, "the parser walk found too few commands to be the real CLI"
+@pytest.mark.parametrize(
+    ("build", "least"), [(build_parser, 10), (build_dev_parser, 1)], ids=["procledger", "dev"]
+)
+def test_every_command_handler_resolves_to_a_callable(
+    build: Callable[[], argparse.ArgumentParser], least: int
+) -> None:
+    leaves = list(_leaf_parsers(build()))
+    assert len(leaves) >= least, "the parser walk found too few commands to be the real CLI"
     for path, parser in leaves:
         handler = parser.get_default("func")
         assert handler is not None, f"{path} has no handler"

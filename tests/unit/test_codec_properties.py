@@ -28,7 +28,7 @@ from procledger.domain.events import (
 from tests.unit.event_samples import PAID, PLACED, SAMPLES
 
 LONGS = st.integers(min_value=-(2**63), max_value=2**63 - 1)
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 INSTANTS = st.datetimes(
     min_value=datetime(1970, 1, 2),
     max_value=datetime(9998, 12, 31),
@@ -130,7 +130,7 @@ def fits(value: Decimal, precision: int, scale: int) -> bool:
         unscaled, rest = divmod(coefficient, 10 ** -(exponent + scale))
         if rest:
             return False
-    return unscaled < 10**precision
+    return bool(unscaled < 10**precision)
 
 
 ANY_DECIMALS = st.builds(
@@ -162,7 +162,7 @@ ANY_DECIMALS = st.builds(
 def test_decimals_are_kept_exactly_or_refused_never_rounded(
     field: str, precision: int, scale: int, base: Event, value: Decimal
 ) -> None:
-    event = dataclasses.replace(base, **{field: value})
+    event = dataclasses.replace(base, **{field: value})  # type: ignore[arg-type]
     if not fits(value, precision, scale):
         with pytest.raises(EncodeError, match=field):
             encode(event)

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
-from procledger.stack.config import StackConfig
+from procledger_dev.stack import exporters
+from procledger_dev.stack.config import StackConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,3 +65,36 @@ def test_compose_kafka_is_kraft_4x() -> None:
     assert kafka["image"].startswith("apache/kafka:4.")
     assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert _compose()["services"]["postgres"]["image"] == "postgres:17"
+
+
+def test_compose_runs_the_same_exporters_as_the_stack() -> None:
+    services = _compose()["services"]
+    version = exporters.jmx_exporter_version()
+    agent = f"jmx_prometheus_javaagent-{version}.jar=9404:/etc/kafka/jmx-exporter.yml"
+    assert agent in services["kafka"]["environment"]["KAFKA_OPTS"]
+    assert (
+        "./deploy/kafka/jmx-exporter.yml:/etc/kafka/jmx-exporter.yml:ro"
+        in (services["kafka"]["volumes"])
+    )
+    assert "/deploy/kafka/jmx-exporter-pom.xml" in services["jmx-agent"]["command"]
+    # Kafka's tools read KAFKA_OPTS too: the health check's must not load the agent again.
+    assert services["kafka"]["healthcheck"]["test"][1].startswith("KAFKA_OPTS= ")
+    pg = services["postgres-exporter"]
+    debian = subprocess.run(
+        [exporters.PG_EXPORTER, "--version"], capture_output=True, text=True, check=False
+    )
+    tag = pg["image"].rsplit(":v", 1)[1]
+    assert f"version {tag} " in debian.stdout + debian.stderr, "same version as Debian's"
+    assert (
+        "./deploy/postgres/exporter-queries.yml:/etc/postgres-exporter/queries.yml:ro"
+        in (pg["volumes"])
+    )
+    targets = {
+        target
+        for job in yaml.safe_load((ROOT / "deploy/prometheus/prometheus.compose.yml").read_text())[
+            "scrape_configs"
+        ]
+        for config in job["static_configs"]
+        for target in config["targets"]
+    }
+    assert {"kafka:9404", "postgres-exporter:9187"} <= targets

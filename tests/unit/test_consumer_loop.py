@@ -41,7 +41,7 @@ class FakeSource:
         self.new = {(r.topic, r.partition) for r in records}
 
     def poll(self, timeout_s: float, max_records: int) -> list[KafkaRecord]:
-        out = []
+        out: list[KafkaRecord] = []
         for r in self.records:
             tp = (r.topic, r.partition)
             if r.offset >= self.position.get(tp, 0) and len(out) < self.size:
@@ -181,3 +181,62 @@ def test_decoded_records_are_decoded_once() -> None:
 def test_empty_values_are_undecodable(value: bytes | None) -> None:
     item = decode_record(KafkaRecord(TOPIC, 0, 0, None, None, value))
     assert isinstance(item, Undecodable) and item.reason_code == "UNDECODABLE"
+
+
+class AssignedDuringPoll(FakeSource):
+    """As kafka-python does: the group assigns partitions inside the first poll, and that poll
+    already returns records, fetched from Kafka's committed offsets (here: from 0)."""
+
+    def __init__(self, records: Sequence[KafkaRecord]) -> None:
+        super().__init__(records)
+        self.pending = self.new
+        self.new = set()
+
+    def poll(self, timeout_s: float, max_records: int) -> list[KafkaRecord]:
+        self.new, self.pending = self.new | self.pending, set()
+        return super().poll(timeout_s, max_records)
+
+
+def test_resuming_is_logged_before_anything_of_the_partition_is_applied(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    records = _records()
+    store = InMemoryLedgerStore()
+    first = _consumer(FakeSource(records[:30]), store, Forwarded())
+    while first.step():
+        pass
+    resume_at = store.positions()[(TOPIC, 0)].next_offset
+    assert resume_at > 0
+    caplog.set_level("INFO", logger="procledger.consumer.service")
+    source = AssignedDuringPoll(records)
+    second = _consumer(source, store, Forwarded())
+    applied_before: list[int] = []
+    while second.step():
+        if not applied_before:
+            applied_before.append(second.applied_batches)
+    resumed = [r for r in caplog.records if "partition orders-0: resuming" in r.getMessage()]
+    assert resumed[0].getMessage().endswith(f"resuming at ledger offset {resume_at}")
+    assert applied_before == [0], "the poll that brought the assignment applied nothing"
+    assert len(store.tables.journal) + len(store.tables.rejections) == len(records)
+
+
+def test_progress_is_logged_while_work_flows_and_not_while_idle(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from procledger.consumer.progress import ProgressLog  # noqa: PLC0415
+
+    now = [0.0]
+    progress = ProgressLog(30.0, clock=lambda: now[0])
+    caplog.set_level("INFO", logger="procledger.consumer.progress")
+    progress.batch(500, 2)
+    now[0] = 31.0
+    progress.lag(1234)
+    progress.batch(500, 0)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1
+    assert "applied 1,000, rejected 2 in the last 31s (32 records/s)" in lines[0]
+    assert "lag 1,234 messages" in lines[0]
+    progress.lag(0)
+    now[0] = 100.0
+    progress.maybe_log()  # nothing applied since, no lag: an idle consumer is quiet
+    assert len(caplog.records) == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from procledger.consumer.business_metrics import (
+    BusinessSnapshot,
     LedgerBusinessCollector,
     snapshot_from_rows,
 )
@@ -20,6 +21,7 @@ from procledger.consumer.metrics import ConsumerMetrics
 from procledger.consumer.ports import KafkaRecord, Position, TopicPartition
 from procledger.consumer.service import LedgerConsumer
 from procledger.domain.events import EVENT_TYPES
+from procledger.probes import Refresher
 
 # name -> (type, label names) as a scraper sees them (counters without the _total suffix).
 EXPECTED: dict[str, tuple[str, set[str]]] = {
@@ -41,6 +43,8 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "procledger_consumer_fenced_batches": ("counter", set()),
     "procledger_consumer_start_time_seconds": ("gauge", set()),
     "procledger_consumer_last_batch_time_seconds": ("gauge", set()),
+    "procledger_consumer_store_up": ("gauge", set()),
+    "procledger_consumer_kafka_up": ("gauge", set()),
 }
 
 
@@ -208,18 +212,68 @@ def test_lag_seconds_survives_an_unreadable_head() -> None:
     assert sample(registry, "procledger_consumer_lag_seconds", **labels) is None
 
 
+class SilentBroker(FakeSource):
+    """end_offsets times out while `down`, as kafka-python does with the brokers frozen."""
+
+    down = False
+
+    def end_offsets(self) -> dict[TopicPartition, int]:
+        if self.down:
+            raise TimeoutError("Failed to get offsets by timestamps in 5.0 secs")
+        return super().end_offsets()
+
+
+def test_kafka_outage_is_exported_and_logged_once_each_way(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = SilentBroker({A: 3})
+    consumer, registry = lag_consumer(source, FakeStore({A: 3}), {}, [])
+    caplog.set_level("INFO", logger="procledger.consumer.service")
+    consumer.step(threading.Event())
+    assert sample(registry, "procledger_consumer_kafka_up") == 1
+    source.down = True
+    for _ in range(3):
+        consumer._last_lag = 0.0  # measure again now instead of in 5 s
+        consumer.step(threading.Event())
+    assert sample(registry, "procledger_consumer_kafka_up") == 0
+    source.down = False
+    consumer._last_lag = 0.0
+    consumer.step(threading.Event())
+    assert sample(registry, "procledger_consumer_kafka_up") == 1
+    lines = [r.getMessage() for r in caplog.records if "Kafka" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert (
+        lines[0]
+        == "Kafka unreachable: TimeoutError: Failed to get offsets by timestamps in 5.0 secs"
+    )
+    assert lines[1].startswith("Kafka reachable again after ")
+
+
 # --- the business collector ----------------------------------------------------------------
 
 SNAPSHOT = snapshot_from_rows(
     buyers=[("DEU", 155, 500.0, 10, 4), ("DEU", None, 50.0, 1, 1)],
     stockpile=[("DEU", 155, 100, 40), ("POL", 155, 10, 30)],
     ytd=(1686873600.0, 1e9),
+    months=[("2023-05", 155, 300.0), ("2023-06", 155, 200.0), ("2023-06", None, 50.0)],
 )
 
 
-def test_business_collector_reports_the_projections() -> None:
+def refreshed(fetch: Callable[[], BusinessSnapshot]) -> Refresher[BusinessSnapshot]:
+    """A refresher that has made one attempt (no background thread)."""
+    refresher = Refresher("business-test", fetch, interval_s=5.0, timeout_s=1.0)
+    refresher.refresh_once()
+    return refresher
+
+
+def collector_registry(refresher: Refresher[BusinessSnapshot]) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(LedgerBusinessCollector(lambda: SNAPSHOT))
+    registry.register(LedgerBusinessCollector(refresher))
+    return registry
+
+
+def test_business_collector_reports_the_projections() -> None:
+    registry = collector_registry(refreshed(lambda: SNAPSHOT))
     families = scrape(registry)
     assert {f.type for n, f in families.items() if n.startswith("procledger_ledger_")} == {"gauge"}
     get = registry.get_sample_value
@@ -239,54 +293,88 @@ def test_business_collector_reports_the_projections() -> None:
     assert get("procledger_ledger_ordered_value_155mm_ytd_usd") == 1e9
     assert get("procledger_ledger_ordered_value_155mm_ytd_as_of_seconds") == 1686873600.0
     assert get("procledger_ledger_projection_scrape_success") == 1
+    by_month = "procledger_ledger_committed_value_by_month_usd"
+    assert get(by_month, {"month": "2023-05", "caliber_mm": "155"}) == 300
+    assert get(by_month, {"month": "2023-06", "caliber_mm": "155"}) == 200
+    assert get(by_month, {"month": "2023-06", "caliber_mm": "none"}) == 50
+    age = get("procledger_ledger_projection_snapshot_age_seconds")
+    assert age is not None and 0 <= age < 60
     label_names = {
         k for n, f in families.items() for s in f.samples for k in s.labels
         if n.startswith("procledger_ledger_")
     }  # fmt: skip
-    assert label_names == {"buyer", "caliber_mm", "country"}, "bounded labels only"
+    assert label_names == {"buyer", "caliber_mm", "country", "month"}, "bounded labels only"
 
 
-def test_business_collector_caches_between_scrapes() -> None:
-    calls = []
-    now = [100.0]
+def test_a_scrape_reads_the_snapshot_and_never_queries() -> None:
+    calls: list[int] = []
 
-    def fetch() -> Any:
-        calls.append(now[0])
+    def fetch() -> BusinessSnapshot:
+        calls.append(1)
         return SNAPSHOT
 
-    registry = CollectorRegistry()
-    registry.register(LedgerBusinessCollector(fetch, cache_s=5.0, clock=lambda: now[0]))
-    generate_latest(registry)
-    now[0] += 4.9
-    generate_latest(registry)
-    assert calls == [100.0]
-    now[0] += 0.2
-    generate_latest(registry)
-    assert len(calls) == 2
+    registry = collector_registry(refreshed(fetch))
+    for _ in range(3):
+        generate_latest(registry)
+    assert calls == [1], "only the refresher reads the projections"
 
 
 def test_business_collector_reports_failure_without_stale_values() -> None:
-    def fetch() -> Any:
-        raise ConnectionError("database down")
+    answers: list[BusinessSnapshot | Exception] = [SNAPSHOT, ConnectionError("database down")]
 
-    registry = CollectorRegistry()
-    registry.register(LedgerBusinessCollector(fetch))
+    def fetch() -> BusinessSnapshot:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    refresher = refreshed(fetch)
+    refresher.refresh_once()  # the second read fails
+    registry = collector_registry(refresher)
     families = scrape(registry)
     assert registry.get_sample_value("procledger_ledger_projection_scrape_success") == 0
     assert "procledger_ledger_committed_value_usd" not in families
+    # The age of the last good snapshot stays on the page: how long the figures are missing.
+    assert (
+        registry.get_sample_value("procledger_ledger_projection_snapshot_age_seconds") is not None
+    )
+
+
+def test_a_hung_read_does_not_hold_the_scrape() -> None:
+    """A frozen PostgreSQL never answers: the scrape answers at once and reports a failure."""
+    release = threading.Event()
+    answers = iter([SNAPSHOT])
+
+    def fetch() -> BusinessSnapshot:
+        value = next(answers, None)
+        if value is None:
+            release.wait(30)  # hung until the test ends it
+            raise ConnectionError("server closed the connection")
+        return value
+
+    refresher = Refresher("business-test", fetch, interval_s=5.0, timeout_s=0.2)
+    refresher.refresh_once()
+    refresher.refresh_once()  # waits 0.2 s, then records the missing answer
+    registry = collector_registry(refresher)
+    try:
+        assert registry.get_sample_value("procledger_ledger_projection_scrape_success") == 0
+        assert "procledger_ledger_committed_value_usd" not in scrape(registry)
+        assert "no answer within" in (refresher.state().error or "")
+    finally:
+        release.set()
 
 
 def test_registering_the_collector_does_not_query() -> None:
-    def fetch() -> Any:
+    def fetch() -> BusinessSnapshot:
         pytest.fail("describe() must not read the database")
 
-    CollectorRegistry().register(LedgerBusinessCollector(fetch))
+    refresher = Refresher("business-test", fetch, interval_s=5.0, timeout_s=1.0)
+    CollectorRegistry().register(LedgerBusinessCollector(refresher))
 
 
 def test_empty_ledger_reports_zero_year_to_date_without_an_as_of() -> None:
     empty = snapshot_from_rows([], [], (None, 0))
-    registry = CollectorRegistry()
-    registry.register(LedgerBusinessCollector(lambda: empty))
+    registry = collector_registry(refreshed(lambda: empty))
     assert registry.get_sample_value("procledger_ledger_ordered_value_155mm_ytd_usd") == 0
     assert (
         registry.get_sample_value("procledger_ledger_ordered_value_155mm_ytd_as_of_seconds") is None

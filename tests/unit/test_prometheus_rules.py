@@ -10,6 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
+from procledger.audit.settings import AuditSettings
+from procledger.consumer.app import ConsumerSettings
+from procledger.publishing.settings import IntakeSettings
+from procledger.settings import Env
+from procledger_dev.stack.config import ServicePorts, StackConfig
+from procledger_dev.stack.prometheus import config_text
+
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
@@ -35,7 +42,7 @@ def alert_rules() -> list[dict[str, Any]]:
 
 
 def test_there_are_rule_and_test_files() -> None:
-    assert [p.name for p in RULE_FILES] == ["procledger.yml"]
+    assert [p.name for p in RULE_FILES] == ["procledger.yml", "servers.yml"]
     assert TEST_FILES
 
 
@@ -86,6 +93,9 @@ def test_the_required_alerts_exist() -> None:
         "VerificationFailing",
         "VerificationStale",
         "NoEventsWhileProducersUp",
+        "KafkaBrokerDown",
+        "KafkaUnderReplicatedPartitions",
+        "PostgresDown",
     }
 
 
@@ -97,4 +107,50 @@ def test_every_service_is_scraped(config: Path) -> None:
         "procledger-intake",
         "procledger-audit",
         "procledger-publish",
+        "kafka",
+        "postgres",
     }
+
+
+def test_the_shipped_config_is_the_generated_one_for_the_default_ports() -> None:
+    assert (PROMETHEUS / "prometheus.yml").read_text() == config_text(StackConfig.from_env({})), (
+        "run `python -m procledger_dev.stack.prometheus` after changing the generator"
+    )
+
+
+def test_a_stack_scrapes_the_ports_its_settings_name() -> None:
+    cfg = StackConfig.from_env({
+        "STACK_PROMETHEUS_PORT": "21090", "CONSUMER_METRICS_PORT": "21410",
+        "INTAKE_PORT": "21081", "AUDIT_PORT": "21082", "PUBLISH_METRICS_PORT": "21420",
+    })  # fmt: skip
+    jobs = {
+        job["job_name"]: job["static_configs"][0]["targets"]
+        for job in yaml.safe_load(config_text(cfg))["scrape_configs"]
+    }
+    assert jobs == {
+        "prometheus": ["127.0.0.1:21090"],
+        "procledger-consumer": ["127.0.0.1:21410", "127.0.0.1:21411", "127.0.0.1:21412"],
+        "procledger-intake": ["127.0.0.1:21081"],
+        "procledger-audit": ["127.0.0.1:21082"],
+        "procledger-publish": ["127.0.0.1:21420"],
+        # The exporters follow the stack's ports: Kafka 9092 + 312, Prometheus 21090 + 97.
+        "kafka": ["127.0.0.1:9404"],
+        "postgres": ["127.0.0.1:21187"],
+    }
+
+
+def test_the_stack_expects_each_service_on_its_own_default_port() -> None:
+    env = Env({"INTAKE_TOKENS": "t"})
+    ports = ServicePorts.from_env({})
+    assert ports.consumer == ConsumerSettings.from_env(env).metrics_port
+    assert ports.intake == IntakeSettings.from_env(env).port
+    assert ports.audit == AuditSettings.from_env(env).port
+
+
+def test_promtool_checks_a_config_generated_for_other_ports(tmp_path: Path) -> None:
+    cfg = StackConfig.from_env({"STACK_PROMETHEUS_PORT": "21090", "AUDIT_PORT": "21082"})
+    config = tmp_path / "prometheus.yml"
+    config.write_text(config_text(cfg, rules=f"{PROMETHEUS}/rules/*.yml"))
+    result = promtool("check", "config", config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr

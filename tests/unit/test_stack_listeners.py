@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from procledger.stack import kafka
-from procledger.stack.config import StackConfig, StackError
-from procledger.stack.tls import TlsFiles
+from procledger_dev.stack import kafka
+from procledger_dev.stack.config import StackConfig, StackError
+from procledger_dev.stack.tls import TlsFiles
 
 CFG = StackConfig.from_env({"STACK_DIR": "/tmp/stack-x", "STACK_KAFKA_PORT": "19092"})
 

@@ -117,14 +117,14 @@ def test_each_bad_line_is_reported_with_its_number_and_field() -> None:
     parsed = list(read_jsonl(io.StringIO("\n".join(lines))))
     assert len(parsed) == 2 * len(BAD_LINES)
     for index, (_, field, reason) in enumerate(BAD_LINES):
-        ok, bad = parsed[2 * index], parsed[2 * index + 1]
+        ok, wrong = parsed[2 * index], parsed[2 * index + 1]
         assert ok.event == PLACED
         assert ok.errors == ()
-        assert bad.event is None
-        assert bad.line == 2 * index + 2
-        assert [e.field for e in bad.errors] == [field], (bad, field)
-        assert reason in bad.errors[0].reason, (bad, reason)
-        assert bad.errors[0].line == bad.line
+        assert wrong.event is None
+        assert wrong.line == 2 * index + 2
+        assert [e.field for e in wrong.errors] == [field], (wrong, field)
+        assert reason in wrong.errors[0].reason, (wrong, reason)
+        assert wrong.errors[0].line == wrong.line
 
 
 def test_all_problems_of_one_line_are_reported() -> None:
@@ -162,9 +162,10 @@ class _Recorder(io.StringIO):
         super().__init__(text)
         self.sizes: list[int] = []
 
-    def readline(self, size: int | None = -1, /) -> str:
-        self.sizes.append(-1 if size is None else size)
-        return super().readline(size)
+    def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]
+        limit = -1 if size is None else size
+        self.sizes.append(limit)
+        return super().readline(limit)
 
 
 def test_oversized_line_is_rejected_in_bounded_reads() -> None:

@@ -18,6 +18,8 @@ from procledger.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
+END_OFFSETS_TIMEOUT_MS = 5000
+
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     """Only records what changed: the callbacks run inside poll(), so no I/O happens here."""
@@ -122,7 +124,9 @@ class KafkaEventSource:
         partitions = list(self._consumer.assignment())
         if not partitions:
             return {}
-        ends = self._consumer.end_offsets(partitions)
+        # Bounded: the client's default (its request timeout, minutes) would stall the loop
+        # for that long while the brokers do not answer.
+        ends = self._consumer.end_offsets(partitions, timeout_ms=END_OFFSETS_TIMEOUT_MS)
         return {(tp.topic, tp.partition): int(offset) for tp, offset in ends.items()}
 
     def pause(self, partitions: Sequence[TopicPartitionKey]) -> None:

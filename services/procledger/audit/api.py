@@ -11,14 +11,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from procledger.audit import bundle as bundles
-from procledger.audit import history, queries
+from procledger.audit import chart_data, history, queries
 from procledger.audit.api_support import (
     Verifier,
     csv_response,
+    database_probe,
     guard,
     listing,
     on_unavailable,
@@ -36,7 +37,8 @@ from procledger.audit.filters import (
 )
 from procledger.audit.metrics import AuditMetrics
 from procledger.audit.settings import AuditSettings
-from procledger.audit.web import PAGE
+from procledger.audit.signing import load_signer
+from procledger.audit.web import install_page
 from procledger.publishing.auth import Role, require_role
 from procledger.publishing.http_metrics import install_http_metrics
 
@@ -83,6 +85,21 @@ FormatQ = Annotated[Format, Query(description="json (default) or csv")]
 def _routes(settings: AuditSettings, verifier: Verifier) -> APIRouter:
     auditor = require_role(settings.tokens, Role.AUDITOR)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(auditor)], tags=["audit"])
+    signer = load_signer(settings.signing_key_file)  # at start: a bad key stops the service
+
+    @v1.get("/charts/{name}", summary="A chart of the page as SVG, from the same queries")
+    def chart(
+        name: chart_data.ChartName,
+        flt: FilterDep,
+        clocks: ClocksDep,
+        reason: Text = None,
+    ) -> Response:
+        code = guard(lambda: text("reason", reason))
+        svg = query(
+            settings,
+            lambda c: chart_data.render(name, c, flt, clocks, reason=code and code.upper()),
+        )
+        return Response(svg, media_type="image/svg+xml")
 
     @v1.get("/totals", summary="Ordered, delivered and paid, grouped by dimensions")
     def totals(flt: FilterDep, clocks: ClocksDep, by: Text = None, format: FormatQ = "json") -> Any:
@@ -163,6 +180,7 @@ def _routes(settings: AuditSettings, verifier: Verifier) -> APIRouter:
 
     @v1.get("/export", summary="An evidence bundle (zip) for an order, a buyer or a period")
     def export(
+        clocks: ClocksDep,
         order: Text = None,
         buyer: Text = None,
         occurred_from: Annotated[Day, Query(alias="from")] = None,
@@ -180,7 +198,7 @@ def _routes(settings: AuditSettings, verifier: Verifier) -> APIRouter:
         flt = guard(build)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "bundle.zip"
-            query(settings, lambda c: bundles.export(c, flt, out))
+            query(settings, lambda c: bundles.export(c, flt, out, None, clocks, signer))
             data = out.read_bytes()
         return Response(
             data,
@@ -195,15 +213,19 @@ def create_app(settings: AuditSettings, registry: CollectorRegistry) -> FastAPI:
     """The audit service; verifies every AUDIT_VERIFY_INTERVAL_S seconds (0: on demand only)."""
     metrics = AuditMetrics(registry)
     verifier = Verifier(settings, metrics)
+    database = database_probe(settings.database_url)
+    metrics.watch(database)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        database.start()
         task = None
         if settings.verify_interval_s > 0:
             task = asyncio.create_task(verifier.periodically(settings.verify_interval_s))
         try:
             yield
         finally:
+            database.stop()
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -225,16 +247,16 @@ def create_app(settings: AuditSettings, registry: CollectorRegistry) -> FastAPI:
     app.add_exception_handler(AuditUnavailable, on_unavailable)
     app.include_router(_routes(settings, verifier))
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def page() -> str:
-        return PAGE
+    install_page(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # async: served on the event loop, so it never queues behind requests that wait on the
+    # database in the worker threads (every gauge is already computed; nothing here blocks).
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
-    def prometheus() -> Response:
+    async def prometheus() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -30,7 +30,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not settings.tokens.auditor:
         log.warning("AUDITOR_TOKENS is empty: every /v1 request will get 401")
-    app = create_app(settings, CollectorRegistry())
+    try:
+        app = create_app(settings, CollectorRegistry())  # loads the signing key, if any
+    except SettingsError as err:
+        print(f"procledger serve audit: {err}", file=sys.stderr)
+        return 2
     log.info("audit API on http://%s:%d (page at /, OpenAPI at /docs)", host, port)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # log_config=None: uvicorn's own lines go through the root handler, so LOG_FORMAT=json
+    # applies to them too.
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)
     return 0

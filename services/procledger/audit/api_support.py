@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
+from procledger.adapters.postgres_health import PostgresPing
 from procledger.audit import verify as verifying
 from procledger.audit.db import AuditUnavailable, Connection, connect
 from procledger.audit.filters import FilterError
@@ -19,6 +21,7 @@ from procledger.audit.formats import to_csv
 from procledger.audit.metrics import AuditMetrics
 from procledger.audit.queries import Page
 from procledger.audit.settings import AuditSettings
+from procledger.probes import OutageLog, Refresher
 
 log = logging.getLogger("procledger.audit.api")
 T = TypeVar("T")
@@ -34,7 +37,11 @@ class Verifier:
         self.last: dict[str, Any] | None = None
 
     def run(self, against_kafka: bool = False) -> dict[str, Any]:
-        """One full verification (serialised: two at once would only double the load)."""
+        """One full verification (serialised: two at once would only double the load).
+
+        Raises AuditUnavailable when it could not run: that is counted as an error, never
+        as a discrepancy (a database outage is not tampering).
+        """
         with self._lock:
             started = time.monotonic()
             try:
@@ -45,8 +52,9 @@ class Verifier:
 
                         check_against_kafka(conn, self._settings.kafka, report, lambda _n: None)
             except AuditUnavailable as err:
-                report = verifying.VerifyReport()
-                report.discrepancies.append(f"verification could not run: {err}")
+                self._metrics.record_error()
+                log.warning("verification could not run: %s", err)
+                raise
             duration = time.monotonic() - started
             self._metrics.record(report, time.time(), duration)
             result = {**report.as_dict(), "duration_s": round(duration, 3)}
@@ -57,8 +65,17 @@ class Verifier:
     async def periodically(self, interval_s: int) -> None:
         """Verify now and then every interval_s seconds, until cancelled."""
         while True:
-            await asyncio.to_thread(self.run)
+            # Counted and logged by run(); the next attempt comes at the next interval.
+            with contextlib.suppress(AuditUnavailable):
+                await asyncio.to_thread(self.run)
             await asyncio.sleep(interval_s)
+
+
+def database_probe(url: str) -> Refresher[None]:
+    """SELECT 1 every 2 s, down after 3 s without an answer; logs each outage once each way."""
+    outage = OutageLog("PostgreSQL (the audit database)", log)
+    ping = PostgresPing(url, "procledger-audit-probe")
+    return Refresher("audit-db-probe", ping, interval_s=2.0, timeout_s=3.0, outage=outage)
 
 
 def query(settings: AuditSettings, body: Callable[[Connection], T]) -> T:

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from procledger.audit.db import JOURNAL_SELECT, Connection, JournalRow, journal_row, money, ts
-from procledger.audit.filters import FilterError
+from procledger.audit.filters import Clocks, FilterError
+from procledger.audit.signing import SIGNATURE_FILE, Signer
+from procledger.audit.timetravel import clock_where
 from procledger.domain.chain import GENESIS, entry_hash
 
 FORMAT = "procledger-evidence-bundle/1"
@@ -22,7 +24,11 @@ NOTE = (
     "recompute hash = sha256(prev_hash || canonical row) with procledger.domain.chain.entry_hash. "
     "chain_prev_offset is the offset of the row's predecessor in its partition's chain: the link "
     "can be checked offline only when that predecessor is in the bundle too. chain_heads are the "
-    "partitions' heads when the bundle was made; a head can be checked when its row is included."
+    "partitions' heads when the bundle was made; a head can be checked when its row is included. "
+    "clocks pin the rows: as_of keeps rows that occurred (business time) at or before it, "
+    "known_at rows recorded at or before it. When signature is set, manifest.sig.json holds an "
+    "Ed25519 signature of this file's exact bytes by the key whose raw public key has that "
+    "SHA-256 (procledger audit check-bundle --public-key checks it)."
 )
 
 
@@ -61,12 +67,17 @@ def _jsonl(items: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(i, ensure_ascii=False, sort_keys=True) + "\n" for i in items).encode()
 
 
-def export(
-    conn: Connection, flt: BundleFilter, out: Path, progress: Callable[[int], None] | None = None
+def export(  # noqa: PLR0917 - the CLI and the API pass the same five things
+    conn: Connection,
+    flt: BundleFilter,
+    out: Path,
+    progress: Callable[[int], None] | None = None,
+    clocks: Clocks = Clocks(),  # noqa: B008 - frozen, so one shared default is safe
+    signer: Signer | None = None,
 ) -> dict[str, Any]:
-    """Write the bundle zip to `out`; returns its manifest."""
+    """Write the bundle zip to `out` (signed when a signer is given); returns its manifest."""
     params: list[Any] = []
-    conditions = ["true"]
+    conditions = ["true", *clock_where(clocks, params)]
     if flt.order_id is not None:
         conditions.append("order_id = %s")
         params.append(flt.order_id)
@@ -116,7 +127,11 @@ def export(
     files = {"journal.jsonl": _jsonl(rows), "postings.jsonl": _jsonl(postings)}
     manifest = {
         "format": FORMAT,
-        "created_at": ts(datetime.now(UTC)),
+        "exported_at": ts(datetime.now(UTC)),
+        "clocks": {"as_of": ts(clocks.as_of), "known_at": ts(clocks.known_at)},
+        "signature": None
+        if signer is None
+        else {"algorithm": "Ed25519", "key_sha256": signer.key_sha256, "file": SIGNATURE_FILE},
         "filter": flt.as_dict(),
         "files": {
             name: {"sha256": hashlib.sha256(data).hexdigest(), "rows": data.count(b"\n")}
@@ -125,11 +140,27 @@ def export(
         "chain_heads": heads,
         "note": NOTE,
     }
+    manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, data in files.items():
             zf.writestr(name, data)
-        zf.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        zf.writestr("manifest.json", manifest_bytes)
+        if signer is not None:
+            zf.writestr(SIGNATURE_FILE, signer.sign(manifest_bytes))
     return manifest
+
+
+def read_contents(path: Path) -> dict[str, bytes] | str:
+    """Every member of the bundle zip, or why it cannot be read."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return {name: zf.read(name) for name in zf.namelist()}
+    # A damaged zip fails in the container (BadZipFile), the inflater (zlib.error) or the CRC.
+    except (
+        OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError, NotImplementedError,
+        RuntimeError,
+    ) as err:  # fmt: skip
+        return f"{path}: cannot read the bundle: {err}"
 
 
 def _parse_ts(value: str | None) -> datetime | None:
@@ -152,15 +183,9 @@ def _recompute(row: dict[str, Any]) -> bytes:
 def check_bundle(path: Path) -> tuple[list[str], dict[str, int]]:
     """Verify a bundle offline: (problems, counts); no problems means it holds."""
     problems: list[str] = []
-    try:
-        with zipfile.ZipFile(path) as zf:
-            contents = {name: zf.read(name) for name in zf.namelist()}
-    # A damaged zip fails in the container (BadZipFile), the inflater (zlib.error) or the CRC.
-    except (
-        OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError, NotImplementedError,
-        RuntimeError,
-    ) as err:  # fmt: skip
-        return [f"{path}: cannot read the bundle: {err}"], {}
+    contents = read_contents(path)
+    if isinstance(contents, str):
+        return [contents], {}
     if "manifest.json" not in contents:
         return [f"{path}: manifest.json is missing"], {}
     try:

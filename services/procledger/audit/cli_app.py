@@ -19,6 +19,7 @@ from procledger.audit.db import AuditUnavailable, Connection, connect
 from procledger.audit.filters import Clocks, FilterError, day, dimensions, instant, order_filter
 from procledger.audit.formats import render_rows, to_fields, to_json
 from procledger.audit.settings import AuditSettings
+from procledger.audit.signing import check_signature, load_public_key, load_signer
 from procledger.cli_support import collect_less_often
 from procledger.settings import Env, SettingsError
 
@@ -195,18 +196,35 @@ def export(args: argparse.Namespace, conn: Connection) -> int:
         occurred_from=None if start is None else bundles.day_after(start, 0),
         occurred_to=None if end is None else bundles.day_after(end),
     )
+    signer = load_signer(AuditSettings.from_env(Env()).signing_key_file)
     with _progress(0, "export") as tick:
-        manifest = bundles.export(conn, flt, Path(args.out), tick)
+        manifest = bundles.export(conn, flt, Path(args.out), tick, _clocks(args), signer)
     rows = manifest["files"]["journal.jsonl"]["rows"]
-    print(f"wrote {args.out}: {rows} journal rows", file=sys.stderr)
+    signed = "unsigned" if signer is None else f"signed by key sha256 {signer.key_sha256}"
+    print(f"wrote {args.out}: {rows} journal rows, {signed}", file=sys.stderr)
     return 0
 
 
 def check_bundle(args: argparse.Namespace) -> int:
-    problems, counts = bundles.check_bundle(Path(args.bundle))
-    result = {"ok": not problems, "checked": counts, "discrepancies": problems}
+    try:
+        key_file = args.public_key or AuditSettings.from_env(Env()).verify_key_file
+        name = "--public-key" if args.public_key else "AUDIT_VERIFY_KEY_FILE"
+        public = None if not key_file else load_public_key(key_file, name)
+    except SettingsError as err:
+        print(f"procledger audit check-bundle: {err}", file=sys.stderr)
+        return 2
+    path = Path(args.bundle)
+    problems, counts = bundles.check_bundle(path)
+    contents = bundles.read_contents(path)
+    signature = "unreadable"
+    if not isinstance(contents, str):
+        signature, signature_problems = check_signature(contents, public)
+        problems = [*problems, *signature_problems]
+    result = {"ok": not problems, "checked": counts, "signature": signature,
+              "discrepancies": problems}  # fmt: skip
     if _fmt(args) == "json":
         sys.stdout.write(to_json(result))
     else:
         sys.stdout.write(_verify_text(result))
+        sys.stdout.write(f"signature: {signature}\n")
     return 0 if not problems else 1

@@ -105,9 +105,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: 
     p.add_argument("--buyer", help="a buyer's orders and stockpile targets")
     p.add_argument("--from", dest="placed_from", metavar="DATE", help="occurred on/after (UTC)")
     p.add_argument("--to", dest="placed_to", metavar="DATE", help="occurred on/before (UTC)")
+    p.add_argument("--as-of", metavar="T", help="business time: rows that occurred at or before T")
+    p.add_argument("--known-at", metavar="T", help="record time: rows recorded at or before T")
+    p.epilog = (
+        "The manifest records both clocks, the ledger's chain heads and the export time. With "
+        "AUDIT_SIGNING_KEY_FILE set (an Ed25519 private key in PEM), manifest.json is signed "
+        "into manifest.sig.json."
+    )
     p.set_defaults(func=lazy("procledger.audit.cli_app:export"))
 
     p = cmds.add_parser("check-bundle", help="verify an evidence bundle offline (no database)")
     p.add_argument("bundle", metavar="FILE")
+    p.add_argument(
+        "--public-key",
+        metavar="PEM",
+        help="Ed25519 public key the manifest must be signed with (default AUDIT_VERIFY_KEY_FILE);"
+        " given, an unsigned or wrongly signed bundle fails",
+    )
     _common(p, clocks=False)
     p.set_defaults(func=lazy("procledger.audit.cli_app:check_bundle"))

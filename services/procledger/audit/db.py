@@ -42,6 +42,8 @@ def connect(url: str) -> Iterator[Connection]:
         raise AuditUnavailable(
             f"the audit views are missing (run `procledger db migrate`): {err}"
         ) from err
+    except psycopg.OperationalError as err:  # the server went away mid-query
+        raise AuditUnavailable(f"lost the audit database: {err}") from err
     finally:
         conn.close()
 

@@ -9,11 +9,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 FORMATS = ("table", "json", "csv")
+# Columns whose null means "not applicable" rather than "unknown": shown as a word, as the
+# business metrics label them (caliber_mm="none"), so a blank cell never looks like lost data.
+NONE_WORDS = {"caliber_mm": "none"}
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, column: str = "") -> str:
     if value is None:
-        return ""
+        return NONE_WORDS.get(column, "")
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return str(value)
@@ -30,13 +33,13 @@ def to_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
+        writer.writerow([_cell(row.get(c), c) for c in columns])
     return out.getvalue()
 
 
 def to_table(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
     """Columns padded to width; numbers (and money strings) right-aligned."""
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    cells = [[_cell(row.get(c), c) for c in columns] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     numeric = [
         bool(rows) and all(_numeric(row.get(c)) for row in rows if row.get(c) is not None)
@@ -68,7 +71,7 @@ def _numeric(value: Any) -> bool:
 def to_fields(data: Mapping[str, Any]) -> str:
     """A record as 'key: value' lines (nested values as compact JSON)."""
     width = max((len(k) for k in data), default=0)
-    return "".join(f"{k.ljust(width)}  {_cell(v)}\n" for k, v in data.items())
+    return "".join(f"{k.ljust(width)}  {_cell(v, k)}\n" for k, v in data.items())
 
 
 def render_rows(fmt: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:

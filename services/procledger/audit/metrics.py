@@ -2,35 +2,52 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from procledger.audit.verify import VerifyReport
+from procledger.probes import Refresher
 from procledger.publishing.http_metrics import HttpMetrics
 
 
 class AuditMetrics:
-    """Requests and durations by route and status, and the last verification's outcome."""
+    """Requests and durations by route and status, the last verification's outcome, and
+    whether a verification could run at all (a database outage is not a discrepancy)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.http = HttpMetrics(registry)
         self.last_success = Gauge(
             "procledger_audit_last_verification_success",
-            "1 if the last verification found no discrepancy, 0 if it found any or failed",
+            "1 if the last verification that ran found no discrepancy, 0 if it found any",
             registry=registry,
         )
         self.last_timestamp = Gauge(
             "procledger_audit_last_verification_timestamp_seconds",
-            "Unix time when the last verification finished",
+            "Unix time when the last verification that ran finished",
             registry=registry,
         )
         self.discrepancies = Gauge(
             "procledger_audit_verification_discrepancies",
-            "Discrepancies the last verification reported",
+            "Discrepancies the last verification that ran reported",
             registry=registry,
         )
         self.duration = Gauge(
             "procledger_audit_last_verification_duration_seconds",
-            "How long the last verification took",
+            "How long the last verification that ran took",
+            registry=registry,
+        )
+        self.last_error = Gauge(
+            "procledger_audit_last_verification_error",
+            "1 if the latest verification attempt could not run (database unreachable), else 0",
+            registry=registry,
+        )
+        self.errors = Counter(
+            "procledger_audit_verification_errors",
+            "Verification attempts that could not run (database unreachable or refusing)",
+            registry=registry,
+        )
+        self.database_up = Gauge(
+            "procledger_audit_database_up",
+            "1 if the audit database answered the service's last probe in time, else 0",
             registry=registry,
         )
 
@@ -40,3 +57,13 @@ class AuditMetrics:
         self.last_timestamp.set(finished_at)
         self.discrepancies.set(len(report.discrepancies))
         self.duration.set(duration_s)
+        self.last_error.set(0)
+
+    def record_error(self) -> None:
+        """A verification that could not run: the last one that ran keeps its gauges."""
+        self.errors.inc()
+        self.last_error.set(1)
+
+    def watch(self, database: Refresher[None]) -> None:
+        """Read database_up from the background probe at scrape time (no waiting)."""
+        self.database_up.set_function(lambda: float(database.state().ok))

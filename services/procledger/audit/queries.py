@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -11,7 +12,8 @@ from psycopg.rows import dict_row
 from procledger.adapters.postgres_store import order_from_row
 from procledger.audit.db import Connection, JSONValue, fixed, money, ts
 from procledger.audit.filters import Clocks, OrderFilter
-from procledger.audit.timetravel import state_at
+from procledger.audit.timetravel import state_and_fx_at, state_at
+from procledger.domain.projections import DIMENSIONS
 from procledger.domain.projections import totals as domain_totals
 from procledger.domain.state import LedgerState, Order
 
@@ -22,6 +24,7 @@ TOTALS_COLUMNS = (
     "ordered_value_usd",
     "delivered_quantity",
     "paid_usd",
+    "fx_difference_usd",
     "orders",
 )
 ORDER_COLUMNS = (
@@ -85,8 +88,20 @@ def _filtered(state: LedgerState, flt: OrderFilter) -> list[Order]:
     return [o for o in state.orders.values() if flt.matches(o)]
 
 
+# Per order, the FX_DIFFERENCE account's USD balance (Dr - Cr): each payment at its own rate
+# minus the same payment at the placement rate, as the payment postings booked it.
+_FX_SQL = (
+    "SELECT order_id, sum(CASE side WHEN 'D' THEN amount_usd ELSE -amount_usd END) AS fx "
+    "FROM audit.postings WHERE account = 'FX_DIFFERENCE' GROUP BY order_id"
+)
+
+
 def totals(conn: Connection, by: Sequence[str], flt: OrderFilter, clocks: Clocks) -> Page:
-    """One row per group: ordered quantity and USD value, delivered quantity, USD paid, count."""
+    """One row per group: ordered quantity and USD value, delivered, USD paid, FX, count.
+
+    paid_usd - fx_difference_usd is what was paid at the placement rates, the rates every
+    other USD figure uses. Without `by`, an empty range is one row of zeros, not no row.
+    """
     columns = (*by, *TOTALS_COLUMNS)
     if clocks.live:
         params: list[Any] = []
@@ -95,37 +110,44 @@ def totals(conn: Connection, by: Sequence[str], flt: OrderFilter, clocks: Clocks
         order = (
             f" ORDER BY {', '.join(f'{i + 1} NULLS LAST' for i in range(len(by)))}" if by else ""
         )
+        having = " HAVING count(*) > 0" if by else ""
         query = (
             f"SELECT {''.join(d + ', ' for d in dims)}"
             "coalesce(sum(quantity), 0)::bigint, coalesce(sum(value_usd), 0), "
             "coalesce(sum(delivered_quantity), 0)::bigint, coalesce(sum(paid_usd), 0), "
-            f"count(*) FROM audit.orders WHERE {order_where(flt, params)}{group}"
-            f" HAVING count(*) > 0{order}"
+            "coalesce(sum(fx.fx), 0), count(*) "
+            f"FROM audit.orders LEFT JOIN ({_FX_SQL}) fx USING (order_id) "
+            f"WHERE {order_where(flt, params)}{group}{having}{order}"
         )
         raw = conn.execute(query, params).fetchall()
         rows = [_totals_row(by, r[: len(by)], r[len(by) :]) for r in raw]
         return Page(columns, rows, len(rows))
-    state = state_at(conn, clocks)
-    scoped = LedgerState({o.order_id: o for o in _filtered(state, flt)}, {}, frozenset())
-    rows = [
-        _totals_row(
-            by,
-            [value for _, value in t.key],
-            (t.ordered_quantity, t.ordered_value_usd, t.delivered_quantity, t.paid_usd, t.orders),
-        )
-        for t in domain_totals(scoped, by)
-    ]
+    state, fx = state_and_fx_at(conn, clocks)
+    scoped = _filtered(state, flt)
+    fx_by_key: dict[tuple[Any, ...], Decimal] = {}
+    for o in scoped:
+        key = tuple(DIMENSIONS[d](o) for d in by)
+        fx_by_key[key] = fx_by_key.get(key, Decimal(0)) + fx.get(o.order_id, Decimal(0))
+    scoped_state = LedgerState({o.order_id: o for o in scoped}, {}, frozenset())
+    rows = []
+    for t in domain_totals(scoped_state, by):
+        key = tuple(value for _, value in t.key)
+        sums = (t.ordered_quantity, t.ordered_value_usd, t.delivered_quantity, t.paid_usd)
+        rows.append(_totals_row(by, key, (*sums, fx_by_key[key], t.orders)))
+    if not rows and not by:
+        rows = [_totals_row((), (), (0, 0, 0, 0, 0, 0))]
     return Page(columns, rows, len(rows))
 
 
 def _totals_row(by: Sequence[str], key: Sequence[Any], sums: Sequence[Any]) -> Row:
     row: Row = dict(zip(by, key, strict=True))
-    quantity, value_usd, delivered, paid_usd, count = sums
+    quantity, value_usd, delivered, paid_usd, fx_usd, count = sums
     row.update(
         ordered_quantity=int(quantity),
-        ordered_value_usd=money(value_usd),
+        ordered_value_usd=money(Decimal(value_usd)),
         delivered_quantity=int(delivered),
-        paid_usd=money(paid_usd),
+        paid_usd=money(Decimal(paid_usd)),
+        fx_difference_usd=money(Decimal(fx_usd)),
         orders=int(count),
     )
     return row

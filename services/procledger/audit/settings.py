@@ -1,4 +1,4 @@
-"""AuditSettings: AUDIT_DATABASE_URL, AUDIT_HOST/PORT, AUDIT_VERIFY_INTERVAL_S, AUDITOR_TOKENS."""
+"""AuditSettings: AUDIT_DATABASE_URL, AUDIT_HOST/PORT, AUDIT_VERIFY_INTERVAL_S, tokens, keys."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ class AuditSettings:
     verify_interval_s: int = 300
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     tokens: TokenSettings = field(default_factory=TokenSettings)
+    # PEM files: the Ed25519 key that signs bundle manifests, and the public key to check them.
+    signing_key_file: str | None = None
+    verify_key_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Env) -> AuditSettings:
@@ -32,4 +35,6 @@ class AuditSettings:
             verify_interval_s=env.integer("AUDIT_VERIFY_INTERVAL_S", 300, maximum=86_400 * 7),
             kafka=KafkaSettings.from_env(env),
             tokens=TokenSettings.from_env(env),
+            signing_key_file=env.optional("AUDIT_SIGNING_KEY_FILE"),
+            verify_key_file=env.optional("AUDIT_VERIFY_KEY_FILE"),
         )

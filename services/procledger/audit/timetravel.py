@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import Any
 
 from procledger.audit.db import JOURNAL_SELECT, Connection, JournalRow, journal_row
 from procledger.audit.filters import Clocks
 from procledger.codec.textformats import event_from_json_dict
 from procledger.domain.events import Event
+from procledger.domain.ledger import Applied, empty_state, fold
+from procledger.domain.postings import FX_DIFFERENCE
 from procledger.domain.replay import replay
 from procledger.domain.state import LedgerState
 
@@ -68,3 +71,17 @@ def fold_rows(rows: Iterable[JournalRow]) -> LedgerState:
 def state_at(conn: Connection, clocks: Clocks, order_id: str | None = None) -> LedgerState:
     """The ledger (or one order's part of it) as the clocks see it."""
     return fold_rows(journal_rows(conn, clocks, order_id=order_id))
+
+
+def state_and_fx_at(conn: Connection, clocks: Clocks) -> tuple[LedgerState, dict[str, Decimal]]:
+    """The ledger as the clocks see it, and each order's FX_DIFFERENCE balance (USD, Dr - Cr)."""
+    result = fold(empty_state(), (event_of(r) for r in journal_rows(conn, clocks)))
+    fx: dict[str, Decimal] = {}
+    for _event, outcome in result.outcomes:
+        if not isinstance(outcome, Applied):
+            continue
+        for p in outcome.postings:
+            if p.account == FX_DIFFERENCE:
+                signed = p.amount_usd if p.side == "D" else -p.amount_usd
+                fx[p.order_id] = fx.get(p.order_id, Decimal(0)) + signed
+    return result.state, fx

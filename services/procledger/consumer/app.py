@@ -24,7 +24,7 @@ from procledger.adapters.kafka_heads import KafkaHeadReader
 from procledger.adapters.kafka_source import KafkaEventSource
 from procledger.adapters.postgres_store import PostgresLedgerStore, StoreConflict, StoreUnavailable
 from procledger.cli_support import collect_less_often
-from procledger.consumer.business_metrics import LedgerBusinessCollector, PostgresBusinessQueries
+from procledger.consumer.health import ConsumerProbes
 from procledger.consumer.metrics import ConsumerMetrics
 from procledger.consumer.service import ConsumerTuning, LedgerConsumer
 from procledger.domain.events import EVENT_TYPES
@@ -35,7 +35,8 @@ log = logging.getLogger("procledger.consume")
 
 @dataclass(frozen=True, slots=True)
 class ConsumerSettings:
-    """CONSUMER_GROUP, CONSUMER_METRICS_PORT, CONSUMER_MAX_RECORDS, CONSUMER_SESSION_TIMEOUT_MS."""
+    """CONSUMER_GROUP, CONSUMER_METRICS_PORT, CONSUMER_MAX_RECORDS, CONSUMER_SESSION_TIMEOUT_MS,
+    CONSUMER_PROGRESS_INTERVAL_S."""
 
     kafka: KafkaSettings
     topics: Topics
@@ -44,6 +45,7 @@ class ConsumerSettings:
     metrics_port: int
     max_records: int
     session_timeout_ms: int
+    progress_interval_s: int = 30
 
     @classmethod
     def from_env(cls, env: Env) -> ConsumerSettings:
@@ -57,6 +59,7 @@ class ConsumerSettings:
             session_timeout_ms=env.integer(
                 "CONSUMER_SESSION_TIMEOUT_MS", 10_000, minimum=1000, maximum=300_000
             ),
+            progress_interval_s=env.integer("CONSUMER_PROGRESS_INTERVAL_S", 30, maximum=86_400),
         )
 
 
@@ -72,11 +75,12 @@ def run(args: argparse.Namespace) -> int:
     # process_start_time_seconds, CPU and memory, and the Python version, as any exporter has.
     registry.register(PROCESS_COLLECTOR)
     registry.register(PLATFORM_COLLECTOR)
-    business = PostgresBusinessQueries(settings.database.url)
-    registry.register(LedgerBusinessCollector(business))
+    # Background probes: a scrape reads their last answer and never waits on PostgreSQL.
+    probes = ConsumerProbes.start(settings.database.url, metrics, registry)
     port = settings.metrics_port if args.metrics_port is None else args.metrics_port
     if port:
         start_http_server(port, addr="0.0.0.0", registry=registry)  # noqa: S104 - scraped
+        log.info("metrics on http://0.0.0.0:%d/metrics", port)
     source = KafkaEventSource(
         settings.kafka,
         [settings.topics.orders, settings.topics.stockpile_targets],
@@ -89,7 +93,10 @@ def run(args: argparse.Namespace) -> int:
     consumer = LedgerConsumer(
         source, store, forwarder, metrics,
         unavailable=(StoreUnavailable,), conflicts=(StoreConflict,),
-        tuning=ConsumerTuning(max_records=settings.max_records, prefetch=True),
+        tuning=ConsumerTuning(
+            max_records=settings.max_records, prefetch=True,
+            progress_interval_s=settings.progress_interval_s,
+        ),
         head_timestamps=heads.timestamps,
     )  # fmt: skip
     stop = threading.Event()
@@ -114,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         forwarder.close()
         heads.close()
-        business.close()
+        probes.stop()
         store.close()
     return 0
 

@@ -1,11 +1,8 @@
-"""LedgerBusinessCollector: procurement gauges read from the ledger's projections on scrape."""
+"""LedgerBusinessCollector: procurement gauges from a snapshot of the ledger's projections."""
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +10,7 @@ import psycopg
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-log = logging.getLogger(__name__)
+from procledger.probes import Refresher
 
 P = "procledger_ledger_"
 NO_CALIBER = "none"  # orders of items without a calibre (caliber_mm is NULL)
@@ -24,6 +21,12 @@ HEADLINE_CALIBER = 155
 BY_BUYER_SQL = """
 SELECT buyer, caliber_mm, sum(ordered_value_usd), sum(ordered_quantity), sum(delivered_quantity)
 FROM ledger.order_totals GROUP BY buyer, caliber_mm ORDER BY buyer, caliber_mm
+"""
+# Business time: the UTC month each order was placed in (not when the ledger recorded it), so a
+# dashboard can draw value ordered over business dates. One series per month and calibre.
+BY_MONTH_SQL = """
+SELECT month, caliber_mm, sum(ordered_value_usd)
+FROM ledger.order_totals GROUP BY month, caliber_mm ORDER BY month, caliber_mm
 """
 # Holdings toward a stockpile target: what the country's own national-stockpile orders of that
 # calibre have delivered so far.
@@ -55,6 +58,13 @@ class BuyerTotals:
 
 
 @dataclass(frozen=True, slots=True)
+class MonthTotals:
+    month: str  # YYYY-MM of placed_at, UTC
+    caliber: str
+    committed_value_usd: float
+
+
+@dataclass(frozen=True, slots=True)
 class StockpileStatus:
     country: str
     caliber: str
@@ -70,6 +80,7 @@ class BusinessSnapshot:
     stockpile: tuple[StockpileStatus, ...]
     ytd_155_value_usd: float
     ytd_as_of: float | None
+    months: tuple[MonthTotals, ...] = ()
 
 
 def caliber_label(value: object) -> str:
@@ -77,9 +88,12 @@ def caliber_label(value: object) -> str:
 
 
 def snapshot_from_rows(
-    buyers: list[tuple[Any, ...]], stockpile: list[tuple[Any, ...]], ytd: tuple[Any, ...] | None
+    buyers: list[tuple[Any, ...]],
+    stockpile: list[tuple[Any, ...]],
+    ytd: tuple[Any, ...] | None,
+    months: Sequence[tuple[Any, ...]] = (),
 ) -> BusinessSnapshot:
-    """Build a snapshot from the three queries' rows (kept apart from I/O for the tests)."""
+    """Build a snapshot from the queries' rows (kept apart from I/O for the tests)."""
     return BusinessSnapshot(
         buyers=tuple(
             BuyerTotals(str(b), caliber_label(c), float(v or 0), float(q or 0), float(d or 0))
@@ -91,6 +105,7 @@ def snapshot_from_rows(
         ),
         ytd_155_value_usd=float(ytd[1]) if ytd else 0.0,
         ytd_as_of=float(ytd[0]) if ytd and ytd[0] is not None else None,
+        months=tuple(MonthTotals(str(m), caliber_label(c), float(v or 0)) for m, c, v in months),
     )
 
 
@@ -122,7 +137,8 @@ class PostgresBusinessQueries:
             buyers = cur.execute(BY_BUYER_SQL).fetchall()
             stockpile = cur.execute(STOCKPILE_SQL).fetchall()
             ytd = cur.execute(YTD_SQL, {"cal": HEADLINE_CALIBER}).fetchone()
-        return snapshot_from_rows(buyers, stockpile, ytd)
+            months = cur.execute(BY_MONTH_SQL).fetchall()
+        return snapshot_from_rows(buyers, stockpile, ytd, months)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -130,72 +146,58 @@ class PostgresBusinessQueries:
 
 
 class LedgerBusinessCollector(Collector):
-    """Business gauges computed from the projections, cached briefly between scrapes.
+    """Business gauges from the last snapshot of the projections, refreshed in the background.
 
-    Several Prometheus servers (or a person with curl) scraping at once cost one set of
-    queries per `cache_s`. When the database cannot be read, the gauges are left out rather
-    than reported stale, and procledger_ledger_projection_scrape_success says 0.
+    A scrape reads what the refresher last read and never queries PostgreSQL itself, so it
+    answers at once whatever the database does (a frozen server once held more than ten scrape
+    threads here). While the latest refresh failed, or one has been waiting past its timeout,
+    the gauges are left out rather than reported stale, and
+    procledger_ledger_projection_scrape_success says 0; the snapshot's age is always there.
     """
 
-    def __init__(
-        self,
-        fetch: Callable[[], BusinessSnapshot],
-        cache_s: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._fetch = fetch
-        self._cache_s = cache_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._cached: tuple[float, BusinessSnapshot | None, float] | None = None
-
-    def _snapshot(self) -> tuple[BusinessSnapshot | None, float]:
-        with self._lock:
-            now = self._clock()
-            if self._cached is not None and now - self._cached[0] < self._cache_s:
-                return self._cached[1], self._cached[2]
-            started = time.monotonic()
-            snapshot: BusinessSnapshot | None
-            try:
-                snapshot = self._fetch()
-            except Exception as err:  # a scrape must answer even while PostgreSQL is down
-                log.warning("business metrics not read: %s", err)
-                snapshot = None
-            duration = time.monotonic() - started
-            self._cached = (now, snapshot, duration)
-            return snapshot, duration
+    def __init__(self, refresher: Refresher[BusinessSnapshot]) -> None:
+        self._refresher = refresher
 
     def describe(self) -> Iterator[Metric]:
         # Names only, so registering the collector does not query the database.
         yield from _families()
 
     def collect(self) -> Iterator[Metric]:
-        snapshot, duration = self._snapshot()
+        state = self._refresher.state()
+        snapshot = state.value if state.ok else None
         families = _families()
         by_name = {f.name: f for f in families}
         by_name[P + "projection_scrape_success"].add_metric([], 0 if snapshot is None else 1)
-        by_name[P + "projection_scrape_duration_seconds"].add_metric([], duration)
-        yield by_name[P + "projection_scrape_success"]
-        yield by_name[P + "projection_scrape_duration_seconds"]
-        if snapshot is None:
-            return
-        for b in snapshot.buyers:
-            labels = [b.buyer, b.caliber]
-            by_name[P + "committed_value_usd"].add_metric(labels, b.committed_value_usd)
-            by_name[P + "committed_quantity"].add_metric(labels, b.committed_quantity)
-            by_name[P + "delivered_quantity"].add_metric(labels, b.delivered_quantity)
-        for s in snapshot.stockpile:
-            labels = [s.country, s.caliber]
-            by_name[P + "stockpile_target_quantity"].add_metric(labels, s.target_quantity)
-            by_name[P + "stockpile_holdings_quantity"].add_metric(labels, s.holdings_quantity)
-            gap = max(0.0, s.target_quantity - s.holdings_quantity)
-            by_name[P + "stockpile_gap_quantity"].add_metric(labels, gap)
-        by_name[P + "ordered_value_155mm_ytd_usd"].add_metric([], snapshot.ytd_155_value_usd)
-        if snapshot.ytd_as_of is not None:
-            by_name[P + "ordered_value_155mm_ytd_as_of_seconds"].add_metric([], snapshot.ytd_as_of)
-        for family in families[2:]:
+        if state.duration_s is not None:
+            by_name[P + "projection_scrape_duration_seconds"].add_metric([], state.duration_s)
+        if state.value_age_s is not None:
+            by_name[P + "projection_snapshot_age_seconds"].add_metric([], state.value_age_s)
+        if snapshot is not None:
+            _add_snapshot(by_name, snapshot)
+        for family in families:
             if family.samples:
                 yield family
+
+
+def _add_snapshot(by_name: dict[str, GaugeMetricFamily], snapshot: BusinessSnapshot) -> None:
+    for b in snapshot.buyers:
+        labels = [b.buyer, b.caliber]
+        by_name[P + "committed_value_usd"].add_metric(labels, b.committed_value_usd)
+        by_name[P + "committed_quantity"].add_metric(labels, b.committed_quantity)
+        by_name[P + "delivered_quantity"].add_metric(labels, b.delivered_quantity)
+    for s in snapshot.stockpile:
+        labels = [s.country, s.caliber]
+        by_name[P + "stockpile_target_quantity"].add_metric(labels, s.target_quantity)
+        by_name[P + "stockpile_holdings_quantity"].add_metric(labels, s.holdings_quantity)
+        gap = max(0.0, s.target_quantity - s.holdings_quantity)
+        by_name[P + "stockpile_gap_quantity"].add_metric(labels, gap)
+    for m in snapshot.months:
+        by_name[P + "committed_value_by_month_usd"].add_metric(
+            [m.month, m.caliber], m.committed_value_usd
+        )
+    by_name[P + "ordered_value_155mm_ytd_usd"].add_metric([], snapshot.ytd_155_value_usd)
+    if snapshot.ytd_as_of is not None:
+        by_name[P + "ordered_value_155mm_ytd_as_of_seconds"].add_metric([], snapshot.ytd_as_of)
 
 
 def _families() -> list[GaugeMetricFamily]:
@@ -205,11 +207,15 @@ def _families() -> list[GaugeMetricFamily]:
     return [
         GaugeMetricFamily(
             P + "projection_scrape_success",
-            "1 if the last read of the ledger projections for these gauges succeeded, else 0",
+            "1 if the latest read of the ledger projections succeeded and none is overdue, else 0",
         ),
         GaugeMetricFamily(
             P + "projection_scrape_duration_seconds",
-            "Time the last read of the ledger projections took",
+            "Time the last completed read of the ledger projections took",
+        ),
+        GaugeMetricFamily(
+            P + "projection_snapshot_age_seconds",
+            "Age of the last snapshot of the ledger projections read successfully",
         ),
         GaugeMetricFamily(
             P + "committed_value_usd",
@@ -223,6 +229,12 @@ def _families() -> list[GaugeMetricFamily]:
             labels=by_buyer,
         ),
         GaugeMetricFamily(P + "delivered_quantity", "Quantity delivered", labels=by_buyer),
+        GaugeMetricFamily(
+            P + "committed_value_by_month_usd",
+            "Committed value in USD (as committed_value_usd) by the UTC month the orders were "
+            "placed in: business time, one series per month and calibre",
+            labels=["month", "caliber_mm"],
+        ),
         GaugeMetricFamily(
             P + "stockpile_target_quantity",
             "Latest stockpile target per country and calibre",

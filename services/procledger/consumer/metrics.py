@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from procledger.probes import Refresher
+
 # Latency from a record's Kafka timestamp to the ledger commit: 1 ms up to 5 minutes.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
                    60, 120, 300)  # fmt: skip
@@ -102,8 +104,23 @@ class ConsumerMetrics:
             p + "last_batch_time_seconds", "Unix time of the last committed batch",
             registry=registry,
         )  # fmt: skip
+        self.store_up = Gauge(
+            p + "store_up",
+            "1 if the ledger database answered the consumer's last probe in time, else 0",
+            registry=registry,
+        )  # fmt: skip
+        self.kafka_up = Gauge(
+            p + "kafka_up",
+            "1 if Kafka answered the last lag check (end offsets) in time, else 0 (also 0 before "
+            "the first check with partitions assigned)",
+            registry=registry,
+        )  # fmt: skip
         self.start_time.set(time.time())
         for kind in RETRY_KINDS:
             self.retries.labels(kind)
         for name in event_types:
             self.applied.labels(name)
+
+    def watch(self, store: Refresher[None]) -> None:
+        """Read store_up from the background probe at scrape time (no waiting)."""
+        self.store_up.set_function(lambda: float(store.state().ok))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from procledger.consumer.batch import (
     state_keys,
     trim,
 )
+from procledger.consumer.lag import HeadTimestamps, LagReporter
 from procledger.consumer.metrics import ConsumerMetrics
 from procledger.consumer.ports import (
     BatchWrite,
@@ -34,13 +34,11 @@ from procledger.consumer.ports import (
     TopicPartition,
     iter_partitions,
 )
+from procledger.consumer.progress import ProgressLog
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# Given offsets, the Kafka timestamps (Unix seconds) of the records found there; best effort.
-HeadTimestamps = Callable[[Mapping[TopicPartition, int]], Mapping[TopicPartition, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +63,7 @@ class ConsumerTuning:
     poll_timeout_s: float = 0.5
     lag_interval_s: float = 5.0
     prefetch: bool = False
+    progress_interval_s: float = 30.0
 
 
 # A polled batch with each record decoded (decoding is the consumer's largest CPU cost).
@@ -98,11 +97,11 @@ class LedgerConsumer:
         self._retry = retry
         self._clock = clock
         self._last_lag = 0.0
-        self._head_timestamps = head_timestamps
-        self._lag_labels: set[TopicPartition] = set()
+        self._lag = LagReporter(source, store, metrics, head_timestamps)
         self.applied_batches = 0
         self._pool = ThreadPoolExecutor(1, "prefetch") if tuning.prefetch else None
         self._prefetched: Future[Polled] | None = None
+        self.progress = ProgressLog(tuning.progress_interval_s)
 
     def run(self, stop: threading.Event) -> None:
         """Until `stop` is set: a SIGTERM finishes the batch in hand, then returns."""
@@ -128,26 +127,38 @@ class LedgerConsumer:
             self._prefetched = None
         else:
             records, items = self._poll()
+        polled = len(records)
+        # Partitions assigned during that very poll came with records from Kafka's committed
+        # offsets: seek them to the ledger's first, so "resuming at" is logged before anything
+        # of theirs is applied; their records are fetched again from there.
+        sought = self._seek_new_assignments(stop)
+        if sought and records:
+            kept = [i for i, r in enumerate(records) if (r.topic, r.partition) not in sought]
+            records, items = [records[i] for i in kept], [items[i] for i in kept]
         if records:
             self._apply(records, items, stop)
         if time.monotonic() - self._last_lag > self._tuning.lag_interval_s:
-            self._report_lag()
-        return len(records)
+            self._last_lag = time.monotonic()
+            lag = self._lag.report()
+            if lag is not None:
+                self.progress.lag(lag)
+        self.progress.maybe_log()
+        return polled
 
-    def _seek_new_assignments(self, stop: threading.Event | None) -> bool:
-        """Seek newly assigned partitions to the ledger's positions; True if any was."""
+    def _seek_new_assignments(self, stop: threading.Event | None) -> set[TopicPartition]:
+        """Seek newly assigned partitions to the ledger's positions; those sought."""
         new = self._source.take_new_assignments()
         if not new:
-            return False
+            return set()
         self._metrics.rebalances.inc()
         positions = self._with_retry(self._store.positions, stop)
         if positions is None:
-            return False
+            return set()
         for tp in sorted(new):
             offset = positions[tp].next_offset if tp in positions else 0
             self._source.seek(tp, offset)
             log.info("partition %s-%d: resuming at ledger offset %d", tp[0], tp[1], offset)
-        return True
+        return new
 
     def _poll(self) -> Polled:
         records = self._source.poll(self._tuning.poll_timeout_s, self._tuning.max_records)
@@ -245,6 +256,7 @@ class LedgerConsumer:
         self._metrics.batch_size.observe(len(batch.journal) + len(batch.rejections))
         self._metrics.batch_duration.observe(time.monotonic() - started)
         self._metrics.last_batch_time.set(now)
+        self.progress.batch(len(batch.journal), len(batch.rejections))
 
     def _resync(self) -> None:
         """After fencing: put every owned partition back where the ledger says it stands."""
@@ -281,48 +293,9 @@ class LedgerConsumer:
             self._metrics.retries.labels(kind).inc()
             delay = self._retry.delay(attempt)
             if kind == "unavailable":
-                log.warning("database unavailable, retry %d in %.1fs", attempt + 1, delay)
+                # The first retry of an outage says why at WARNING; the rest only at DEBUG
+                # (the store probe logs the outage and its end once, see consumer.app).
+                level = logging.WARNING if attempt == 0 else logging.DEBUG
+                log.log(level, "database unavailable, retry %d in %.1fs", attempt + 1, delay)
             attempt += 1
             time.sleep(delay)
-
-    def _report_lag(self) -> None:
-        self._last_lag = time.monotonic()
-        try:
-            ends = self._source.end_offsets()
-            positions = self._store.positions()
-        except Exception as err:  # lag is best effort; the loop goes on
-            log.debug("lag not measured: %s", err)
-            return
-        nexts = {tp: positions[tp].next_offset if tp in positions else 0 for tp in ends}
-        lagging = {tp: nexts[tp] for tp, end in ends.items() if end > nexts[tp]}
-        heads = self._read_heads(lagging)
-        now = time.time()
-        for tp, end in ends.items():
-            labels = (tp[0], str(tp[1]))
-            self._metrics.lag_messages.labels(*labels).set(max(0, end - nexts[tp]))
-            self._metrics.committed_offset.labels(*labels).set(nexts[tp])
-            if tp not in lagging:
-                self._metrics.lag_seconds.labels(*labels).set(0)
-            elif tp in heads:
-                self._metrics.lag_seconds.labels(*labels).set(max(0.0, now - heads[tp]))
-            # A lagging partition whose head record could not be read keeps its last value.
-        # Drop partitions this member no longer owns: another member reports them now, and a
-        # stale series would be counted twice by a sum over the group.
-        gauges = (self._metrics.lag_messages, self._metrics.lag_seconds,
-                  self._metrics.committed_offset)  # fmt: skip
-        for tp in self._lag_labels - set(ends):
-            for gauge in gauges:
-                with contextlib.suppress(KeyError):
-                    gauge.remove(tp[0], str(tp[1]))
-        self._lag_labels = set(ends)
-        self._metrics.assigned_partitions.set(len(ends))
-
-    def _read_heads(self, offsets: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, float]:
-        """Kafka timestamps of the oldest unapplied records (read only while a partition lags)."""
-        if not offsets or self._head_timestamps is None:
-            return {}
-        try:
-            return self._head_timestamps(offsets)
-        except Exception as err:  # lag is best effort; the loop goes on
-            log.debug("lag seconds not measured: %s", err)
-            return {}

@@ -1,0 +1,274 @@
+"""The product measured as it runs: `procledger consume` processes, latency, rebuild."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from prometheus_client import CollectorRegistry
+
+from procledger.adapters.kafka_source import KafkaEventSource
+from procledger.adapters.postgres_store import PostgresLedgerStore, StoreConflict, StoreUnavailable
+from procledger.consumer.metrics import ConsumerMetrics
+from procledger.consumer.ports import (
+    BatchWrite,
+    LedgerTransaction,
+    Position,
+    TopicPartition,
+)
+from procledger.consumer.service import ConsumerTuning, LedgerConsumer
+from procledger.domain.state import LedgerState
+from procledger.settings import DatabaseSettings, KafkaSettings, Topics
+
+
+@dataclass(frozen=True, slots=True)
+class BenchEnv:
+    """Where one benchmark run puts its data: unique topics, databases and groups."""
+
+    run: str
+    kafka: KafkaSettings
+    topics: Topics
+    base: DatabaseSettings  # URLs whose database name is replaced per measurement
+    log_dir: Path
+
+    def database(self, name: str) -> DatabaseSettings:
+        db = f"bench_{self.run}_{name}"
+        return DatabaseSettings(
+            url=self.base.url.rsplit("/", 1)[0] + f"/{db}",
+            admin_url=self.base.admin_url.rsplit("/", 1)[0] + f"/{db}",
+        )
+
+    def process_env(self, database: DatabaseSettings, topics: Topics, group: str) -> dict[str, str]:
+        """The environment of a `procledger` child process pointed at this run's data."""
+        return {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+            "DATABASE_URL": database.url,
+            "DATABASE_ADMIN_URL": database.admin_url,
+            "TOPIC_ORDERS": topics.orders,
+            "TOPIC_STOCKPILE_TARGETS": topics.stockpile_targets,
+            "TOPIC_DLQ": topics.dlq,
+            "CONSUMER_GROUP": group,
+            "CONSUMER_METRICS_PORT": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+
+
+def applied_offsets(conn: psycopg.Connection[Any]) -> int:
+    """Offsets the ledger accounts for (journal plus rejections), from the positions."""
+    row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM ledger.positions").fetchone()
+    return int(row[0]) if row else 0
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM (the peak resident set) of a live process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a live process has used (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumeResult:
+    """One end-to-end run: wall time from process start, and from the first commit."""
+
+    processes: int
+    events: int
+    seconds: float
+    steady_rate: float  # events/s between the first commit seen and the last
+    peak_rss_mb: tuple[float, ...]
+    cpu_s: tuple[float, ...]  # each consumer process's CPU time (user + system)
+    journal_rows: int
+    rejections: int
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+def consume(
+    bench: BenchEnv, database: DatabaseSettings, processes: int, total: int, timeout_s: float
+) -> ConsumeResult:
+    """Start `processes` ledger consumers (one group) on a fresh ledger; time them until every
+    offset is committed to the ledger, read each one's peak RSS, then stop them with SIGTERM."""
+    env = bench.process_env(database, bench.topics, f"bench.{database.url.rsplit('/', 1)[1]}")
+    logs = [(bench.log_dir / f"consume-{processes}-{i}.log").open("wb") for i in range(processes)]
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        started = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "procledger.cli", "consume"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+            for log in logs
+        ]
+        try:
+            first: tuple[float, int] | None = None
+            while True:
+                done = applied_offsets(conn)
+                now = time.perf_counter()
+                if done and first is None:
+                    first = (now, done)
+                if done >= total:
+                    break
+                if any(p.poll() is not None for p in procs):
+                    raise RuntimeError(f"a consumer exited early; see {bench.log_dir}")
+                if now - started > timeout_s:
+                    raise RuntimeError(f"{done} of {total} offsets after {timeout_s:.0f}s")
+                time.sleep(0.05)
+            elapsed = now - started
+            rss = tuple(peak_rss_mb(p.pid) for p in procs)
+            cpu = tuple(cpu_seconds(p.pid) for p in procs)
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in procs:
+                try:
+                    p.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            for log in logs:
+                log.close()
+        journal, rejections = conn.execute(
+            "SELECT (SELECT count(*) FROM ledger.journal), (SELECT count(*) FROM ledger.rejections)"
+        ).fetchone() or (0, 0)
+    assert first is not None
+    steady = (total - first[1]) / (elapsed - (first[0] - started)) if total > first[1] else 0.0
+    return ConsumeResult(processes, total, elapsed, steady, rss, cpu, int(journal), int(rejections))
+
+
+class _TimedTransaction:
+    """Passes calls through and keeps the batch it wrote, for the commit-time stamp."""
+
+    def __init__(self, inner: LedgerTransaction) -> None:
+        self._inner = inner
+        self.batch: BatchWrite | None = None
+
+    def lock_positions(
+        self, partitions: Any
+    ) -> dict[TopicPartition, Position]:  # pragma: no cover - plain delegation
+        return self._inner.lock_positions(partitions)
+
+    def load_state(self, order_ids: Any, event_ids: Any, target_keys: Any) -> LedgerState:
+        return self._inner.load_state(order_ids, event_ids, target_keys)
+
+    def write(self, batch: BatchWrite) -> None:
+        self._inner.write(batch)
+        self.batch = batch
+
+
+class TimedStore:
+    """PostgresLedgerStore that records, per journal row, commit time minus Kafka timestamp.
+
+    The stamp is taken when COMMIT has returned to the client, so it bounds the moment the
+    row became durable and visible from above; the Kafka timestamp is the producer's
+    CreateTime, stamped by KafkaOrderPublisher's client when the event was sent.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._store = PostgresLedgerStore(url)
+        self.latencies_s: list[float] = []
+
+    @contextmanager
+    def transaction(self) -> Iterator[LedgerTransaction]:
+        timed: _TimedTransaction | None = None
+        with self._store.transaction() as tx:
+            timed = _TimedTransaction(tx)
+            yield timed
+        committed = time.time()
+        if timed.batch is not None:
+            for entry in timed.batch.journal:
+                if entry.kafka_timestamp is not None:
+                    self.latencies_s.append(committed - entry.kafka_timestamp.timestamp())
+
+    def positions(self) -> dict[TopicPartition, Position]:
+        return self._store.positions()
+
+    def close(self) -> None:
+        self._store.close()
+
+
+def latency(
+    bench: BenchEnv, topics: Topics, database: DatabaseSettings, rate: int, seconds: float
+) -> list[float]:
+    """Per-event publish-to-commit latencies (s) at a steady publish rate.
+
+    The ledger consumer runs in this process (the product's adapters and loop, defaults
+    as `procledger consume` uses them) with TimedStore; the paced publisher runs in a
+    child process so the two never share an interpreter lock.
+    """
+    store = TimedStore(database.url)
+    source = KafkaEventSource(
+        bench.kafka, [topics.orders, topics.stockpile_targets], f"bench.{bench.run}.latency"
+    )
+    consumer = LedgerConsumer(
+        source, store, None, ConsumerMetrics(CollectorRegistry()),
+        unavailable=(StoreUnavailable,), conflicts=(StoreConflict,),
+        tuning=ConsumerTuning(prefetch=True),  # as `procledger consume` runs it
+    )  # fmt: skip
+    stop = threading.Event()
+    worker = threading.Thread(target=consumer.run, args=(stop,), name="bench-consumer")
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not source.assigned():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the latency consumer got no partitions in 60s")
+            time.sleep(0.1)
+        env = bench.process_env(database, topics, "unused")
+        result = subprocess.run(
+            [sys.executable, "-m", "procledger_dev.bench.pace", "--rate", str(rate),
+             "--seconds", str(seconds)],
+            env=env, capture_output=True, text=True, check=True, timeout=seconds * 3 + 120,
+        )  # fmt: skip
+        published = int(json.loads(result.stdout)["events"])
+        deadline = time.monotonic() + 120
+        with psycopg.connect(database.admin_url, autocommit=True) as conn:
+            while applied_offsets(conn) < published:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the latency consumer did not catch up in 120s")
+                time.sleep(0.1)
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+        source.close()
+        store.close()
+    return sorted(store.latencies_s)
+
+
+def rebuild(database: DatabaseSettings, expected_events: int) -> float:
+    """Wall seconds of `procledger ledger rebuild` (a child process) over the ledger."""
+    env = {**os.environ, "DATABASE_URL": database.url}
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "procledger.cli", "ledger", "rebuild", "--format", "json"],
+        env=env, capture_output=True, text=True, check=False, timeout=1800,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"rebuild failed ({result.returncode}): {result.stderr[-2000:]}")
+    report = json.loads(result.stdout)
+    if report["events"] != expected_events or report["differences"]:
+        raise RuntimeError(f"rebuild disagrees with the ledger: {result.stdout[:2000]}")
+    return elapsed

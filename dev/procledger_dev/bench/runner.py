@@ -1,0 +1,343 @@
+"""`python -m procledger_dev.bench` (`make bench`): every figure in one run on the local stack.
+
+Sizes are options (`--events`, `--quick` for a smoke run), so a test can run the whole
+benchmark small. Timings are reported, never asserted: the stack shares the machine's
+cores with whatever else runs, and the JSON records the load average around the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from kafka.admin import KafkaAdminClient
+
+from procledger.adapters.kafka_publisher import KafkaOrderPublisher
+from procledger.adapters.kafka_topics import ensure_topics
+from procledger.adapters.postgres_migrations import migrate
+from procledger.scenario.synthetic import synthetic_events
+from procledger.settings import DatabaseSettings, Env, KafkaSettings, SettingsError, Topics
+from procledger_dev.bench import peer, product, raw
+from procledger_dev.bench.report import TARGETS, markdown
+from procledger_dev.bench.stats import Figure, figure, percentile
+from procledger_dev.stack.config import StackConfig
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m procledger_dev.bench", description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000, help="events (default 1e6)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 5,000 events, one run each, 4 s of latency")  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of each short figure, median reported (default 3)")  # fmt: skip
+    parser.add_argument("--e2e-repeats", type=int, default=1,
+                        help="runs of each end-to-end figure (default 1)")  # fmt: skip
+    parser.add_argument("--consumers", default="1,2", help="process counts (default 1,2)")
+    parser.add_argument("--latency-rate", type=int, default=1000, help="events/s (default 1000)")
+    parser.add_argument("--latency-seconds", type=float, default=60.0, help="default 60")
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"),
+                        help="folder of latest.json and latest.md")  # fmt: skip
+    parser.add_argument("--results", type=Path, default=Path("bench-results/results.json"),
+                        help="the JSON again, here (gitignored)")  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep the topics and databases")
+    parser.add_argument("--peer-cases", default=None,
+                        help="Kafka Connect JDBC sink peer: insert.mode:tasks.max list, or ''"
+                        " for none (default all four; --quick: insert:1)")  # fmt: skip
+    return parser
+
+
+def _log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _repeat(runs: int, unit: str, measure: Callable[[], float]) -> Figure:
+    return figure(unit, [measure() for _ in range(runs)])
+
+
+def _conditions(events: int, args: argparse.Namespace) -> dict[str, Any]:
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "absent"
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True, text=True, check=False,
+    ).stdout.strip()  # fmt: skip
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": commit + ("+uncommitted" if dirty else ""),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "packages": {n: version(n) for n in ("kafka-python", "crc32c", "psycopg", "fastavro")},
+        "events": events,
+        "repeats": args.repeats,
+        "e2e_repeats": args.e2e_repeats,
+        "topic_partitions": 6,
+        "stack": "Kafka (1 broker, KRaft) and PostgreSQL 15 as local processes on the same "
+        "cores as the benchmark",
+        "load_average_start": os.getloadavg(),
+    }
+
+
+def _drop_databases(base: DatabaseSettings, names: Sequence[str]) -> None:
+    server = base.admin_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(server, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _delete_topics(kafka: KafkaSettings, topics: Sequence[Topics]) -> None:
+    admin = KafkaAdminClient(client_id="procledger-bench", **kafka.client_config())
+    try:
+        admin.delete_topics([n for t in topics for n in (t.orders, t.stockpile_targets, t.dlq)])
+    finally:
+        admin.close()
+
+
+class _Run:
+    """One benchmark run's names, data and results; each step adds its figures."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.events = 5000 if args.quick and args.events == 1_000_000 else args.events
+        self.repeats = 1 if args.quick else args.repeats
+        env = Env()
+        self.kafka = KafkaSettings.from_env(env)
+        self.base = DatabaseSettings.from_env(env)
+        run_id = uuid.uuid4().hex[:8]
+        self.topics = Topics(
+            f"bench.{run_id}.orders", f"bench.{run_id}.targets", f"bench.{run_id}.dlq"
+        )
+        self.lat_topics = Topics(
+            f"bench.{run_id}.lat.orders", f"bench.{run_id}.lat.targets", f"bench.{run_id}.lat.dlq"
+        )
+        log_dir = args.results.parent / f"logs-{run_id}"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.bench = product.BenchEnv(run_id, self.kafka, self.topics, self.base, log_dir)
+        self.databases: list[str] = []
+        self.figures: dict[str, Figure] = {}
+        self.details: dict[str, Any] = {}
+        self.total = 0  # records on the topics (orders and targets), once published
+        self.rebuild_db: DatabaseSettings | None = None
+        self.journal_rows = 0
+
+    def fresh_database(self, name: str) -> DatabaseSettings:
+        database = self.bench.database(name)
+        migrate(database)
+        self.databases.append(database.url.rsplit("/", 1)[1])
+        return database
+
+    def publish(self) -> None:
+        ensure_topics(self.kafka, self.topics)
+        ensure_topics(self.kafka, self.lat_topics)
+        _log(f"run {self.bench.run}: publishing {self.events} synthetic events")
+        publisher = KafkaOrderPublisher(self.kafka, self.topics, source_system="bench")
+        try:
+            report = publisher.publish(synthetic_events(self.events, seed=1))
+        finally:
+            publisher.close()
+        self.total = report.total
+        self.figures["publish"] = figure("events/s", [self.total / report.seconds])
+
+    def raw_limits(self) -> None:
+        kafka, total, repeats = self.kafka, self.total, self.repeats
+        names = [self.topics.orders, self.topics.stockpile_targets]
+        _log("raw limits: kafka-python, kcat")
+        self.figures["raw_kafka_python"] = _repeat(
+            repeats, "records/s", lambda: raw.kafka_python_rate(kafka, names, total)
+        )
+        bootstrap = kafka.bootstrap_servers.split(",")[0]
+        self.figures["raw_kcat"] = _repeat(
+            repeats, "records/s", lambda: raw.kcat_rate(bootstrap, names, total)
+        )
+        _log("raw limits: fastavro decode, PostgreSQL COPY")
+        values = raw.read_values(kafka, names, total)
+        self.figures["raw_fastavro_decode"] = _repeat(
+            repeats, "records/s", lambda: raw.fastavro_rate(values)
+        )
+        rows = raw.journal_rows(values, total)
+        scratch = self.fresh_database("raw")
+        self.figures["raw_pg_copy"] = _repeat(
+            repeats, "rows/s", lambda: raw.copy_rate(scratch.admin_url, rows)
+        )
+
+    def end_to_end(self) -> None:
+        runs: dict[int, list[product.ConsumeResult]] = {}
+        for processes in [int(p) for p in self.args.consumers.split(",")]:
+            for attempt in range(self.args.e2e_repeats):
+                _log(f"end to end: {processes} consumer process(es), run {attempt + 1}")
+                database = self.fresh_database(f"c{processes}r{attempt}")
+                result = product.consume(self.bench, database, processes, self.total, 3600)
+                if result.journal_rows + result.rejections != self.total:
+                    raise RuntimeError(f"offsets unaccounted for: {result}")
+                runs.setdefault(processes, []).append(result)
+                if self.rebuild_db is None:
+                    self.rebuild_db, self.journal_rows = database, result.journal_rows
+                elif not self.args.keep:  # 1M-event ledgers are large: keep one only
+                    _drop_databases(self.base, [self.databases.pop()])
+            done = runs[processes]
+            self.figures[f"e2e_{processes}_consumers"] = figure("events/s", [r.rate for r in done])
+            self.figures[f"e2e_{processes}_consumers_steady"] = figure(
+                "events/s", [r.steady_rate for r in done]
+            )
+            self.figures[f"peak_rss_{processes}_consumers"] = figure(
+                "MiB", [max(r.peak_rss_mb) for r in done]
+            )
+        self.details["e2e_runs"] = {
+            str(k): [
+                {"seconds": round(r.seconds, 3), "events": r.events,
+                 "peak_rss_mb": [round(m, 1) for m in r.peak_rss_mb],
+                 "cpu_s": [round(c, 2) for c in r.cpu_s],
+                 "cpu_us_per_event": round(sum(r.cpu_s) / r.events * 1e6, 1),
+                 "journal_rows": r.journal_rows, "rejections": r.rejections}
+                for r in v
+            ]
+            for k, v in runs.items()
+        }  # fmt: skip
+
+    def latency(self) -> None:
+        quick = self.args.quick
+        seconds = 4.0 if quick else self.args.latency_seconds
+        rate = 500 if quick else self.args.latency_rate
+        _log(f"latency: {rate} events/s for {seconds:.0f} s")
+        database = self.fresh_database("latency")
+        latencies = product.latency(self.bench, self.lat_topics, database, rate, seconds)
+        if not latencies:
+            raise RuntimeError("the latency run measured no events")
+        for name, q in (("p50", 50.0), ("p99", 99.0)):
+            self.figures[f"latency_{name}"] = figure("ms", [percentile(latencies, q) * 1000])
+        self.figures["latency_max"] = figure("ms", [latencies[-1] * 1000])
+        self.details["latency"] = {"events": len(latencies), "rate": rate, "seconds": seconds}
+
+    def rebuild(self) -> None:
+        database, journal = self.rebuild_db, self.journal_rows
+        assert database is not None
+        _log("rebuild")
+        self.figures["rebuild"] = _repeat(
+            self.repeats, "s", lambda: product.rebuild(database, journal)
+        )
+
+    def peer(self) -> None:
+        chosen = self.args.peer_cases
+        if chosen is None:
+            chosen = "insert:1" if self.args.quick else "insert:1,insert:2,upsert:1,upsert:2"
+        cases = peer.parse_cases(chosen)
+        if not cases:
+            return
+        _log(f"peer: Kafka Connect + Debezium JDBC sink, {self.events} events, cases {cases}")
+        events = synthetic_events(self.events, seed=1)
+        for r in peer.run_cases(StackConfig.from_env(), events, cases):
+            self.figures[f"peer_{r.mode}_{r.tasks}"] = figure("rows/s", [r.rate])
+            self.details.setdefault("peer_runs", []).append(
+                {**asdict(r), "jvm_cpu_us_per_row": round(r.jvm_cpu_us_per_row, 1)}
+            )
+
+    def clean_up(self) -> None:
+        if self.args.keep:
+            return
+        _log("dropping the benchmark's databases and topics")
+        _drop_databases(self.base, self.databases)
+        _delete_topics(self.kafka, [self.topics, self.lat_topics])
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Every measurement, in order; returns the results document."""
+    bench = _Run(args)
+    conditions = _conditions(bench.events, args)
+    try:
+        bench.publish()
+        # Before the million-row ledgers exist: their autovacuum and checkpoints would
+        # otherwise land in the latency window and measure the bulk load, not steady state.
+        bench.latency()
+        bench.raw_limits()
+        bench.end_to_end()
+        bench.rebuild()
+        bench.peer()
+    finally:
+        bench.clean_up()
+    conditions["load_average_end"] = os.getloadavg()
+    return {
+        "conditions": conditions,
+        **bench.details,
+        "figures": {k: v.as_json() for k, v in bench.figures.items()},
+        "ratios": _ratios(bench.figures),
+        "targets": _targets(bench.figures),
+    }
+
+
+def _ratios(figures: dict[str, Figure]) -> dict[str, float]:
+    """End-to-end throughput (median) over each raw limit (median)."""
+    ratios: dict[str, float] = {}
+    for e2e in [k for k in figures if k.startswith("e2e_") and not k.endswith("_steady")]:
+        for limit in [k for k in figures if k.startswith(("raw_", "peer_"))]:
+            ratios[f"{e2e}/{limit}"] = round(figures[e2e].median / figures[limit].median, 4)
+    return ratios
+
+
+def _targets(figures: dict[str, Figure]) -> dict[str, dict[str, Any]]:
+    """Each target with the figure it is judged on and whether that figure meets it."""
+    out: dict[str, dict[str, Any]] = {}
+    e2e = max(
+        (f.median for k, f in figures.items() if k.startswith("e2e_") and "steady" not in k),
+        default=0.0,
+    )
+    values = {
+        "e2e_events_per_s": e2e,
+        "e2e_over_kafka_python": e2e / figures["raw_kafka_python"].median,
+        "publish_events_per_s": figures["publish"].median,
+        "latency_p99_ms": figures["latency_p99"].median,
+        "peak_rss_mb": max(f.median for k, f in figures.items() if k.startswith("peak_rss")),
+        "rebuild_s": figures["rebuild"].median,
+    }
+    peers = [f.median for k, f in figures.items() if k.startswith("peer_")]
+    if peers:  # the best peer case: the ledger must keep up with Connect at its fastest
+        values["e2e_over_peer"] = e2e / max(peers)
+    for name, (op, bound) in TARGETS.items():
+        if name not in values:
+            continue
+        value = values[name]
+        out[name] = {
+            "value": round(value, 4),
+            "target": f"{op} {bound}",
+            "met": value >= bound if op == ">=" else value < bound,
+        }
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.events < 100 or args.repeats < 1 or args.e2e_repeats < 1:
+        print("--events >= 100, --repeats >= 1 and --e2e-repeats >= 1", file=sys.stderr)
+        return 2
+    try:
+        results = run(args)
+    except SettingsError as err:
+        print(f"procledger bench: {err}", file=sys.stderr)
+        return 2
+    text = json.dumps(results, indent=2) + "\n"
+    for path in (args.results, args.out / "latest.json"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (args.out / "latest.md").write_text(markdown(results))
+    print(markdown(results))
+    return 0

@@ -1,0 +1,89 @@
+"""Background probes and outage logs: a scrape never waits, an outage is logged once each way."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from procledger.probes import OutageLog, Refresher
+
+log = logging.getLogger("tests.probes")
+
+
+def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [10.0]
+    outage = OutageLog("PostgreSQL", log, clock=lambda: now[0])
+    caplog.set_level("INFO", logger="tests.probes")
+    outage.recovered()  # nothing was down: nothing to say
+    for _ in range(5):
+        outage.failed("connection refused")
+        now[0] += 2
+    outage.recovered()
+    outage.recovered()
+    assert [r.getMessage() for r in caplog.records] == [
+        "PostgreSQL unreachable: connection refused",
+        "PostgreSQL reachable again after 10.0s",
+    ]
+
+
+def test_a_refresher_keeps_the_last_good_value_and_reports_failure() -> None:
+    answers: list[int | Exception] = [1, OSError("refused"), 3]
+
+    def fetch() -> int:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    refresher = Refresher("test", fetch, interval_s=1.0, timeout_s=1.0)
+    assert not refresher.state().ok, "not probed yet is not up"
+    refresher.refresh_once()
+    assert refresher.state().ok and refresher.state().value == 1
+    refresher.refresh_once()
+    state = refresher.state()
+    assert not state.ok and state.value == 1 and state.error == "OSError: refused"
+    refresher.refresh_once()
+    assert refresher.state().ok and refresher.state().value == 3
+
+
+def test_a_hung_call_counts_as_down_and_is_not_stacked(caplog: pytest.LogCaptureFixture) -> None:
+    release = threading.Event()
+    calls: list[int] = []
+
+    def fetch() -> int:
+        calls.append(1)
+        if len(calls) == 2:
+            release.wait(30)
+        return len(calls)
+
+    outage = OutageLog("the database", log)
+    refresher = Refresher("test", fetch, interval_s=1.0, timeout_s=0.1, outage=outage)
+    caplog.set_level("INFO", logger="tests.probes")
+    refresher.refresh_once()
+    refresher.refresh_once()  # hangs past its timeout
+    refresher.refresh_once()  # waits on the same call, does not start another
+    assert not refresher.state().ok
+    assert len(calls) == 2
+    release.set()
+    refresher.refresh_once()  # the hung call's answer arrives
+    assert refresher.state().ok
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2
+    assert messages[0].startswith("the database unreachable: no answer within 0.")
+    assert messages[1].startswith("the database reachable again after")
+
+
+def test_a_background_refresher_runs_and_stops() -> None:
+    seen = threading.Event()
+
+    def fetch() -> int:
+        seen.set()
+        return 1
+
+    refresher = Refresher("test", fetch, interval_s=0.05, timeout_s=1.0).start()
+    assert seen.wait(5)
+    assert refresher.stop(), "no call left running"
