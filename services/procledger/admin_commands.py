@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "rebuild: re-fold every journal row (in commit order) into fresh projections and "
             "report each difference from the live ledger.orders and ledger.stockpile_targets. "
             "Exit 0 when they are identical, 1 when they differ. --replace then swaps the "
-            "live projections for the rebuilt ones in one transaction (consumers wait)."
+            "live projections for the rebuilt ones in one transaction (consumers wait); it "
+            "refuses to when a journal payload makes no valid event (that is tampering)."
         ),
     )
     parser.add_argument("action", choices=["rebuild"])

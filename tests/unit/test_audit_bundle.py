@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from procledger.audit.bundle import check_bundle
-from procledger.codec.jsonform import instant_text
-from procledger.domain.chain import GENESIS, entry_hash
+from procledger.domain.chain import GENESIS, entry_hash, instant_text
 
 WHEN = datetime(2023, 6, 15, 9, 30, tzinfo=UTC)
 

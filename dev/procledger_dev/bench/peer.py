@@ -29,7 +29,8 @@ import psycopg
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from procledger.codec.jsonform import canonical_text, event_to_json_dict
+from procledger.codec.jsonform import event_to_json_dict
+from procledger.domain.chain import canonical_payload
 from procledger.domain.events import Event
 from procledger.scenario.synthetic import synthetic_events
 from procledger_dev.bench.product import cpu_seconds, peak_rss_mb
@@ -99,7 +100,7 @@ def record_value(event: Event) -> bytes:
         "event_type": type(event).__name__,
         "order_id": body.get("order_id"),
         "occurred_at": str(body["occurred_at"]),
-        "payload": canonical_text(body),
+        "payload": canonical_payload(body),
     }
     return json.dumps({"schema": _SCHEMA, "payload": payload}, separators=(",", ":")).encode()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
+from operator import attrgetter
 from typing import Any
 
 import psycopg
@@ -17,29 +18,26 @@ from procledger.adapters.postgres_sessions import (
     end_frozen_sessions,
 )
 from procledger.consumer.ports import (
+    JOURNAL_FIELD_COLUMNS,
     BatchWrite,
     LedgerTransaction,
     Position,
     StalePosition,
     TopicPartition,
 )
-from procledger.domain.chain import canonical_payload
+from procledger.domain.chain import GENESIS, canonical_payload
 from procledger.domain.events import Purpose
 from procledger.domain.state import LedgerState, Order, OrderStatus, StockpileTarget
 
 log = logging.getLogger(__name__)
 
-GENESIS = bytes(32)
-
 ORDER_COLUMNS = tuple(f.name for f in fields(Order))
 _ORDER_COLS_SQL = ", ".join(ORDER_COLUMNS)
 _ORDER_UPDATE_SQL = ", ".join(f"{c} = EXCLUDED.{c}" for c in ORDER_COLUMNS if c != "order_id")
 
-JOURNAL_COLUMNS = (
-    "event_id, event_type, order_id, payload, writer_fingerprint, schema_version, occurred_at, "
-    "recorded_at, topic, kafka_partition, kafka_offset, kafka_timestamp, record_sha256, "
-    "prev_hash, hash"
-)
+JOURNAL_COLUMNS = ", ".join(JOURNAL_FIELD_COLUMNS.values())
+# A journal entry's COPY row, by field name; the payload goes as its canonical text.
+_JOURNAL_ROW = attrgetter(*("payload_text" if f == "payload" else f for f in JOURNAL_FIELD_COLUMNS))
 REJECTION_COLUMNS = (
     "topic, kafka_partition, kafka_offset, kafka_timestamp, event_id, event_type, order_id, "
     "reason_code, error, payload, raw_value, record_sha256, recorded_at"
@@ -178,15 +176,9 @@ class _PostgresTransaction:
                     copy.set_types(JOURNAL_TYPES)
                     write_row = copy.write_row
                     for j in batch.journal:
-                        payload = j.payload_text
-                        if payload is None:
-                            payload = canonical_payload(j.payload)
-                        write_row((
-                            j.event_id, j.event_type, j.order_id, payload,
-                            j.writer_fingerprint, j.schema_version, j.occurred_at, j.recorded_at,
-                            j.topic, j.partition, j.offset, j.kafka_timestamp, j.record_sha256,
-                            j.prev_hash, j.hash,
-                        ))  # fmt: skip
+                        if j.payload_text is None:
+                            j = replace(j, payload_text=canonical_payload(j.payload))  # noqa: PLW2901
+                        write_row(_JOURNAL_ROW(j))
             if batch.postings:
                 with cur.copy(f"COPY ledger.postings ({POSTING_COLUMNS}) FROM STDIN") as copy:
                     copy.set_types(POSTING_TYPES)

@@ -20,6 +20,7 @@ from procledger.audit.filters import Clocks, FilterError, day, dimensions, insta
 from procledger.audit.formats import render_rows, to_fields, to_json
 from procledger.audit.settings import AuditSettings
 from procledger.audit.signing import check_signature, load_public_key, load_signer
+from procledger.cli_support import collect_less_often
 from procledger.settings import Env, SettingsError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -160,6 +161,7 @@ def _progress(total: int, what: str) -> Iterator[Callable[[int], None]]:
 
 @_guarded
 def verify(args: argparse.Namespace, conn: Connection) -> int:
+    collect_less_often()  # this process is the command's own: it replays the whole journal
     total = verifying.journal_count(conn)
     with _progress(total * 2, "verify") as tick:
         report = verifying.verify(conn, tick)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +12,8 @@ from typing import Any
 import psycopg
 from psycopg import IsolationLevel
 
-from procledger.codec.jsonform import instant_text
+from procledger.consumer.ports import JOURNAL_FIELD_COLUMNS, JournalEntry
+from procledger.domain.chain import instant_text
 from procledger.domain.money import cents_str
 
 Connection = psycopg.Connection[Any]
@@ -47,44 +48,11 @@ def connect(url: str) -> Iterator[Connection]:
         conn.close()
 
 
-@dataclass(frozen=True, slots=True)
-class JournalRow:
-    """One row of audit.journal, every column the hash covers plus id, prev_hash and hash."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalRow(JournalEntry):
+    """One row of audit.journal: a journal entry and its id (the commit order)."""
 
     id: int
-    event_id: str
-    event_type: str
-    order_id: str | None
-    payload: Mapping[str, object]
-    writer_fingerprint: str
-    schema_version: int
-    occurred_at: datetime
-    recorded_at: datetime
-    topic: str
-    partition: int
-    offset: int
-    kafka_timestamp: datetime | None
-    record_sha256: bytes
-    prev_hash: bytes
-    hash: bytes
-
-    def hashed_fields(self) -> dict[str, Any]:
-        """The keyword arguments of domain.chain.entry_hash."""
-        return {
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "order_id": self.order_id,
-            "payload": self.payload,
-            "writer_fingerprint": self.writer_fingerprint,
-            "schema_version": self.schema_version,
-            "occurred_at": self.occurred_at,
-            "recorded_at": self.recorded_at,
-            "topic": self.topic,
-            "partition": self.partition,
-            "offset": self.offset,
-            "kafka_timestamp": self.kafka_timestamp,
-            "record_sha256": self.record_sha256,
-        }
 
     def where(self) -> str:
         """How reports name the row: id, coordinates and event."""
@@ -92,19 +60,17 @@ class JournalRow:
         return f"journal row {self.id} ({where}, event {self.event_id})"
 
 
-JOURNAL_SELECT = (
-    "SELECT id, event_id, event_type, order_id, payload, writer_fingerprint, schema_version, "
-    "occurred_at, recorded_at, topic, kafka_partition, kafka_offset, kafka_timestamp, "
-    "record_sha256, prev_hash, hash FROM audit.journal"
-)
+_FIELDS = ("id", *JOURNAL_FIELD_COLUMNS)
+_BYTES = {"record_sha256", "prev_hash", "hash"}  # bytea arrives as memoryview or bytes
+JOURNAL_SELECT = f"SELECT id, {', '.join(JOURNAL_FIELD_COLUMNS.values())} FROM audit.journal"
 
 
-def journal_row(row: tuple[Any, ...]) -> JournalRow:
-    """A JournalRow from a JOURNAL_SELECT tuple (bytea arrives as memoryview or bytes)."""
-    values = list(row)
-    for i in (13, 14, 15):
-        values[i] = bytes(values[i])
-    return JournalRow(*values)
+def journal_row(row: Sequence[Any]) -> JournalRow:
+    """A JournalRow from a row that starts with JOURNAL_SELECT's columns (more may follow)."""
+    values = dict(zip(_FIELDS, row, strict=False))
+    for name in _BYTES:
+        values[name] = bytes(values[name])
+    return JournalRow(**values)
 
 
 def ts(value: datetime | None) -> str | None:

@@ -12,6 +12,7 @@ from procledger.codec.textformats import event_from_json_dict
 from procledger.domain.events import Event
 from procledger.domain.ledger import Applied, empty_state, fold
 from procledger.domain.postings import FX_DIFFERENCE
+from procledger.domain.replay import replay
 from procledger.domain.state import LedgerState
 
 
@@ -62,8 +63,9 @@ def event_of(row: JournalRow) -> Event:
 
 
 def fold_rows(rows: Iterable[JournalRow]) -> LedgerState:
-    """The state the pure fold reaches over these rows, from an empty ledger."""
-    return fold(empty_state(), (event_of(r) for r in rows)).state
+    """The orders and targets a replay of these rows reaches (bounded memory, no event ids)."""
+    replayed = replay(event_of(r) for r in rows)
+    return LedgerState(replayed.orders, replayed.targets, frozenset())
 
 
 def state_at(conn: Connection, clocks: Clocks, order_id: str | None = None) -> LedgerState:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation
 from enum import Enum
 from functools import cache
 
 from procledger.codec.schemas import FieldKind, SchemaRegistry, default_registry
+from procledger.domain.chain import canonical_payload, instant_text
 from procledger.domain.events import EVENT_TYPES, Event
 
 # Wide enough for any decimal the schemas accept; a wider value is written with its own
@@ -46,15 +45,6 @@ def decimal_text(value: Decimal, quantum: Decimal) -> str:
     return format(scaled.copy_abs() if scaled.is_zero() else scaled, "f")
 
 
-def instant_text(value: datetime) -> str:
-    """ISO-8601 in UTC with microseconds and a Z, e.g. 2023-06-15T09:30:00.000000Z."""
-    if value.utcoffset() is None:
-        # Never guess a zone: a naive value stays visibly naive (and fails to parse back).
-        return value.isoformat(timespec="microseconds")
-    utc = value.astimezone(UTC).replace(tzinfo=None)
-    return utc.isoformat(timespec="microseconds") + "Z"
-
-
 def event_to_json_dict(event: Event, registry: SchemaRegistry | None = None) -> dict[str, object]:
     """Every field of the current schema: decimals as strings, instants as UTC text, enums by
     name, None as null. Built only from str, int and None, so JSONB stores it unchanged."""
@@ -77,11 +67,6 @@ def event_to_json_dict(event: Event, registry: SchemaRegistry | None = None) -> 
     return out
 
 
-def canonical_text(payload: dict[str, object]) -> str:
-    """Sorted keys, no whitespace, UTF-8 kept as is: the hash chain's canonical_payload rule."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def canonical_json(event: Event) -> bytes:
     """Deterministic UTF-8 JSON of an event: equal events give equal bytes."""
-    return canonical_text(event_to_json_dict(event)).encode("utf-8")
+    return canonical_payload(event_to_json_dict(event)).encode("utf-8")

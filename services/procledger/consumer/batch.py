@@ -21,7 +21,7 @@ from procledger.consumer.ports import (
     RejectionEntry,
     TopicPartition,
 )
-from procledger.domain.chain import canonical_payload, instant_text, row_hash
+from procledger.domain.chain import canonical_payload, chain_instant, row_hash
 from procledger.domain.errors import EVENT_ID_CONFLICT, REDELIVERED, DuplicateEvent
 from procledger.domain.events import Event, StockpileTargetSet, event_type
 from procledger.domain.ledger import Applied, Outcome, Rejected, fold
@@ -147,7 +147,7 @@ def build_batch(
     last_offset: dict[TopicPartition, int] = {}
     # Every row of a batch shares recorded_at, and records published together share their
     # Kafka millisecond: render each instant once per batch, not once per row.
-    recorded_text = instant_text(recorded_at)
+    recorded_text = chain_instant(recorded_at)
     stamps: dict[int | None, tuple[datetime | None, str | None]] = {}
 
     for item in items:
@@ -158,7 +158,7 @@ def build_batch(
         stamp = stamps.get(rec.timestamp_ms)
         if stamp is None:
             ts = kafka_time(rec)
-            stamp = stamps[rec.timestamp_ms] = (ts, instant_text(ts))
+            stamp = stamps[rec.timestamp_ms] = (ts, chain_instant(ts))
         ts, ts_text = stamp
         if type(item) is Undecodable:
             rejections.append(_rejection(item, recorded_at))
@@ -181,17 +181,41 @@ def build_batch(
         prev = chain[tp]
         meta = item.decoded
         digest = row_hash(
-            prev, event.event_id, kind, order_id, payload_text, meta.fingerprint,
-            meta.schema_version, instant_text(event.occurred_at), recorded_text, rec.topic,
-            rec.partition, rec.offset, ts_text, item.record_sha256,
-        )  # fmt: skip
+            prev,
+            event_id=event.event_id,
+            event_type=kind,
+            order_id=order_id,
+            payload_text=payload_text,
+            writer_fingerprint=meta.fingerprint,
+            schema_version=meta.schema_version,
+            occurred_text=chain_instant(event.occurred_at),
+            recorded_text=recorded_text,
+            topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            kafka_text=ts_text,
+            record_sha256=item.record_sha256,
+        )
         journal.append(
             JournalEntry(
-                event.event_id, kind, order_id, item.payload, meta.fingerprint,
-                meta.schema_version, event.occurred_at, recorded_at, rec.topic, rec.partition,
-                rec.offset, ts, item.record_sha256, prev, digest, payload_text,
+                event_id=event.event_id,
+                event_type=kind,
+                order_id=order_id,
+                payload=item.payload,
+                writer_fingerprint=meta.fingerprint,
+                schema_version=meta.schema_version,
+                occurred_at=event.occurred_at,
+                recorded_at=recorded_at,
+                topic=rec.topic,
+                partition=rec.partition,
+                offset=rec.offset,
+                kafka_timestamp=ts,
+                record_sha256=item.record_sha256,
+                prev_hash=prev,
+                hash=digest,
+                payload_text=payload_text,
             )
-        )  # fmt: skip
+        )
         chain[tp] = digest
         postings.extend(outcome.postings)
         tally[0] += 1

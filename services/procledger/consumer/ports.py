@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from procledger.domain.errors import REDELIVERED
 from procledger.domain.postings import Posting
@@ -40,6 +40,8 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
+    """One row of ledger.journal; JOURNAL_FIELD_COLUMNS names its columns."""
+
     event_id: str
     event_type: str
     order_id: str | None
@@ -58,6 +60,33 @@ class JournalEntry:
     # canonical_payload(payload), when the batch already rendered it for the hash chain: the
     # store writes this text to the JSONB column instead of serialising the payload again.
     payload_text: str | None = None
+
+    def hashed_fields(self) -> dict[str, Any]:
+        """The keyword arguments of domain.chain.entry_hash: every column but the two hashes."""
+        return {name: getattr(self, name) for name in HASHED_FIELDS}
+
+
+# The journal's column for each JournalEntry field, in the table's order: the one mapping of
+# that row, for the store that writes it and the audit reader that reads it back. Kafka's
+# partition and offset carry a prefix in SQL, where OFFSET is a keyword.
+JOURNAL_FIELD_COLUMNS: Mapping[str, str] = {
+    "event_id": "event_id",
+    "event_type": "event_type",
+    "order_id": "order_id",
+    "payload": "payload",
+    "writer_fingerprint": "writer_fingerprint",
+    "schema_version": "schema_version",
+    "occurred_at": "occurred_at",
+    "recorded_at": "recorded_at",
+    "topic": "topic",
+    "partition": "kafka_partition",
+    "offset": "kafka_offset",
+    "kafka_timestamp": "kafka_timestamp",
+    "record_sha256": "record_sha256",
+    "prev_hash": "prev_hash",
+    "hash": "hash",
+}
+HASHED_FIELDS = tuple(f for f in JOURNAL_FIELD_COLUMNS if f not in {"prev_hash", "hash"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,25 +21,33 @@ def canonical_payload(payload: Mapping[str, object]) -> str:
     return _CANONICAL.encode(payload)
 
 
-def instant_text(value: datetime | None) -> str | None:
-    """The chain's text for an instant: UTC, microseconds, a Z (e.g. 2024-01-01T00:00:00.000000Z).
+def instant_text(value: datetime) -> str:
+    """An instant as text: ISO-8601 in UTC, microseconds, a Z (2023-06-15T09:30:00.000000Z).
 
-    isoformat() is several times faster than strftime() and gives the same characters for
-    every year from 1000 on; earlier years keep strftime(), whose %Y does not pad them.
+    A naive datetime is refused, never given a zone by guess: every instant the ledger keeps
+    is aware (the codec, the validation and timestamptz see to it), so a naive one is a bug.
+    """
+    if value.utcoffset() is None:
+        raise ValueError(f"{value.isoformat()} is a naive datetime: an instant needs a zone")
+    # isoformat() is several times faster than strftime().
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def chain_instant(value: datetime | None) -> str | None:
+    """An instant as the hash chain writes it: instant_text(), None as JSON null.
+
+    Years before 1000 stay as the chain has always hashed them, unpadded (strftime's %Y:
+    "999-01-01T..."), so journals holding such dates still verify.
     """
     if value is None:
         return None
-    utc = value.astimezone(UTC)
-    if utc.year < 1000:
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    text = instant_text(value)
+    return text.lstrip("0") if text[0] == "0" else text
 
 
-_ts = instant_text  # the name older callers used
-
-
-def row_hash(  # noqa: PLR0917 - positional: called once per event on the consumer's hot path
+def row_hash(
     prev_hash: bytes,
+    *,
     event_id: str,
     event_type: str,
     order_id: str | None,
@@ -56,7 +64,7 @@ def row_hash(  # noqa: PLR0917 - positional: called once per event on the consum
 ) -> bytes:
     """entry_hash from pre-rendered parts: the consumer renders a batch's shared instants once.
 
-    `payload_text` is canonical_payload(payload) and the *_text values are instant_text().
+    `payload_text` is canonical_payload(payload) and the *_text values are chain_instant().
     """
     # A JSON array fixes field order and escapes every string unambiguously.
     encoded = _ROW.encode(
@@ -99,17 +107,17 @@ def entry_hash(
     """Hash of one journal row chained to its predecessor in the same (topic, partition)."""
     return row_hash(
         prev_hash,
-        event_id,
-        event_type,
-        order_id,
-        canonical_payload(payload),
-        writer_fingerprint,
-        schema_version,
-        instant_text(occurred_at),
-        instant_text(recorded_at),
-        topic,
-        partition,
-        offset,
-        instant_text(kafka_timestamp),
-        record_sha256,
+        event_id=event_id,
+        event_type=event_type,
+        order_id=order_id,
+        payload_text=canonical_payload(payload),
+        writer_fingerprint=writer_fingerprint,
+        schema_version=schema_version,
+        occurred_text=chain_instant(occurred_at),
+        recorded_text=chain_instant(recorded_at),
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        kafka_text=chain_instant(kafka_timestamp),
+        record_sha256=record_sha256,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -89,23 +88,7 @@ def decide(state: LedgerState, event: Event) -> Outcome:
 
 
 def fold(state: LedgerState, events: Iterable[Event]) -> FoldResult:
-    """Decide and apply events in order; O(n): the input mappings are copied once per call.
-
-    The cyclic garbage collector is paused while the fold runs (an `events` generator that
-    makes reference cycles keeps them until it returns).
-    """
-    # The fold builds only acyclic, immutable values, so the cyclic collector has nothing to
-    # find; over a million-event rebuild its passes over the growing heap double the time.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _fold(state, events)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _fold(state: LedgerState, events: Iterable[Event]) -> FoldResult:
+    """Decide and apply events in order; O(n): the input mappings are copied once per call."""
     orders = dict(state.orders)
     targets = dict(state.targets)
     seen = set(state.seen_event_ids)

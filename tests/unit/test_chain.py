@@ -1,0 +1,81 @@
+"""The hash chain's text: one canonical form, one instant text, values that never change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from procledger.codec.jsonform import canonical_json, event_to_json_dict
+from procledger.domain.chain import (
+    GENESIS,
+    canonical_payload,
+    chain_instant,
+    entry_hash,
+    instant_text,
+)
+
+from .event_samples import PLACED
+
+ROWS = [
+    {
+        "event_id": "e-1", "event_type": "OrderPlaced", "order_id": "O-1",
+        "payload": {"b": "ü", "a": 1, "n": None}, "writer_fingerprint": "c301",
+        "schema_version": 2,
+        "occurred_at": datetime(2023, 6, 15, 9, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2))),
+        "recorded_at": datetime(2026, 1, 1, tzinfo=UTC), "topic": "t", "partition": 3,
+        "offset": 7, "kafka_timestamp": None, "record_sha256": bytes(range(32)),
+    },
+    {
+        "event_id": "e-2", "event_type": "StockpileTargetSet", "order_id": None,
+        "payload": {"country": "DEU"}, "writer_fingerprint": "c302", "schema_version": 1,
+        "occurred_at": datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "recorded_at": datetime(2026, 1, 1, tzinfo=UTC), "topic": "t", "partition": 3,
+        "offset": 8, "kafka_timestamp": datetime(5, 1, 1, tzinfo=UTC), "record_sha256": bytes(32),
+    },
+]  # fmt: skip
+
+
+def test_chain_values_are_the_ones_existing_journals_hold() -> None:
+    # Computed by the chain code every journal so far was written with: a change to the
+    # canonical row, the instants' text or the field order fails here before any journal.
+    first = entry_hash(GENESIS, **ROWS[0])  # type: ignore[arg-type]
+    second = entry_hash(first, **ROWS[1])  # type: ignore[arg-type]
+    assert first.hex() == "54b7db0f717f16820230c828f3bac9969c2bf6eb866993b9c821164a5a6b83e8"
+    assert second.hex() == "337bc9319c66d25e3f26f0c028e47aa3eaa1313d88fc9c0a01779256fab63362"
+
+
+def test_instant_text_is_utc_with_microseconds_and_a_z() -> None:
+    cet = timezone(timedelta(hours=2))
+    assert instant_text(datetime(2023, 6, 15, 11, 30, tzinfo=cet)) == "2023-06-15T09:30:00.000000Z"
+    assert instant_text(datetime(999, 1, 2, tzinfo=UTC)) == "0999-01-02T00:00:00.000000Z"
+
+
+def test_a_naive_instant_is_refused_not_given_a_zone() -> None:
+    with pytest.raises(ValueError, match="naive datetime"):
+        instant_text(datetime(2023, 6, 15, 9, 30))
+    with pytest.raises(ValueError, match="naive datetime"):
+        chain_instant(datetime(2023, 6, 15, 9, 30))
+
+
+def test_the_chain_keeps_early_years_unpadded_as_it_always_hashed_them() -> None:
+    assert chain_instant(None) is None
+    assert chain_instant(datetime(5, 1, 1, tzinfo=UTC)) == "5-01-01T00:00:00.000000Z"
+    assert chain_instant(datetime(999, 1, 1, tzinfo=UTC)) == "999-01-01T00:00:00.000000Z"
+    assert chain_instant(datetime(1000, 1, 1, tzinfo=UTC)) == "1000-01-01T00:00:00.000000Z"
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_chain_instant_is_strftime_for_every_year(value: datetime) -> None:
+    # The chain's text was strftime("%Y-%m-%dT%H:%M:%S.%fZ") in UTC; it must stay so.
+    assert chain_instant(value) == value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_one_canonical_form_for_events_and_journal_payloads() -> None:
+    text = canonical_payload({"b": "ü", "a": [1, None]})
+    assert text == '{"a":[1,null],"b":"ü"}'
+    payload = event_to_json_dict(PLACED)
+    reordered = dict(reversed(list(payload.items())))
+    assert canonical_json(PLACED).decode("utf-8") == canonical_payload(reordered)
