@@ -10,9 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from procledger.codec.jsonform import decimal_text, event_to_json_dict, instant_text
+from procledger.codec.jsonform import decimal_text, event_to_json_dict
 from procledger.codec.schemas import default_registry
 from procledger.codec.textformats import event_to_jsonl
+from procledger.domain.chain import instant_text
 from procledger.domain.events import event_type
 from procledger.resources import avro_schemas_dir
 from procledger.scenario import story_events

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from procledger.codec.jsonform import instant_text
+from procledger.domain.chain import instant_text
 
 
 class Outcome(StrEnum):
