@@ -42,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # kafka-python's connection chatter is not the user's business unless asked for.
+    logging.getLogger("kafka").setLevel(max(level, logging.WARNING))
     code: int = args.func(args)
     return code
 
