@@ -140,7 +140,7 @@ def test_a_stack_scrapes_the_ports_its_settings_name() -> None:
 
 
 def test_the_stack_expects_each_service_on_its_own_default_port() -> None:
-    env = Env({"INTAKE_TOKENS": "t"})
+    env = Env({"INTAKE_TOKENS": "t", "PROCLEDGER_PROFILE": "local"})
     ports = ServicePorts.from_env({})
     assert ports.consumer == ConsumerSettings.from_env(env).metrics_port
     assert ports.intake == IntakeSettings.from_env(env).port
