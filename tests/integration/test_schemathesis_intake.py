@@ -21,7 +21,9 @@ from procledger.publishing.settings import IntakeSettings
 from tests.integration.conftest import LedgerEnv
 
 TOKEN = "schemathesis-intake-token"
-OPERATIONS = ("POST /v1/events", "GET /v1/events/{event_id}", "GET /healthz", "GET /metrics")
+OPERATIONS = (
+    "POST /v1/events", "GET /v1/events/{event_id}", "GET /healthz", "GET /readyz", "GET /metrics",
+)  # fmt: skip
 
 
 @pytest.fixture

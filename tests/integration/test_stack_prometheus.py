@@ -57,6 +57,8 @@ def private_stack(root: Path, offset: int) -> StackConfig:
         "INTAKE_PORT": str(base + 4),
         "AUDIT_PORT": str(base + 5),
         "PUBLISH_METRICS_PORT": str(base + 6),
+        "STACK_KAFKA_EXPORTER_PORT": str(base + 7),
+        "STACK_PG_EXPORTER_PORT": str(base + 8),
     })  # fmt: skip
 
 
@@ -104,6 +106,8 @@ def test_two_stacks_side_by_side_each_scrape_only_their_own_services(tmp_path: P
                 "procledger-intake": {f"127.0.0.1:{s.intake}"},
                 "procledger-audit": {f"127.0.0.1:{s.audit}"},
                 "procledger-publish": {f"127.0.0.1:{s.publish}"},
+                "kafka": {f"127.0.0.1:{p}" for p in cfg.kafka_exporter_ports()},
+                "postgres": {f"127.0.0.1:{cfg.pg_exporter_port}"},
             }
             assert eventually(functools.partial(targets, cfg), bool) == expected
             # Only its own consumer port's probe, and its own Prometheus scraped as up.

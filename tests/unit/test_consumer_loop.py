@@ -247,6 +247,7 @@ def test_resuming_is_logged_before_anything_of_the_partition_is_applied(
     resume_at = store.positions()[(TOPIC, 0)].next_offset
     assert resume_at > 0
     caplog.set_level("INFO", logger="procledger.consumer.service")
+    caplog.clear()  # only the second consumer's lines (an earlier test may leave INFO on)
     source = AssignedDuringPoll(records)
     second = _consumer(source, store, Forwarded())
     applied_before: list[int] = []
