@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"procledger serve audit: --port must be 1..65535, got {port}", file=sys.stderr)
         return 2
     try:
-        require_relations(settings.database_url, AUDIT_RELATIONS, "AUDIT_DATABASE_URL")
+        require_relations(settings.read_url, AUDIT_RELATIONS, settings.read_variable)
     except LedgerSchemaMissing as err:
         print(f"procledger serve audit: {err}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ from procledger.adapters.postgres_migrations import (
     SchemaCheckUnavailable,
     require_relations,
 )
+from procledger.adapters.postgres_standby import StandbyNotWritable
 from procledger.adapters.postgres_store import PostgresLedgerStore, StoreConflict, StoreUnavailable
 from procledger.cli_support import collect_less_often
 from procledger.consumer.dlq import DlqOutbox
@@ -112,8 +113,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"procledger consume: {err}", file=sys.stderr)
         return 2
     try:
-        require_relations(settings.database.url, LEDGER_RELATIONS, "DATABASE_URL")
-    except LedgerSchemaMissing as err:
+        require_relations(
+            settings.database.url, LEDGER_RELATIONS, "DATABASE_URL", writer="the consumer"
+        )
+    except (LedgerSchemaMissing, StandbyNotWritable) as err:
         print(f"procledger consume: {err}", file=sys.stderr)
         return 2
     except SchemaCheckUnavailable as err:
