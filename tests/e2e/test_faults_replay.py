@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from procledger.adapters.kafka_dlq import KafkaDlqForwarder
-from procledger.adapters.kafka_source import KafkaEventSource
-from procledger.adapters.postgres_store import PostgresLedgerStore, StoreConflict, StoreUnavailable
-from procledger.consumer.metrics import ConsumerMetrics
-from procledger.consumer.service import ConsumerTuning, LedgerConsumer
+from procledger.adapters.kafka.dlq import KafkaDlqForwarder
+from procledger.adapters.kafka.source import KafkaEventSource
+from procledger.adapters.postgres.store import PostgresLedgerStore, StoreConflict, StoreUnavailable
+from procledger.ledger.loop import ConsumerTuning, LedgerConsumer
+from procledger.ledger.metrics import ConsumerMetrics
 from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
 from procledger_dev.chaos.fleet import ConsumerFleet
 from procledger_dev.chaos.oracle import Expected

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from procledger.adapters.memory_store import InMemoryLedgerStore
-from procledger.adapters.postgres_store import PostgresLedgerStore
+from procledger.adapters.memory import InMemoryLedgerStore
+from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.codec.avro import encode
-from procledger.consumer.batch import build_batch, decode_record, state_keys, trim
-from procledger.consumer.ports import KafkaRecord, LedgerStore, StalePosition
 from procledger.domain.chain import GENESIS
+from procledger.ledger.batch import build_batch, decode_record, state_keys, trim
+from procledger.ledger.ports import KafkaRecord, LedgerStore, StalePosition
 from procledger.scenario.story import story_events
 
 from .conftest import LedgerEnv

@@ -11,20 +11,20 @@ from dataclasses import replace
 import pytest
 from prometheus_client import CollectorRegistry
 
-from procledger.adapters.memory_store import InMemoryLedgerStore
+from procledger.adapters.memory import InMemoryLedgerStore
 from procledger.codec.avro import encode
-from procledger.consumer.batch import Decoded, Undecodable, decode_record, trim
-from procledger.consumer.metrics import ConsumerMetrics
-from procledger.consumer.ports import (
+from procledger.domain.chain import GENESIS
+from procledger.domain.events import OrderPlaced
+from procledger.ledger.batch import Decoded, Undecodable, decode_record, trim
+from procledger.ledger.loop import LedgerConsumer, RetryPolicy
+from procledger.ledger.metrics import ConsumerMetrics
+from procledger.ledger.ports import (
     KafkaRecord,
     LedgerTransaction,
     Position,
     RejectionEntry,
     TopicPartition,
 )
-from procledger.consumer.service import LedgerConsumer, RetryPolicy
-from procledger.domain.chain import GENESIS
-from procledger.domain.events import OrderPlaced
 from procledger.scenario.story import story_events
 from tests.unit.event_samples import CANCELLED
 
@@ -246,7 +246,7 @@ def test_resuming_is_logged_before_anything_of_the_partition_is_applied(
         pass
     resume_at = store.positions()[(TOPIC, 0)].next_offset
     assert resume_at > 0
-    caplog.set_level("INFO", logger="procledger.consumer.service")
+    caplog.set_level("INFO", logger="procledger.ledger.loop")
     caplog.clear()  # only the second consumer's lines (an earlier test may leave INFO on)
     source = AssignedDuringPoll(records)
     second = _consumer(source, store, Forwarded())
@@ -263,11 +263,11 @@ def test_resuming_is_logged_before_anything_of_the_partition_is_applied(
 def test_progress_is_logged_while_work_flows_and_not_while_idle(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from procledger.consumer.progress import ProgressLog  # noqa: PLC0415
+    from procledger.ledger.progress import ProgressLog  # noqa: PLC0415
 
     now = [0.0]
     progress = ProgressLog(30.0, clock=lambda: now[0])
-    caplog.set_level("INFO", logger="procledger.consumer.progress")
+    caplog.set_level("INFO", logger="procledger.ledger.progress")
     progress.batch(500, 2)
     now[0] = 31.0
     progress.lag(1234)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
-from procledger.adapters.memory_store import InMemoryLedgerStore
-from procledger.consumer.metrics import ConsumerMetrics
-from procledger.consumer.service import ConsumerTuning, LedgerConsumer, RetryPolicy
+from procledger.adapters.memory import InMemoryLedgerStore
+from procledger.ledger.loop import ConsumerTuning, LedgerConsumer, RetryPolicy
+from procledger.ledger.metrics import ConsumerMetrics
 from tests.unit.test_consumer_loop import FakeSource, Flaky, Forwarded, _records
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
