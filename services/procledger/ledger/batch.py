@@ -7,7 +7,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from procledger.codec.avro import DecodedEvent, decode
 from procledger.codec.errors import CodecError
@@ -309,60 +308,3 @@ def _rejection(item: Undecodable, recorded_at: datetime) -> RejectionEntry:
         None if payload is not None else rec.value, item.record_sha256, recorded_at,
         rec.headers, rec.value,
     )  # fmt: skip
-
-
-# The ledger's numeric columns: postings are numeric(20,2), order figures numeric(30,2). A
-# record can pass every field rule (a long quantity, decimal(18,4) price and (18,8) rate) and
-# still fold into an amount no column holds; PostgreSQL then fails the whole batch, on every
-# retry and restart, and the partition stops. Such an event is rejected instead.
-POSTING_LIMIT = Decimal(10) ** 18
-ORDER_LIMIT = Decimal(10) ** 28
-ORDER_AMOUNTS = ("value", "value_usd", "delivered_value", "delivered_value_usd", "paid", "paid_usd")
-
-
-def _storable(outcome: Applied) -> bool:
-    for p in outcome.postings:
-        if abs(p.amount) >= POSTING_LIMIT or abs(p.amount_usd) >= POSTING_LIMIT:
-            return False
-    order = outcome.order
-    return order is None or all(abs(getattr(order, f)) < ORDER_LIMIT for f in ORDER_AMOUNTS)
-
-
-def fits_ledger(batch: BatchWrite) -> bool:
-    """True if every amount of the batch fits its column (checked on each batch: cheap)."""
-    for p in batch.postings:
-        if abs(p.amount) >= POSTING_LIMIT or abs(p.amount_usd) >= POSTING_LIMIT:
-            return False
-    return all(
-        abs(getattr(batch.state.orders[o], f)) < ORDER_LIMIT
-        for o in batch.touched_orders
-        for f in ORDER_AMOUNTS
-    )
-
-
-def refuse_unstorable(items: Sequence[Item], state: LedgerState) -> list[Item]:
-    """`items` with each event whose amounts the ledger cannot store made an INVALID_EVENT.
-
-    Only after fits_ledger() failed (rare). One event at a time, then fold again: refusing
-    it can change what the events after it do (an order never placed makes them unknown).
-    """
-    current = list(items)
-    while True:
-        decoded = [i for i in current if isinstance(i, Decoded)]
-        result = fold(state, [d.decoded.event for d in decoded])
-        bad = next(
-            (
-                d
-                for d, (_, outcome) in zip(decoded, result.outcomes, strict=True)
-                if isinstance(outcome, Applied) and not _storable(outcome)
-            ),
-            None,
-        )
-        if bad is None:
-            return current
-        refused = Undecodable(
-            bad.record, "INVALID_EVENT",
-            "amounts beyond the ledger's range (postings numeric(20,2), orders numeric(30,2))",
-            bad.decoded.event, bad.record_sha256,
-        )  # fmt: skip
-        current = [refused if i is bad else i for i in current]

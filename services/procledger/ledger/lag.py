@@ -6,15 +6,22 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from procledger.ledger.metrics import ConsumerMetrics
-from procledger.ledger.ports import EventSource, LedgerStore, TopicPartition
+from procledger.ledger.ports import LedgerStore, TopicPartition
 from procledger.probes import OutageLog
 
 log = logging.getLogger("procledger.ledger.loop")
 
 # Given offsets, the Kafka timestamps (Unix seconds) of the records found there; best effort.
 HeadTimestamps = Callable[[Mapping[TopicPartition, int]], Mapping[TopicPartition, float]]
+
+
+class EndOffsets(Protocol):
+    def end_offsets(self) -> dict[TopicPartition, int]:
+        """The next offset to be written in each owned partition (asks the brokers)."""
+        ...
 
 
 class LagReporter:
@@ -27,7 +34,7 @@ class LagReporter:
 
     def __init__(
         self,
-        source: EventSource,
+        source: EndOffsets,
         store: LedgerStore,
         metrics: ConsumerMetrics,
         head_timestamps: HeadTimestamps | None = None,

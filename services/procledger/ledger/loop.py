@@ -8,20 +8,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from procledger.ledger.batch import (
-    Item,
-    build_batch,
-    decode_record,
-    fits_ledger,
-    refuse_unstorable,
-    state_keys,
-    trim,
-)
+from procledger.ledger.apply import AppliedBatch, apply_batch
+from procledger.ledger.batch import Item
 from procledger.ledger.dlq import DlqOutbox
 from procledger.ledger.lag import HeadTimestamps, LagReporter
 from procledger.ledger.metrics import ConsumerMetrics
@@ -35,6 +27,7 @@ from procledger.ledger.ports import (
     TopicPartition,
     iter_partitions,
 )
+from procledger.ledger.prefetch import PrefetchingSource
 from procledger.ledger.progress import ProgressLog
 
 log = logging.getLogger(__name__)
@@ -67,8 +60,8 @@ class ConsumerTuning:
     progress_interval_s: float = 30.0
 
 
-# A polled batch with each record decoded (decoding is the consumer's largest CPU cost).
-Polled = tuple[list[KafkaRecord], list[Item]]
+class StopRequested(Exception):
+    """Asked to stop while the database stayed unavailable: the batch in hand is not applied."""
 
 
 class LedgerConsumer:
@@ -89,7 +82,7 @@ class LedgerConsumer:
         head_timestamps: HeadTimestamps | None = None,
         dlq: DlqOutbox | None = None,
     ) -> None:
-        self._source = source
+        self._source = PrefetchingSource(source, enabled=tuning.prefetch)
         self._store = store
         # Without an outbox of the caller's, copies are sent once, best effort, never marked.
         self._dlq = dlq or DlqOutbox(forwarder, None, metrics)
@@ -100,10 +93,8 @@ class LedgerConsumer:
         self._retry = retry
         self._clock = clock
         self._last_lag = 0.0
-        self._lag = LagReporter(source, store, metrics, head_timestamps)
+        self._lag = LagReporter(self._source, store, metrics, head_timestamps)
         self.applied_batches = 0
-        self._pool = ThreadPoolExecutor(1, "prefetch") if tuning.prefetch else None
-        self._prefetched: Future[Polled] | None = None
         self.progress = ProgressLog(tuning.progress_interval_s)
 
     def run(self, stop: threading.Event) -> None:
@@ -111,27 +102,24 @@ class LedgerConsumer:
         try:
             while not stop.is_set():
                 self.step(stop)
+        except StopRequested as err:
+            log.warning("stopping while the database is unavailable: %s", err.__cause__)
         finally:
             self.close()
         log.info("consumer stopping after %d batches", self.applied_batches)
 
     def close(self) -> None:
         """Wait for a prefetch in flight and drop its records (the ledger never saw them)."""
-        self._drop_prefetched()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        self._source.close()
 
     def step(self, stop: threading.Event | None = None) -> int:
         """One poll and its batch; returns the number of records polled."""
-        if self._seek_new_assignments(stop):
-            self._drop_prefetched()  # polled before the seek: from the wrong offsets
+        self._seek_new_assignments(stop)  # a seek drops a prefetched batch: wrong offsets
         if self._dlq.due():  # a crashed owner's or a failed send's copies, before new work
             self._dlq.drain(self._source.assigned())
-        if self._prefetched is not None:
-            records, items = self._prefetched.result()
-            self._prefetched = None
-        else:
-            records, items = self._poll()
+        records, items = self._source.poll_decoded(
+            self._tuning.poll_timeout_s, self._tuning.max_records
+        )
         polled = len(records)
         # Partitions assigned during that very poll came with records from Kafka's committed
         # offsets: seek them to the ledger's first, so "resuming at" is logged before anything
@@ -156,27 +144,13 @@ class LedgerConsumer:
         if not new:
             return set()
         self._metrics.rebalances.inc()
-        positions = self._with_retry(self._store.positions, stop)
-        if positions is None:
-            return set()
+        positions = self._with_retry(self._store.positions, stop, patience=0)
         for tp in sorted(new):
             offset = positions[tp].next_offset if tp in positions else 0
             self._source.seek(tp, offset)
             log.info("partition %s-%d: resuming at ledger offset %d", tp[0], tp[1], offset)
         self._dlq.assigned()
         return new
-
-    def _poll(self) -> Polled:
-        records = self._source.poll(self._tuning.poll_timeout_s, self._tuning.max_records)
-        return records, [decode_record(r) for r in records]  # decoded once, outside any tx
-
-    def _drop_prefetched(self) -> None:
-        if self._prefetched is not None:
-            # Joined before anyone touches the source again (the Kafka client is not thread
-            # safe); the records are dropped unapplied, and their offsets stay unconsumed
-            # in the ledger, so the next poll after a seek delivers them again.
-            self._prefetched.exception()
-            self._prefetched = None
 
     def _apply(
         self, records: Sequence[KafkaRecord], items: list[Item], stop: threading.Event | None
@@ -186,53 +160,34 @@ class LedgerConsumer:
         for topic, count in Counter(r.topic for r in records).items():
             self._metrics.consumed.labels(topic).inc(count)
         partitions = set(iter_partitions(records))
-        gaps: dict[tuple[str, int], int] = {}
+        # Only the helper thread uses the Kafka client until the source is next called.
+        # Whatever it polls is trimmed against the positions locked then, like any batch.
+        self._source.prefetch(self._tuning.poll_timeout_s, self._tuning.max_records)
 
-        def transaction() -> BatchWrite | None:
-            nonlocal gaps
+        def transaction() -> AppliedBatch:
             db_started = time.monotonic()
-            with self._store.transaction() as tx:
-                positions = tx.lock_positions(partitions)
-                trimmed = trim(items, positions)
-                gaps = trimmed.gaps
-                if not trimmed.items:
-                    return None
-                orders, events, targets = state_keys(trimmed.items)
-                state = tx.load_state(orders, events, targets)
-                batch = build_batch(trimmed.items, state, positions, self._clock())
-                if not fits_ledger(batch):  # an amount no column can hold: reject, not crash
-                    kept = refuse_unstorable(trimmed.items, state)
-                    batch = build_batch(kept, state, positions, self._clock())
-                tx.write(batch)
-            self._metrics.commit_duration.observe(time.monotonic() - db_started)
-            return batch
+            applied = apply_batch(self._store, items, partitions, self._clock())
+            if applied.write is not None:
+                self._metrics.commit_duration.observe(time.monotonic() - db_started)
+            return applied
 
-        if self._pool is not None:
-            # Only the helper thread uses the source until the join below. Whatever it polls
-            # is applied through trim() against the positions locked then, like any batch.
-            self._prefetched = self._pool.submit(self._poll)
         try:
-            batch = self._with_retry(transaction, stop, give_up_on_stop=False)
+            applied = self._with_retry(transaction, stop, patience=4)
         except StalePosition as err:
-            self._drop_prefetched()
             self._metrics.fenced.inc()
             log.warning("batch rolled back: %s", err)
-            self._resync()
+            self._resync()  # its seeks drop the prefetched batch
             return
         except BaseException:
-            self._drop_prefetched()
+            self._source.drop()
             raise
-        if gaps:
-            self._drop_prefetched()  # the seeks below make it stale
-        elif self._prefetched is not None:
-            self._prefetched.exception()  # joined: the source is this thread's again
-        for tp, offset in gaps.items():
+        for tp, offset in applied.gaps.items():
             log.warning("partition %s-%d: records start past offset %d; seeking back", *tp, offset)
             self._source.seek(tp, offset)
-        if batch is None:
+        if applied.write is None:
             return
         self.applied_batches += 1
-        self._after_commit(batch, started)
+        self._after_commit(applied.write, started)
 
     def _after_commit(self, batch: BatchWrite, started: float) -> None:
         self._source.commit({(u.topic, u.partition): u.new.next_offset for u in batch.positions})
@@ -271,9 +226,13 @@ class LedgerConsumer:
         self,
         action: Callable[[], T],
         stop: threading.Event | None,
-        give_up_on_stop: bool = True,
-    ) -> T | None:
-        """Retry transient failures with jittered backoff; never skip the work itself."""
+        *,
+        patience: int,
+    ) -> T:
+        """Retry transient failures with jittered backoff; never skip the work itself.
+
+        Once `stop` is set, an outage that has lasted `patience` retries raises StopRequested.
+        """
         attempt = 0
         conflicts = 0
         while True:
@@ -282,12 +241,9 @@ class LedgerConsumer:
             except self._unavailable as err:
                 kind = "unavailable"
                 reason = " ".join(str(err).split())  # why, on one line: down, disk full, locks
-                if give_up_on_stop and stop is not None and stop.is_set():
-                    return None
-                if stop is not None and stop.is_set() and attempt > 3:
-                    # SIGTERM while the database is down: abort the batch; nothing was written.
-                    log.warning("stopping with the batch unapplied: %s", err)
-                    raise SystemExit(0) from err
+                if stop is not None and stop.is_set() and attempt >= patience:
+                    # SIGTERM while the database is down: nothing of this batch was written.
+                    raise StopRequested from err
             except self._conflicts as err:
                 kind = "conflict"
                 conflicts += 1
@@ -299,7 +255,7 @@ class LedgerConsumer:
             if kind == "unavailable":
                 # The first retry of an outage says why at WARNING (down, out of disk space,
                 # locks held); the rest only at DEBUG (the store probe logs the outage and its
-                # end once, see consumer.app).
+                # end once, see entrypoints.consumer_service).
                 level = logging.WARNING if attempt == 0 else logging.DEBUG
                 log.log(level, "database unavailable, retry %d in %.1fs: %s", attempt + 1, delay,
                         reason)  # fmt: skip
