@@ -169,7 +169,7 @@ def lag_consumer(
 
     consumer = LedgerConsumer(
         source, store, None, ConsumerMetrics(registry),
-        unavailable=(ConnectionError,), conflicts=(), head_timestamps=head_timestamps,
+        head_timestamps=head_timestamps,
     )  # fmt: skip
     return consumer, registry
 

@@ -31,7 +31,7 @@ from procledger.adapters.postgres.migrations import (
     SchemaCheckUnavailable,
     require_relations,
 )
-from procledger.adapters.postgres.store import PostgresLedgerStore, StoreConflict, StoreUnavailable
+from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.domain.events import EVENT_TYPES
 from procledger.entrypoints.cli.support import collect_less_often
 from procledger.ledger.dlq import DlqOutbox
@@ -143,7 +143,6 @@ def run(args: argparse.Namespace) -> int:
     forwarder, dlq_log, dlq = _dead_letters(settings, metrics, heads)
     consumer = LedgerConsumer(
         source, store, forwarder, metrics,
-        unavailable=(StoreUnavailable,), conflicts=(StoreConflict,),
         tuning=ConsumerTuning(
             max_records=settings.max_records, prefetch=True,
             progress_interval_s=settings.progress_interval_s,
