@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from procledger.cli import build_parser
-from procledger.completion import bash_script, completion_tables, zsh_script
+from procledger.entrypoints.cli.completion import bash_script, completion_tables, zsh_script
+from procledger.entrypoints.cli.main import build_parser
 
 # (words typed so far, the last one being completed) -> what the shell must offer.
 CASES = [

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from procledger.cli import build_parser
+from procledger.entrypoints.cli.main import build_parser
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
 from procledger_dev.stack import exporters
 from procledger_dev.stack.config import StackConfig

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
+from procledger.adapters.postgres.standby import read_position
 from procledger_dev.stack.config import StackConfig, StackError
 from procledger_dev.stack.postgres import (
     base_backup,
@@ -20,11 +21,6 @@ NAME = "postgres-replica"
 # A physical slot: the primary keeps the WAL the replica has not received yet, so a replica
 # that falls behind under a full-speed load catches up instead of needing a new base backup.
 SLOT = "procledger_stack_replica"
-LAG_SQL = (
-    "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM "
-    "pg_last_wal_replay_lsn() THEN 0 ELSE coalesce(extract(epoch FROM clock_timestamp() - "
-    "pg_last_xact_replay_timestamp()), 0) END"
-)
 
 
 def _settings(run: str) -> str:
@@ -82,12 +78,12 @@ def _state(cfg: StackConfig) -> str:
     """Replay lag (0 once it has replayed all it received), or why it cannot tell."""
     try:
         with psycopg.connect(cfg.replica_url, autocommit=True, connect_timeout=5) as conn:
-            row = conn.execute(LAG_SQL).fetchone()
+            position = read_position(conn)
     except psycopg.Error as err:
         return f"not answering: {' '.join(str(err).split())}"
-    assert row is not None
-    in_recovery, lag = row
-    return f"replay lag {float(lag):.1f}s" if in_recovery else "promoted: no longer a standby"
+    if not position.standby:
+        return "promoted: no longer a standby"
+    return f"replay lag {position.replay_lag_s:.1f}s"
 
 
 def down(cfg: StackConfig) -> list[str]:

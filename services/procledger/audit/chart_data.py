@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, get_args
 
+from procledger.adapters.postgres.audit_reader import Connection
 from procledger.audit import charts, history, queries
-from procledger.audit.db import Connection
 from procledger.audit.filters import Clocks, OrderFilter
 
 HEADLINE_USD = Decimal(1_000_000_000)

@@ -6,10 +6,10 @@ import math
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from procledger.adapters.postgres_standby import DatabasePosition
+from procledger.adapters.postgres.standby import DatabasePosition
 from procledger.audit.verify import VerifyReport
+from procledger.entrypoints.http.metrics import HttpMetrics
 from procledger.probes import Refresher
-from procledger.publishing.http_metrics import HttpMetrics
 
 
 class AuditMetrics:

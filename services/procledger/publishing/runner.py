@@ -15,7 +15,7 @@ from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, start_http_server
 from tqdm import tqdm
 
-from procledger.adapters.kafka_publisher import KafkaOrderPublisher, PublishError, PublishReport
+from procledger.adapters.kafka.publisher import KafkaOrderPublisher, PublishError, PublishReport
 from procledger.domain.events import Event, event_type
 from procledger.publishing.metrics import PublishMetrics
 
