@@ -14,12 +14,18 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 
+from procledger.entrypoints.http.audit import create_app
 from procledger.scenario.story import story_events
+from procledger.settings import Env
+from procledger.settings.audit import AuditSettings
 from procledger_dev.stack.config import StackConfig
 from procledger_dev.stack.postgres import pg_home
+from procledger_dev.stack.replica import wait_replayed
 
-from .audit_support import audit, new_ledger
+from .audit_support import AUDITOR_TOKEN, audit, new_ledger
 from .conftest import LedgerEnv
 
 # A private primary and its replica (the shared stack's PostgreSQL is never replicated here).
@@ -70,23 +76,6 @@ def _on_replica(ledger: LedgerEnv, cfg: StackConfig, role: str) -> str:
     return f"postgresql://{role}:{role}@127.0.0.1:{cfg.pg_replica_port}/{database}"
 
 
-def _wait_caught_up(cfg: StackConfig, timeout: float = 120) -> None:
-    """Until the replica has replayed everything the primary has written so far."""
-    with psycopg.connect(cfg.database_url, autocommit=True) as primary:
-        row = primary.execute("SELECT pg_current_wal_lsn()").fetchone()
-    assert row is not None
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(cfg.replica_url, autocommit=True) as replica:
-        while time.monotonic() < deadline:
-            done = replica.execute(
-                "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), %s) >= 0", (row[0],)
-            ).fetchone()
-            if done is not None and done[0]:
-                return
-            time.sleep(0.2)
-    raise AssertionError(f"the replica did not replay up to {row[0]} within {timeout}s")
-
-
 @pytest.fixture(scope="module")
 def replicated_ledger(replicated: StackConfig) -> Iterator[LedgerEnv]:
     ledger = new_ledger(replicated)
@@ -99,7 +88,7 @@ def replicated_ledger(replicated: StackConfig) -> Iterator[LedgerEnv]:
 def test_audit_through_the_replica_answers_as_the_primary_once_caught_up(
     replicated: StackConfig, replicated_ledger: LedgerEnv
 ) -> None:
-    _wait_caught_up(replicated)
+    wait_replayed(replicated)
     on_replica = dataclasses.replace(
         replicated_ledger,
         env={
@@ -144,7 +133,7 @@ def test_verify_on_a_paused_replica_verifies_what_it_holds_and_says_how_far(
             ),
         },
     )
-    _wait_caught_up(replicated)
+    wait_replayed(replicated)
     with psycopg.connect(replicated.replica_url, autocommit=True) as replica:
         replica.execute("SELECT pg_wal_replay_pause()")
         try:
@@ -164,7 +153,7 @@ def test_verify_on_a_paused_replica_verifies_what_it_holds_and_says_how_far(
     assert behind["database"]["replay_lag_s"] > 0
     text = audit(on_replica, "verify", "--format", "table")
     assert "as of the standby replayed to WAL" in text.out
-    _wait_caught_up(replicated)
+    wait_replayed(replicated)
     caught_up = audit(on_replica, "verify", "--format", "json").json()
     assert caught_up["verified_through"] == ahead["verified_through"]
 
@@ -172,7 +161,7 @@ def test_verify_on_a_paused_replica_verifies_what_it_holds_and_says_how_far(
 def test_writes_through_the_replica_url_are_refused_with_a_clear_error(
     replicated: StackConfig, replicated_ledger: LedgerEnv, tmp_path: Path
 ) -> None:
-    _wait_caught_up(replicated)
+    wait_replayed(replicated)
     app_on_replica = _on_replica(replicated_ledger, replicated, "procledger_app")
     env = {**replicated_ledger.env, "DATABASE_URL": app_on_replica}
     consume = subprocess.run(
@@ -203,3 +192,29 @@ def test_writes_through_the_replica_url_are_refused_with_a_clear_error(
             "INSERT INTO ledger.positions (topic, kafka_partition, next_offset, chain_head) "
             "VALUES ('x', 0, 0, '\\x00')"
         )
+
+
+def test_the_audit_service_reads_the_replica_and_exports_its_lag(
+    replicated: StackConfig, replicated_ledger: LedgerEnv
+) -> None:
+    wait_replayed(replicated)
+    env = {
+        **replicated_ledger.env,
+        "AUDIT_READ_DATABASE_URL": _on_replica(replicated_ledger, replicated, "procledger_auditor"),
+    }
+    settings = AuditSettings.from_env(Env(env))
+    assert settings.read_variable == "AUDIT_READ_DATABASE_URL"
+    headers = {"Authorization": f"Bearer {AUDITOR_TOKEN}"}
+    with TestClient(create_app(settings, CollectorRegistry())) as client:
+        verified = client.post("/v1/verify", headers=headers)
+        assert verified.status_code == 200, verified.text
+        assert verified.json()["ok"] and verified.json()["database"]["server"] == "standby"
+        deadline = time.monotonic() + 30
+        while True:  # the background probe's first answer
+            metrics = client.get("/metrics").text
+            if "procledger_audit_database_standby 1.0" in metrics:
+                break
+            assert time.monotonic() < deadline, metrics[-2000:]
+            time.sleep(0.2)
+        assert "procledger_audit_database_replay_lag_seconds " in metrics
+        assert "procledger_audit_database_up 1.0" in metrics

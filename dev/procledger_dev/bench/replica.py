@@ -31,6 +31,7 @@ from procledger_dev.bench import product
 from procledger_dev.bench.runner import _drop_databases, _log, _Run
 from procledger_dev.bench.stats import percentile
 from procledger_dev.stack.config import StackConfig
+from procledger_dev.stack.replica import wait_replayed
 
 MODES = ("none", "replica", "primary")
 AUDITOR = "procledger_auditor"  # the role migrate() gives the password of its name
@@ -117,27 +118,10 @@ def _audit_env(
     return env
 
 
-def _wait_replayed(cfg: StackConfig, timeout_s: float = 600) -> float:
-    """Seconds until the replica has replayed all the primary has written so far."""
-    started = time.perf_counter()
-    with psycopg.connect(cfg.database_url, autocommit=True) as primary:
-        row = primary.execute("SELECT pg_current_wal_lsn()").fetchone()
-    assert row is not None
-    with psycopg.connect(cfg.replica_url, autocommit=True) as replica:
-        while time.perf_counter() - started < timeout_s:
-            ok = replica.execute(
-                "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), %s) >= 0", (row[0],)
-            ).fetchone()
-            if ok is not None and ok[0]:
-                return time.perf_counter() - started
-            time.sleep(0.1)
-    raise RuntimeError(f"the replica did not catch up within {timeout_s:.0f}s")
-
-
 def measure(bench: _Run, cfg: StackConfig, mode: str, processes: int, run: int) -> dict[str, Any]:
     """One fresh ledger folded by `processes` consumers under the audit load of `mode`."""
     database = bench.fresh_database(f"{mode}{run}")
-    _wait_replayed(cfg)  # the new, empty database exists on the replica too
+    wait_replayed(cfg, 600)  # the new, empty database exists on the replica too
     load = AuditLoad(_audit_env(bench, database, cfg, mode))
     _log(f"{mode} audit load, run {run}: {processes} consumer(s), {bench.total} records")
     loader = threading.Thread(target=load.loop, name="audit-load", daemon=True)
@@ -148,7 +132,7 @@ def measure(bench: _Run, cfg: StackConfig, mode: str, processes: int, run: int) 
         load.stop.set()
         if mode != "none":
             loader.join()
-        catch_up = _wait_replayed(cfg)
+        catch_up = wait_replayed(cfg, 600)
     if result.journal_rows + result.rejections != bench.total:
         raise RuntimeError(f"offsets unaccounted for: {result}")
     idle = AuditLoad(load.env)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 
 from procledger.adapters.postgres.standby import read_position
@@ -100,3 +102,20 @@ def status(cfg: StackConfig) -> list[str]:
         return [f"{where} stopped"]
     # Not asked for: not a failure of `status` (its exit code 3 means something is down).
     return ["pg-replica off (STACK_PG_REPLICA=1 adds it to `stack up`)"]
+
+
+def wait_replayed(cfg: StackConfig, timeout_s: float = 120) -> float:
+    """Seconds until the replica has replayed all the primary had written when called."""
+    started = time.perf_counter()
+    with psycopg.connect(cfg.database_url, autocommit=True) as primary:
+        row = primary.execute("SELECT pg_current_wal_lsn()").fetchone()
+    assert row is not None
+    with psycopg.connect(cfg.replica_url, autocommit=True) as replica:
+        while time.perf_counter() - started < timeout_s:
+            done = replica.execute(
+                "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), %s) >= 0", (row[0],)
+            ).fetchone()
+            if done is not None and done[0]:
+                return time.perf_counter() - started
+            time.sleep(0.1)
+    raise StackError(f"the replica did not replay up to {row[0]} within {timeout_s:.0f}s")
