@@ -8,7 +8,8 @@ from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
 from procledger.adapters.kafka.heads import KafkaHeadReader
-from procledger.ledger.business_metrics import LedgerBusinessCollector, PostgresBusinessQueries
+from procledger.adapters.postgres.business import PostgresBusinessQueries
+from procledger.ledger.business_metrics import LedgerBusinessCollector
 from procledger.probes import Refresher
 from procledger.scenario import story_events
 from tests.integration.conftest import LedgerEnv

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from procledger.entrypoints.consumer_service import ConsumerSettings
 from procledger.settings import Env
 from procledger.settings.audit import AuditSettings
+from procledger.settings.consumer import ConsumerSettings
 from procledger.settings.publishing import IntakeSettings
 from procledger_dev.stack.config import ServicePorts, StackConfig
 from procledger_dev.stack.prometheus import config_text
