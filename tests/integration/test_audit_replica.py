@@ -24,9 +24,9 @@ from procledger.settings.audit import AuditSettings
 from procledger_dev.stack.config import StackConfig
 from procledger_dev.stack.postgres import pg_home
 from procledger_dev.stack.replica import wait_replayed
+from tests.plugins.ledger import LedgerEnv
 
 from .audit_support import AUDITOR_TOKEN, audit, new_ledger
-from .conftest import LedgerEnv
 
 # A private primary and its replica (the shared stack's PostgreSQL is never replicated here).
 PG_PORT = int(os.environ.get("REPLICA_TEST_PG_PORT", "25832"))
