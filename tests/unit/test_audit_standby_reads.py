@@ -11,6 +11,8 @@ from procledger.adapters.postgres import audit_reader
 from procledger.adapters.postgres.audit_reader import AuditReadCancelled, retrying
 from procledger.adapters.postgres.standby import DatabasePosition, is_recovery_conflict
 from procledger.ledger.loop import RetryPolicy
+from procledger.settings import Env
+from procledger.settings.audit import AuditSettings
 
 NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
 
@@ -83,3 +85,16 @@ def test_positions_say_which_server_and_how_far_behind() -> None:
         "last_replayed_commit_at": "2026-12-02T15:00:00.000000Z",
         "replay_lag_s": 1.25,
     }
+
+
+def test_audit_reads_the_primary_unless_a_read_url_is_given() -> None:
+    primary = "postgresql://procledger_auditor:secret@db-primary:5432/procledger"
+    replica = "postgresql://procledger_auditor:secret@db-replica:5432/procledger"
+    alone = AuditSettings.from_env(Env({"AUDIT_DATABASE_URL": primary}))
+    assert (alone.read_url, alone.read_variable) == (primary, "AUDIT_DATABASE_URL")
+    both = AuditSettings.from_env(
+        Env({"AUDIT_DATABASE_URL": primary, "AUDIT_READ_DATABASE_URL": replica})
+    )
+    assert (both.database_url, both.read_url) == (primary, replica)
+    assert both.read_variable == "AUDIT_READ_DATABASE_URL"
+    assert "secret" not in repr(both)
