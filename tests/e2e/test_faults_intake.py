@@ -247,6 +247,8 @@ def test_intake_answers_within_its_limit_through_broker_faults(
     pause_s, down_s, workers = (40.0, 10.0, 16) if FULL else (12.0, 2.0, 8)
     started = time.monotonic()
     fleet = ConsumerFleet(cledger.env, tmp_path / "logs", seed=606)
+    fleet.start()
+    fleet.start()
     base = f"http://127.0.0.1:{INTAKE_PORT}"
     url = f"{base}/v1/events"
     intake = _start_intake(cledger, tmp_path / "intake.log")
@@ -269,6 +271,9 @@ def test_intake_answers_within_its_limit_through_broker_faults(
             else:
                 chaos_stack.restart_broker(1, down_s=down_s, hard=fault == "kill")
             load.wait_accepted(50)  # recovered by itself: the same process answers 202 again
+            for m in fleet.members:
+                print(fault, m.name, m.proc.poll(), flush=True)
+                assert m.alive, (fault, m.name, m.proc.returncode, m.log_text()[-5000:])
             worst[fault] = load.worst(began, time.monotonic())
             wait_until(lambda: httpx.get(f"{base}/readyz", timeout=5).is_success, 60, "ready")
         load.hold()
@@ -276,10 +281,6 @@ def test_intake_answers_within_its_limit_through_broker_faults(
         intake = _start_intake(cledger, tmp_path / "intake.log")
         load.release()
         load.finish()
-        # The ledger folds what the intake accepted once the broker faults are over: this
-        # scenario is about the intake; consumers through broker restarts have their own
-        # (test_faults_broker.py).
-        fleet.start()
     finally:
         if intake.poll() is None:
             intake.terminate()

@@ -23,6 +23,7 @@ from prometheus_client import (
 
 from procledger.adapters.kafka.dlq import KafkaDlqForwarder
 from procledger.adapters.kafka.heads import KafkaHeadReader
+from procledger.adapters.kafka.probe import BrokerProbe
 from procledger.adapters.kafka.source import KafkaEventSource
 from procledger.adapters.postgres.dlq import PostgresDlqLog
 from procledger.adapters.postgres.migrations import (
@@ -38,9 +39,14 @@ from procledger.ledger.dlq import DlqOutbox
 from procledger.ledger.health import ConsumerProbes
 from procledger.ledger.loop import ConsumerTuning, LedgerConsumer
 from procledger.ledger.metrics import ConsumerMetrics
+from procledger.ledger.ports import SourceFailed
+from procledger.probes import OutageLog
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, SettingsError, Topics
 
 log = logging.getLogger("procledger.consume")
+
+# How often the consumer asks the brokers for metadata on its own (a small request).
+KAFKA_PROBE_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,22 @@ def _kill_before_dlq(after: int) -> Callable[[], None] | None:
     return hook
 
 
+def _watch_kafka(
+    kafka: KafkaSettings, topics: list[str], group: str
+) -> tuple[OutageLog, BrokerProbe]:
+    """The application's own word on Kafka, at start and every minute while it stays out (not
+    only kafka-python's connection errors): unreachable, or a topic missing. One outage log
+    for the probe, the lag check and the polls: one line each way."""
+    outage = OutageLog(f"Kafka at {kafka.bootstrap_servers}", log)
+    broker = BrokerProbe(
+        kafka, topics, interval_s=KAFKA_PROBE_INTERVAL_S,
+        client_id=f"procledger-consumer-probe-{group}",
+        missing_means="this consumer gets nothing from it until it is created", outage=outage,
+    )  # fmt: skip
+    broker.start()
+    return outage, broker
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         settings = ConsumerSettings.from_env(Env())
@@ -131,9 +153,11 @@ def run(args: argparse.Namespace) -> int:
     if port:
         start_http_server(port, addr="0.0.0.0", registry=registry)  # noqa: S104 - scraped
         log.info("metrics on http://0.0.0.0:%d/metrics", port)
+    topics = [settings.topics.orders, settings.topics.stockpile_targets]
+    kafka_outage, broker = _watch_kafka(settings.kafka, topics, group)
     source = KafkaEventSource(
         settings.kafka,
-        [settings.topics.orders, settings.topics.stockpile_targets],
+        topics,
         group,
         session_timeout_ms=settings.session_timeout_ms,
     )
@@ -148,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
             max_records=settings.max_records, prefetch=True,
             progress_interval_s=settings.progress_interval_s,
         ),
-        head_timestamps=heads.timestamps, dlq=dlq,
+        head_timestamps=heads.timestamps, dlq=dlq, kafka_outage=kafka_outage,
     )  # fmt: skip
     stop = threading.Event()
 
@@ -158,8 +182,7 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    # `kill -USR1 <pid>` writes every thread's stack to stderr: how a stuck consumer is read.
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    _debuggable()
     collect_less_often()
     log.info("consuming as group %s from %s", group, settings.kafka.bootstrap_servers)
     try:
@@ -167,6 +190,14 @@ def run(args: argparse.Namespace) -> int:
             consumer.run(stop)
         else:
             _run_until_idle(consumer, source, store, stop, args.until_idle)
+    except SourceFailed as err:
+        log.error("stopping: Kafka refused this consumer: %s", err)
+        return 1
+    except Exception:
+        # Said in the log's own format (LOG_FORMAT=json too), then a non-zero exit: a
+        # consumer never ends without a line saying why.
+        log.critical("stopping on an unexpected error", exc_info=True)
+        return 1
     finally:
         consumer.close()  # joins a prefetch in flight before the source closes under it
         source.close()
@@ -174,8 +205,16 @@ def run(args: argparse.Namespace) -> int:
         heads.close()
         dlq_log.close()
         probes.stop()
+        broker.close()
         store.close()
     return 0
+
+
+def _debuggable() -> None:
+    # A crash in C code (SIGSEGV, SIGABRT, ...) writes every thread's stack to stderr, and
+    # `kill -USR1 <pid>` does so on demand: how a stuck or vanished consumer is read.
+    faulthandler.enable(all_threads=True)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 def _run_until_idle(
