@@ -47,13 +47,15 @@ log = logging.getLogger("procledger.consume")
 
 # How often the consumer asks the brokers for metadata on its own (a small request).
 KAFKA_PROBE_INTERVAL_S = 5.0
+# The exit code when a stop signal could not finish the batch in hand in time.
+EXIT_STOP_TIMEOUT = 3
 
 
 @dataclass(frozen=True, slots=True)
 class ConsumerSettings:
     """CONSUMER_GROUP, CONSUMER_METRICS_PORT, CONSUMER_MAX_RECORDS, CONSUMER_SESSION_TIMEOUT_MS,
-    CONSUMER_PROGRESS_INTERVAL_S, and PROCLEDGER_FAULT_KILL_BEFORE_DLQ (a fault point for the
-    fault suite only)."""
+    CONSUMER_PROGRESS_INTERVAL_S, CONSUMER_STOP_TIMEOUT_S, and PROCLEDGER_FAULT_KILL_BEFORE_DLQ
+    (a fault point for the fault suite only)."""
 
     kafka: KafkaSettings
     topics: Topics
@@ -63,6 +65,7 @@ class ConsumerSettings:
     max_records: int
     session_timeout_ms: int
     progress_interval_s: int = 30
+    stop_timeout_s: int = 20
     kill_before_dlq: int = 0
 
     @classmethod
@@ -78,6 +81,7 @@ class ConsumerSettings:
                 "CONSUMER_SESSION_TIMEOUT_MS", 10_000, minimum=1000, maximum=300_000
             ),
             progress_interval_s=env.integer("CONSUMER_PROGRESS_INTERVAL_S", 30, maximum=86_400),
+            stop_timeout_s=env.integer("CONSUMER_STOP_TIMEOUT_S", 20, minimum=1, maximum=3600),
             kill_before_dlq=env.integer("PROCLEDGER_FAULT_KILL_BEFORE_DLQ", 0, minimum=0),
         )
 
@@ -174,30 +178,11 @@ def run(args: argparse.Namespace) -> int:
         ),
         head_timestamps=heads.timestamps, dlq=dlq, kafka_outage=kafka_outage,
     )  # fmt: skip
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: finishing the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    _debuggable()
+    stop = _stop_on_signals(settings.stop_timeout_s)
     collect_less_often()
     log.info("consuming as group %s from %s", group, settings.kafka.bootstrap_servers)
     try:
-        if args.until_idle is None:
-            consumer.run(stop)
-        else:
-            _run_until_idle(consumer, source, store, stop, args.until_idle)
-    except SourceFailed as err:
-        log.error("stopping: Kafka refused this consumer: %s", err)
-        return 1
-    except Exception:
-        # Said in the log's own format (LOG_FORMAT=json too), then a non-zero exit: a
-        # consumer never ends without a line saying why.
-        log.critical("stopping on an unexpected error", exc_info=True)
-        return 1
+        return _drive(consumer, source, store, stop, args.until_idle)
     finally:
         consumer.close()  # joins a prefetch in flight before the source closes under it
         source.close()
@@ -207,14 +192,63 @@ def run(args: argparse.Namespace) -> int:
         probes.stop()
         broker.close()
         store.close()
-    return 0
 
 
-def _debuggable() -> None:
-    # A crash in C code (SIGSEGV, SIGABRT, ...) writes every thread's stack to stderr, and
-    # `kill -USR1 <pid>` does so on demand: how a stuck or vanished consumer is read.
+def _stop_on_signals(timeout_s: float) -> threading.Event:
+    """SIGTERM and SIGINT finish the batch in hand, within `timeout_s`; a crash in C code
+    (SIGSEGV, SIGABRT...) writes every thread's stack to stderr, and `kill -USR1 <pid>` does
+    so on demand: how a stuck or vanished consumer is read."""
+    stop = threading.Event()
+
+    def give_up() -> None:
+        # A frozen PostgreSQL (SIGSTOP, a paused VM) never answers and no server-side limit
+        # runs: the loop is blocked inside a statement. Ending the process closes its
+        # connections, and a transaction never committed is rolled back whole by the server
+        # (exactly once holds: the batch is applied again by whoever owns the partition).
+        log.error(
+            "stopping: the batch in hand did not finish within %ds of the signal "
+            "(CONSUMER_STOP_TIMEOUT_S; the database does not answer); exiting with it "
+            "uncommitted", timeout_s,
+        )  # fmt: skip
+        os._exit(EXIT_STOP_TIMEOUT)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: finishing the current batch", signal.Signals(signum).name)
+        if not stop.is_set():
+            watchdog = threading.Timer(timeout_s, give_up)
+            watchdog.daemon = True  # a clean exit before the limit does not wait for it
+            watchdog.start()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     faulthandler.enable(all_threads=True)
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    return stop
+
+
+def _drive(
+    consumer: LedgerConsumer,
+    source: KafkaEventSource,
+    store: PostgresLedgerStore,
+    stop: threading.Event,
+    until_idle: float | None,
+) -> int:
+    """Run the loop; 0 when stopped or idle, 1 with the reason logged when it failed."""
+    try:
+        if until_idle is None:
+            consumer.run(stop)
+        else:
+            _run_until_idle(consumer, source, store, stop, until_idle)
+    except SourceFailed as err:
+        log.error("stopping: Kafka refused this consumer: %s", err)
+        return 1
+    except Exception:
+        # Said in the log's own format (LOG_FORMAT=json too), then a non-zero exit: a
+        # consumer never ends without a line saying why.
+        log.critical("stopping on an unexpected error", exc_info=True)
+        return 1
+    return 0
 
 
 def _run_until_idle(
