@@ -145,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
     except SchemaCheckUnavailable as err:
         # Not a reason to stop: the loop retries an unavailable database like any outage.
         log.warning("could not check the ledger's tables at start: %s", err)
+    # From here SIGTERM is ours: during the start-up (the Kafka client waits for a broker
+    # that does not answer) nothing is in hand, so the process ends at once.
+    looping = threading.Event()
+    stop = _stop_on_signals(settings.stop_timeout_s, looping)
     group = args.group or settings.group
     registry = CollectorRegistry()
     metrics = ConsumerMetrics(registry, event_types=EVENT_TYPES)
@@ -178,9 +182,9 @@ def run(args: argparse.Namespace) -> int:
         ),
         head_timestamps=heads.timestamps, dlq=dlq, kafka_outage=kafka_outage,
     )  # fmt: skip
-    stop = _stop_on_signals(settings.stop_timeout_s)
     collect_less_often()
     log.info("consuming as group %s from %s", group, settings.kafka.bootstrap_servers)
+    looping.set()
     try:
         return _drive(consumer, source, store, stop, args.until_idle)
     finally:
@@ -194,8 +198,9 @@ def run(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _stop_on_signals(timeout_s: float) -> threading.Event:
-    """SIGTERM and SIGINT finish the batch in hand, within `timeout_s`; a crash in C code
+def _stop_on_signals(timeout_s: float, looping: threading.Event) -> threading.Event:
+    """SIGTERM and SIGINT end the start-up at once (before `looping` is set) and finish the
+    batch in hand, within `timeout_s`, once the loop runs; a crash in C code
     (SIGSEGV, SIGABRT...) writes every thread's stack to stderr, and `kill -USR1 <pid>` does
     so on demand: how a stuck or vanished consumer is read."""
     stop = threading.Event()
@@ -207,13 +212,17 @@ def _stop_on_signals(timeout_s: float) -> threading.Event:
         # (exactly once holds: the batch is applied again by whoever owns the partition).
         log.error(
             "stopping: the batch in hand did not finish within %ds of the signal "
-            "(CONSUMER_STOP_TIMEOUT_S; the database does not answer); exiting with it "
-            "uncommitted", timeout_s,
+            "(CONSUMER_STOP_TIMEOUT_S; the database or Kafka does not answer); exiting with "
+            "it uncommitted", timeout_s,
         )  # fmt: skip
         os._exit(EXIT_STOP_TIMEOUT)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: finishing the current batch", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if not looping.is_set():
+            log.info("received %s during the start-up: exiting (nothing was applied)", name)
+            os._exit(0)
+        log.info("received %s: finishing the current batch", name)
         if not stop.is_set():
             watchdog = threading.Timer(timeout_s, give_up)
             watchdog.daemon = True  # a clean exit before the limit does not wait for it
