@@ -8,10 +8,11 @@ from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
 from procledger.adapters.kafka.heads import KafkaHeadReader
-from procledger.ledger.business_metrics import LedgerBusinessCollector, PostgresBusinessQueries
+from procledger.adapters.postgres.business import PostgresBusinessQueries
+from procledger.ledger.business_metrics import LedgerBusinessCollector
 from procledger.probes import Refresher
 from procledger.scenario import story_events
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 
 def test_head_reader_returns_the_timestamp_of_the_record_at_an_offset(ledger: LedgerEnv) -> None:

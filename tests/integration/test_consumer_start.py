@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 
 def _closed_port() -> int:

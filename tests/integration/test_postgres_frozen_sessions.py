@@ -9,9 +9,9 @@ import psycopg
 import pytest
 
 from procledger.adapters.postgres.sessions import APPLICATION_NAME, SessionLimits
-from procledger.adapters.postgres.store import PostgresLedgerStore, StoreUnavailable
-
-from .conftest import LedgerEnv
+from procledger.adapters.postgres.store import PostgresLedgerStore
+from procledger.ledger.ports import StoreUnavailable
+from tests.plugins.ledger import LedgerEnv
 
 PARTITION = ("frozen.orders", 0)
 

@@ -23,6 +23,7 @@ from procledger.ledger.ports import (
     LedgerTransaction,
     Position,
     RejectionEntry,
+    StoreUnavailable,
     TopicPartition,
 )
 from procledger.scenario.story import story_events
@@ -72,10 +73,6 @@ class FakeSource:
         pass
 
 
-class Flaky(Exception):
-    """Stands for a dropped database connection."""
-
-
 class FlakyStore:
     """Fails the first `failures` transactions, then behaves."""
 
@@ -87,7 +84,7 @@ class FlakyStore:
     def _tx(self) -> Iterator[LedgerTransaction]:
         if self.failures:
             self.failures -= 1
-            raise Flaky("connection lost")
+            raise StoreUnavailable("connection lost")
         with self.inner.transaction() as tx:
             yield tx
 
@@ -120,7 +117,7 @@ def _records() -> list[KafkaRecord]:
 def _consumer(source: FakeSource, store: object, forwarder: Forwarded) -> LedgerConsumer:
     return LedgerConsumer(
         source, store, forwarder, ConsumerMetrics(CollectorRegistry()),  # type: ignore[arg-type]
-        unavailable=(Flaky,), conflicts=(), retry=RetryPolicy(base_s=0.001, cap_s=0.002),
+        retry=RetryPolicy(base_s=0.001, cap_s=0.002),
     )  # fmt: skip
 
 
@@ -202,7 +199,7 @@ def test_a_repeated_event_id_is_a_redelivery_or_a_conflict_by_content(poll_size:
     store, forwarded, registry = InMemoryLedgerStore(), Forwarded(), CollectorRegistry()
     consumer = LedgerConsumer(
         FakeSource(records, size=poll_size), store, forwarded,
-        ConsumerMetrics(registry, ["OrderPlaced"]), unavailable=(), conflicts=(),
+        ConsumerMetrics(registry, ["OrderPlaced"]),
     )  # fmt: skip
     while consumer.step():
         pass

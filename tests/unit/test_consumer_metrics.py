@@ -12,12 +12,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from procledger.adapters.postgres.business import snapshot_from_rows
 from procledger.domain.events import EVENT_TYPES
-from procledger.ledger.business_metrics import (
-    BusinessSnapshot,
-    LedgerBusinessCollector,
-    snapshot_from_rows,
-)
+from procledger.ledger.business_metrics import BusinessSnapshot, LedgerBusinessCollector
 from procledger.ledger.loop import LedgerConsumer
 from procledger.ledger.metrics import ConsumerMetrics
 from procledger.ledger.ports import KafkaRecord, Position, SourceUnavailable, TopicPartition
@@ -169,7 +166,7 @@ def lag_consumer(
 
     consumer = LedgerConsumer(
         source, store, None, ConsumerMetrics(registry),
-        unavailable=(ConnectionError,), conflicts=(), head_timestamps=head_timestamps,
+        head_timestamps=head_timestamps,
     )  # fmt: skip
     return consumer, registry
 

@@ -19,7 +19,7 @@ import psycopg
 from prometheus_client import CollectorRegistry
 
 from procledger.adapters.kafka.source import KafkaEventSource
-from procledger.adapters.postgres.store import PostgresLedgerStore, StoreConflict, StoreUnavailable
+from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.domain.state import LedgerState
 from procledger.ledger.loop import ConsumerTuning, LedgerConsumer
 from procledger.ledger.metrics import ConsumerMetrics
@@ -224,7 +224,6 @@ def latency(
     )
     consumer = LedgerConsumer(
         source, store, None, ConsumerMetrics(CollectorRegistry()),
-        unavailable=(StoreUnavailable,), conflicts=(StoreConflict,),
         tuning=ConsumerTuning(prefetch=True),  # as `procledger consume` runs it
     )  # fmt: skip
     stop = threading.Event()

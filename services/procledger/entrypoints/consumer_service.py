@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import FrameType
 
 from prometheus_client import (
@@ -32,16 +31,17 @@ from procledger.adapters.postgres.migrations import (
     SchemaCheckUnavailable,
     require_relations,
 )
-from procledger.adapters.postgres.store import PostgresLedgerStore, StoreConflict, StoreUnavailable
+from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.domain.events import EVENT_TYPES
 from procledger.entrypoints.cli.support import collect_less_often
+from procledger.entrypoints.consumer_probes import ConsumerProbes
 from procledger.ledger.dlq import DlqOutbox
-from procledger.ledger.health import ConsumerProbes
 from procledger.ledger.loop import ConsumerTuning, LedgerConsumer
 from procledger.ledger.metrics import ConsumerMetrics
 from procledger.ledger.ports import SourceFailed
 from procledger.probes import OutageLog
-from procledger.settings import DatabaseSettings, Env, KafkaSettings, SettingsError, Topics
+from procledger.settings import Env, KafkaSettings, SettingsError
+from procledger.settings.consumer import ConsumerSettings
 
 log = logging.getLogger("procledger.consume")
 
@@ -49,41 +49,6 @@ log = logging.getLogger("procledger.consume")
 KAFKA_PROBE_INTERVAL_S = 5.0
 # The exit code when a stop signal could not finish the batch in hand in time.
 EXIT_STOP_TIMEOUT = 3
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumerSettings:
-    """CONSUMER_GROUP, CONSUMER_METRICS_PORT, CONSUMER_MAX_RECORDS, CONSUMER_SESSION_TIMEOUT_MS,
-    CONSUMER_PROGRESS_INTERVAL_S, CONSUMER_STOP_TIMEOUT_S, and PROCLEDGER_FAULT_KILL_BEFORE_DLQ
-    (a fault point for the fault suite only)."""
-
-    kafka: KafkaSettings
-    topics: Topics
-    database: DatabaseSettings
-    group: str
-    metrics_port: int
-    max_records: int
-    session_timeout_ms: int
-    progress_interval_s: int = 30
-    stop_timeout_s: int = 20
-    kill_before_dlq: int = 0
-
-    @classmethod
-    def from_env(cls, env: Env) -> ConsumerSettings:
-        return cls(
-            kafka=KafkaSettings.from_env(env),
-            topics=Topics.from_env(env),
-            database=DatabaseSettings.from_env(env),
-            group=env.text("CONSUMER_GROUP", "procledger-ledger"),
-            metrics_port=env.integer("CONSUMER_METRICS_PORT", 9410, maximum=65535),
-            max_records=env.integer("CONSUMER_MAX_RECORDS", 5000, minimum=1, maximum=100_000),
-            session_timeout_ms=env.integer(
-                "CONSUMER_SESSION_TIMEOUT_MS", 10_000, minimum=1000, maximum=300_000
-            ),
-            progress_interval_s=env.integer("CONSUMER_PROGRESS_INTERVAL_S", 30, maximum=86_400),
-            stop_timeout_s=env.integer("CONSUMER_STOP_TIMEOUT_S", 20, minimum=1, maximum=3600),
-            kill_before_dlq=env.integer("PROCLEDGER_FAULT_KILL_BEFORE_DLQ", 0, minimum=0),
-        )
 
 
 def _dead_letters(
@@ -175,7 +140,6 @@ def run(args: argparse.Namespace) -> int:
     forwarder, dlq_log, dlq = _dead_letters(settings, metrics, heads)
     consumer = LedgerConsumer(
         source, store, forwarder, metrics,
-        unavailable=(StoreUnavailable,), conflicts=(StoreConflict,),
         tuning=ConsumerTuning(
             max_records=settings.max_records, prefetch=True,
             progress_interval_s=settings.progress_interval_s,

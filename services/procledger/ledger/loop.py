@@ -25,6 +25,8 @@ from procledger.ledger.ports import (
     RejectForwarder,
     SourceUnavailable,
     StalePosition,
+    StoreConflict,
+    StoreUnavailable,
     TopicPartition,
     iter_partitions,
 )
@@ -76,8 +78,6 @@ class LedgerConsumer:
         forwarder: RejectForwarder | None,
         metrics: ConsumerMetrics,
         *,
-        unavailable: tuple[type[Exception], ...],
-        conflicts: tuple[type[Exception], ...],
         tuning: ConsumerTuning = ConsumerTuning(),
         retry: RetryPolicy = RetryPolicy(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -90,8 +90,6 @@ class LedgerConsumer:
         # Without an outbox of the caller's, copies are sent once, best effort, never marked.
         self._dlq = dlq or DlqOutbox(forwarder, None, metrics)
         self._metrics = metrics
-        self._unavailable = unavailable
-        self._conflicts = conflicts
         self._tuning = tuning
         self._retry = retry
         self._clock = clock
@@ -250,13 +248,13 @@ class LedgerConsumer:
         while True:
             try:
                 return action()
-            except self._unavailable as err:
+            except StoreUnavailable as err:
                 kind = "unavailable"
                 reason = " ".join(str(err).split())  # why, on one line: down, disk full, locks
                 if stop is not None and stop.is_set() and attempt >= patience:
                     # SIGTERM while the database is down: nothing of this batch was written.
                     raise StopRequested from err
-            except self._conflicts as err:
+            except StoreConflict as err:
                 kind = "conflict"
                 conflicts += 1
                 if conflicts > self._retry.conflict_limit:

@@ -142,8 +142,20 @@ class BatchWrite:
         return [r for r in self.rejections if r.reason_code == REDELIVERED]
 
 
-class StalePosition(Exception):
+class StoreError(Exception):
+    """A LedgerStore could not do what was asked; the transaction wrote nothing."""
+
+
+class StalePosition(StoreError):
     """Another consumer moved this partition on: this one lost it (a zombie) and must stop."""
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be reached or dropped the connection: retried until it is back."""
+
+
+class StoreConflict(StoreError):
+    """A concurrent transaction got in the way: retried a few times, then fatal."""
 
 
 class SourceUnavailable(Exception):

@@ -19,12 +19,6 @@ from procledger.adapters.kafka.publisher import KafkaOrderPublisher, PublishErro
 from procledger.domain.events import Event, event_type
 from procledger.publishing.metrics import PublishMetrics
 
-# Exit codes shared by the producer commands (documented in their --help).
-EXIT_OK = 0
-EXIT_BROKER = 1
-EXIT_USAGE = 2
-EXIT_INVALID = 3
-
 
 class BrokerFailure(Exception):
     """Publishing stopped: `confirmed` events are known to be on the broker, maybe more."""

@@ -8,8 +8,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from procledger.adapters.postgres.store import StoreUnavailable
-from procledger.ledger.ports import RecordKey, RejectionEntry, TopicPartition
+from procledger.ledger.ports import RecordKey, RejectionEntry, StoreUnavailable, TopicPartition
 
 # The rejections of the given partitions that no mark names, oldest first. The anti-join walks
 # the marks' primary key, so a drain costs one index probe per rejection of those partitions.

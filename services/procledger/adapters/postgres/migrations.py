@@ -51,11 +51,23 @@ def _ensure_role(conn: psycopg.Connection[tuple[object, ...]], role: str, passwo
     )
 
 
+class MigrationUnavailable(Exception):
+    """PostgreSQL could not be reached (or dropped the connection) while migrating."""
+
+
 def migrate(settings: DatabaseSettings, auditor_url: str | None = None) -> MigrationReport:
     """Create the database and roles where missing, then apply pending migrations in order.
 
-    Raises MigrationsNotFound, before touching the server, when there is nothing to apply.
+    Raises MigrationsNotFound, before touching the server, when there is nothing to apply,
+    and MigrationUnavailable when the server cannot be reached.
     """
+    try:
+        return _migrate(settings, auditor_url)
+    except psycopg.OperationalError as err:
+        raise MigrationUnavailable(f"cannot reach PostgreSQL: {err}") from err
+
+
+def _migrate(settings: DatabaseSettings, auditor_url: str | None) -> MigrationReport:
     folder = migrations_dir()
     migrations = read_migrations(str(folder)) if folder.is_dir() else []
     if len(migrations) == 0:

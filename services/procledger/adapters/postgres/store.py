@@ -26,6 +26,8 @@ from procledger.ledger.ports import (
     LedgerTransaction,
     Position,
     StalePosition,
+    StoreConflict,
+    StoreUnavailable,
     TopicPartition,
 )
 
@@ -54,14 +56,6 @@ POSTING_TYPES = ("text", "text", "text", "text", "numeric", "text", "numeric")
 # ANY($1)` by sequential scan: 2.3 million rows read for 20,000 events in one benchmark run)
 # and is kept as they grow. Each batch's lookups are planned for their own arguments instead.
 PLANNING = "-c plan_cache_mode=force_custom_plan"
-
-
-class StoreUnavailable(Exception):
-    """PostgreSQL could not be reached or dropped the connection: retried until it is back."""
-
-
-class StoreConflict(Exception):
-    """A concurrent transaction got in the way: retried a few times, then fatal."""
 
 
 def order_from_row(row: Mapping[str, Any]) -> Order:

@@ -19,8 +19,9 @@ from procledger.audit import verify as verifying
 from procledger.audit.filters import Clocks, FilterError, day, dimensions, instant, order_filter
 from procledger.audit.formats import render_rows, to_fields, to_json
 from procledger.audit.signing import check_signature, load_public_key, load_signer
+from procledger.entrypoints.cli.exits import EXIT_FAILED, EXIT_USAGE, fail, guarded
 from procledger.entrypoints.cli.support import collect_less_often
-from procledger.settings import Env, SettingsError
+from procledger.settings import Env
 from procledger.settings.audit import AuditSettings
 
 Handler = Callable[[argparse.Namespace], int]
@@ -36,19 +37,17 @@ def _fmt(args: argparse.Namespace) -> str:
 def _guarded(body: Callable[[argparse.Namespace, Connection], int]) -> Handler:
     """Settings, connection and the exit codes every audit command shares."""
 
+    @guarded(_prog, {FilterError: EXIT_USAGE, AuditUnavailable: EXIT_FAILED})
     def handler(args: argparse.Namespace) -> int:
-        try:
-            settings = AuditSettings.from_env(Env())
-            with connect(settings.database_url) as conn:
-                return body(args, conn)
-        except (FilterError, SettingsError) as err:
-            print(f"procledger audit {args.audit_command}: {err}", file=sys.stderr)
-            return 2
-        except AuditUnavailable as err:
-            print(f"procledger audit {args.audit_command}: {err}", file=sys.stderr)
-            return 1
+        settings = AuditSettings.from_env(Env())
+        with connect(settings.database_url) as conn:
+            return body(args, conn)
 
     return handler
+
+
+def _prog(args: argparse.Namespace) -> str:
+    return f"procledger audit {args.audit_command}"
 
 
 def _clocks(args: argparse.Namespace) -> Clocks:
@@ -92,8 +91,7 @@ def order(args: argparse.Namespace, conn: Connection) -> int:
     clocks = _clocks(args)
     detail = history.order_detail(conn, args.order_id, clocks)
     if detail is None:
-        print(f"procledger audit order: order {args.order_id!r} not found", file=sys.stderr)
-        return 1
+        return fail("procledger audit order", f"order {args.order_id!r} not found", EXIT_FAILED)
     fmt = _fmt(args)
     if fmt == "json":
         sys.stdout.write(to_json(detail))
@@ -118,8 +116,7 @@ def stockpile(args: argparse.Namespace, conn: Connection) -> int:
 def trace(args: argparse.Namespace, conn: Connection) -> int:
     found = history.trace(conn, args.event_id)
     if found is None:
-        print(f"procledger audit trace: event {args.event_id!r} not found", file=sys.stderr)
-        return 1
+        return fail("procledger audit trace", f"event {args.event_id!r} not found", EXIT_FAILED)
     fmt = _fmt(args)
     if fmt == "json":
         sys.stdout.write(to_json(found))
@@ -205,14 +202,11 @@ def export(args: argparse.Namespace, conn: Connection) -> int:
     return 0
 
 
+@guarded("procledger audit check-bundle", {})
 def check_bundle(args: argparse.Namespace) -> int:
-    try:
-        key_file = args.public_key or AuditSettings.from_env(Env()).verify_key_file
-        name = "--public-key" if args.public_key else "AUDIT_VERIFY_KEY_FILE"
-        public = None if not key_file else load_public_key(key_file, name)
-    except SettingsError as err:
-        print(f"procledger audit check-bundle: {err}", file=sys.stderr)
-        return 2
+    key_file = args.public_key or AuditSettings.from_env(Env()).verify_key_file
+    name = "--public-key" if args.public_key else "AUDIT_VERIFY_KEY_FILE"
+    public = None if not key_file else load_public_key(key_file, name)
     path = Path(args.bundle)
     problems, counts = bundles.check_bundle(path)
     contents = bundles.read_contents(path)

@@ -12,19 +12,22 @@ from typing import TextIO
 
 from procledger.adapters.postgres.status import PostgresStatusReader
 from procledger.audit.formats import render_rows
+from procledger.entrypoints.cli.exits import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_UNKNOWN,
+    EXIT_USAGE,
+    fail,
+    guarded,
+)
 from procledger.publishing.status import EventStatus, Outcome, StatusUnavailable, statuses
-from procledger.settings import Env, SettingsError
+from procledger.settings import Env
 from procledger.settings.publishing import status_database_url
 
 PROG = "procledger events status"
 COLUMNS = ("event_id", "status", "event_type", "topic", "partition", "offset", "recorded_at",
            "reason", "message")  # fmt: skip
-# Exit codes of `events status` and of `publish --wait` once the events were published.
-EXIT_APPLIED = 0
-EXIT_UNAVAILABLE = 1
-EXIT_USAGE = 2
-EXIT_REJECTED = 4
-EXIT_UNKNOWN = 5
 
 
 def outcome_exit(found: Sequence[EventStatus]) -> int:
@@ -32,7 +35,7 @@ def outcome_exit(found: Sequence[EventStatus]) -> int:
     kinds = {s.status for s in found}
     if Outcome.REJECTED in kinds:
         return EXIT_REJECTED
-    return EXIT_UNKNOWN if Outcome.UNKNOWN in kinds else EXIT_APPLIED
+    return EXIT_UNKNOWN if Outcome.UNKNOWN in kinds else EXIT_OK
 
 
 def counts(found: Sequence[EventStatus]) -> dict[str, int]:
@@ -60,20 +63,13 @@ def write_wait_report(found: Sequence[EventStatus], waited: float, fmt: str, out
         render(missed, "table", out)
 
 
+@guarded(PROG, {StatusUnavailable: EXIT_FAILED})
 def run(args: argparse.Namespace) -> int:
     bad = [i for i in args.event_ids if not _is_event_id(i)]
     if bad:
-        print(f"{PROG}: not an event id (a lowercase UUID): {', '.join(bad)}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        reader = PostgresStatusReader(status_database_url(Env()))
-        found = statuses(reader, args.event_ids)
-    except SettingsError as err:
-        print(f"{PROG}: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except StatusUnavailable as err:
-        print(f"{PROG}: {err}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return fail(PROG, f"not an event id (a lowercase UUID): {', '.join(bad)}", EXIT_USAGE)
+    reader = PostgresStatusReader(status_database_url(Env()))
+    found = statuses(reader, args.event_ids)
     render(found, args.format, sys.stdout)
     return outcome_exit(found)
 

@@ -18,13 +18,10 @@ from procledger.adapters.kafka.publisher import KafkaOrderPublisher
 from procledger.adapters.postgres.status import PostgresStatusReader
 from procledger.domain.events import Event, event_type
 from procledger.entrypoints.cli.events_handlers import outcome_exit, write_wait_report
+from procledger.entrypoints.cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, fail
 from procledger.publishing.inputs import InputError, guess_format, input_path, parsed_lines
 from procledger.publishing.metrics import PublishMetrics
 from procledger.publishing.runner import (
-    EXIT_BROKER,
-    EXIT_INVALID,
-    EXIT_OK,
-    EXIT_USAGE,
     BrokerFailure,
     metrics_exposure,
     progress_bar,
@@ -41,11 +38,6 @@ PATH = "cli"
 
 class _ChangedWhilePublishing(Exception):
     """Pass 2 met a line that pass 1 accepted: the file was modified in between."""
-
-
-def _fail(message: str, code: int) -> int:
-    tqdm.write(f"{PROG}: {message}", file=sys.stderr)
-    return code
 
 
 def _validate(
@@ -113,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings, source, port = _options(args)
     except SettingsError as err:
-        return _fail(str(err), EXIT_USAGE)
+        return fail(PROG, str(err), EXIT_USAGE)
     fmt = args.format or guess_format(args.file)
     registry = CollectorRegistry()
     metrics = PublishMetrics(registry)
@@ -121,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         with metrics_exposure(registry, port, args.metrics_linger):
             return _run(args, settings, source, fmt, metrics)
     except OSError as err:
-        return _fail(f"cannot serve metrics on 127.0.0.1:{port}: {err}", EXIT_USAGE)
+        return fail(PROG, f"cannot serve metrics on 127.0.0.1:{port}: {err}", EXIT_USAGE)
 
 
 def _run(
@@ -137,11 +129,13 @@ def _run(
             started = time.monotonic()
             counts, invalid = _validate(path, fmt, metrics, args.progress)
             if invalid:
-                return _fail(
-                    f"{name}: {invalid:,} invalid line(s); nothing was published", EXIT_INVALID
+                return fail(
+                    PROG,
+                    f"{name}: {invalid:,} invalid line(s); nothing was published",
+                    EXIT_INVALID,
                 )
             if not counts:
-                return _fail(f"{name}: contains no events", EXIT_INVALID)
+                return fail(PROG, f"{name}: contains no events", EXIT_INVALID)
             if args.dry_run:
                 seconds = time.monotonic() - started
                 write_summary(dict(counts), seconds, args.output, "valid", sys.stdout)
@@ -156,7 +150,7 @@ def _run(
                 args=args,
             )
     except InputError as err:
-        return _fail(str(err), EXIT_INVALID)
+        return fail(PROG, str(err), EXIT_INVALID)
 
 
 def _publish(
@@ -182,20 +176,22 @@ def _publish(
         publisher = KafkaOrderPublisher(settings.kafka, settings.topics, source_system=source)
     except KafkaError as err:
         message = f"cannot reach Kafka at {settings.kafka.bootstrap_servers}: {err}"
-        return _fail(f"{message}; nothing was published", EXIT_BROKER)
+        return fail(PROG, f"{message}; nothing was published", EXIT_FAILED)
     try:
         with progress_bar(total, args.progress, "publishing") as bar:
             report = publish_stream(publisher, remembered(_events(path, fmt)), bar, metrics, PATH)
     except BrokerFailure as err:
         hint = " (do the topics exist? `procledger topics create`)" if "etadata" in str(err) else ""
-        return _fail(
+        return fail(
+            PROG,
             f"broker failure: {err}{hint}. At least {err.confirmed:,} of {total:,} events were "
             "confirmed before it; publishing the same file again is safe (the ledger ignores "
             "duplicate event_ids)",
-            EXIT_BROKER,
+            EXIT_FAILED,
         )
     except _ChangedWhilePublishing as err:
-        return _fail(
+        return fail(
+            PROG,
             f"the input changed while it was being published: {err}; events before that line "
             "may already be on the broker (publishing the corrected file again is safe)",
             EXIT_INVALID,
@@ -208,6 +204,6 @@ def _publish(
     try:
         found = wait_for(PostgresStatusReader(settings.status_database_url), sent, args.wait)
     except StatusUnavailable as err:
-        return _fail(f"all events were published, but {err}", EXIT_BROKER)
+        return fail(PROG, f"all events were published, but {err}", EXIT_FAILED)
     write_wait_report(found, args.wait, args.output, sys.stdout)
     return outcome_exit(found)

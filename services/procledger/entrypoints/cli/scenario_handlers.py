@@ -17,11 +17,9 @@ from tqdm import tqdm
 from procledger.adapters.kafka.publisher import KafkaOrderPublisher
 from procledger.codec.textformats import event_to_jsonl
 from procledger.domain.events import Event, event_type
+from procledger.entrypoints.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
 from procledger.publishing.metrics import PublishMetrics
 from procledger.publishing.runner import (
-    EXIT_BROKER,
-    EXIT_OK,
-    EXIT_USAGE,
     BrokerFailure,
     metrics_exposure,
     progress_bar,
@@ -34,11 +32,6 @@ from procledger.settings.publishing import PublishSettings, check_source_system
 
 PROG = "procledger scenario"
 PATH = "cli"
-
-
-def _fail(message: str, code: int) -> int:
-    tqdm.write(f"{PROG}: {message}", file=sys.stderr)
-    return code
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -87,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         settings = PublishSettings.from_env(Env())
         source = check_source_system(args.source_system or "scenario", "--source-system")
     except SettingsError as err:
-        return _fail(str(err), EXIT_USAGE)
+        return fail(PROG, str(err), EXIT_USAGE)
     events, total = _events(args)
     if args.publish:
         return _publish(settings, source, events, total, args)
@@ -101,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 with Path(args.out).open("w", encoding="utf-8") as out:
                     counts = _write(events, out, bar)
     except OSError as err:
-        return _fail(f"cannot write {args.out or 'standard output'}: {err}", EXIT_USAGE)
+        return fail(PROG, f"cannot write {args.out or 'standard output'}: {err}", EXIT_USAGE)
     # The summary goes to stderr: stdout may be the JSON Lines themselves.
     write_summary(dict(counts), time.monotonic() - started, args.output, "written", sys.stderr)
     return EXIT_OK
@@ -119,8 +112,8 @@ def _publish(
     try:
         publisher = KafkaOrderPublisher(settings.kafka, settings.topics, source_system=source)
     except KafkaError as err:
-        return _fail(
-            f"cannot reach Kafka at {settings.kafka.bootstrap_servers}: {err}", EXIT_BROKER
+        return fail(
+            PROG, f"cannot reach Kafka at {settings.kafka.bootstrap_servers}: {err}", EXIT_FAILED
         )
     try:
         with (
@@ -129,13 +122,16 @@ def _publish(
         ):
             report = publish_stream(publisher, events, bar, metrics, PATH)
     except BrokerFailure as err:
-        return _fail(
+        return fail(
+            PROG,
             f"broker failure: {err}. At least {err.confirmed:,} of {total:,} events were "
             "confirmed before it; running the same scenario again is safe (same event_ids)",
-            EXIT_BROKER,
+            EXIT_FAILED,
         )
     except OSError as err:
-        return _fail(f"cannot serve metrics on port {settings.metrics_port}: {err}", EXIT_USAGE)
+        return fail(
+            PROG, f"cannot serve metrics on port {settings.metrics_port}: {err}", EXIT_USAGE
+        )
     finally:
         publisher.close()
     write_summary(report.counts, report.seconds, args.output, "published", sys.stdout)

@@ -7,12 +7,9 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
+from procledger.adapters.postgres.business import PostgresBusinessQueries
 from procledger.adapters.postgres.health import PostgresPing
-from procledger.ledger.business_metrics import (
-    BusinessSnapshot,
-    LedgerBusinessCollector,
-    PostgresBusinessQueries,
-)
+from procledger.ledger.business_metrics import BusinessSnapshot, LedgerBusinessCollector
 from procledger.ledger.metrics import ConsumerMetrics
 from procledger.probes import OutageLog, Refresher
 
