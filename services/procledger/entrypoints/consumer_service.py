@@ -22,7 +22,6 @@ from prometheus_client import (
 
 from procledger.adapters.kafka.dlq import KafkaDlqForwarder
 from procledger.adapters.kafka.heads import KafkaHeadReader
-from procledger.adapters.kafka.probe import BrokerProbe
 from procledger.adapters.kafka.source import KafkaEventSource
 from procledger.adapters.postgres.dlq import PostgresDlqLog
 from procledger.adapters.postgres.migrations import (
@@ -34,19 +33,16 @@ from procledger.adapters.postgres.migrations import (
 from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.domain.events import EVENT_TYPES
 from procledger.entrypoints.cli.support import collect_less_often
-from procledger.entrypoints.consumer_probes import ConsumerProbes
+from procledger.entrypoints.consumer_probes import ConsumerProbes, watch_kafka
 from procledger.ledger.dlq import DlqOutbox
 from procledger.ledger.loop import ConsumerTuning, LedgerConsumer
 from procledger.ledger.metrics import ConsumerMetrics
 from procledger.ledger.ports import SourceFailed
-from procledger.probes import OutageLog
-from procledger.settings import Env, KafkaSettings, SettingsError
+from procledger.settings import Env, SettingsError
 from procledger.settings.consumer import ConsumerSettings
 
 log = logging.getLogger("procledger.consume")
 
-# How often the consumer asks the brokers for metadata on its own (a small request).
-KAFKA_PROBE_INTERVAL_S = 5.0
 # The exit code when a stop signal could not finish the batch in hand in time.
 EXIT_STOP_TIMEOUT = 3
 
@@ -80,22 +76,6 @@ def _kill_before_dlq(after: int) -> Callable[[], None] | None:
     return hook
 
 
-def _watch_kafka(
-    kafka: KafkaSettings, topics: list[str], group: str
-) -> tuple[OutageLog, BrokerProbe]:
-    """The application's own word on Kafka, at start and every minute while it stays out (not
-    only kafka-python's connection errors): unreachable, or a topic missing. One outage log
-    for the probe, the lag check and the polls: one line each way."""
-    outage = OutageLog(f"Kafka at {kafka.bootstrap_servers}", log)
-    broker = BrokerProbe(
-        kafka, topics, interval_s=KAFKA_PROBE_INTERVAL_S,
-        client_id=f"procledger-consumer-probe-{group}",
-        missing_means="this consumer gets nothing from it until it is created", outage=outage,
-    )  # fmt: skip
-    broker.start()
-    return outage, broker
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         settings = ConsumerSettings.from_env(Env())
@@ -127,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         start_http_server(port, addr="0.0.0.0", registry=registry)  # noqa: S104 - scraped
         log.info("metrics on http://0.0.0.0:%d/metrics", port)
     topics = [settings.topics.orders, settings.topics.stockpile_targets]
-    kafka_outage, broker = _watch_kafka(settings.kafka, topics, group)
+    kafka_outage, broker = watch_kafka(settings.kafka, topics, group)
     source = KafkaEventSource(
         settings.kafka,
         topics,
