@@ -29,7 +29,7 @@ from procledger.domain.events import (
 from procledger.scenario.story import story_events
 from procledger_dev.stack.config import StackConfig
 from tests.integration.audit_support import AUDITOR_TOKEN, new_ledger
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -126,7 +126,7 @@ def serve(ledger: LedgerEnv, log: Path | None = None) -> Iterator[str]:
         log = log or Path(tmp) / "audit.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "procledger.cli", "serve", "audit", "--port", str(port)],
+                [sys.executable, "-m", "procledger", "serve", "audit", "--port", str(port)],
                 env={**ledger.env, "LOG_LEVEL": "DEBUG"}, stdout=out, stderr=out,
             )  # fmt: skip
         try:

@@ -19,7 +19,7 @@ from procledger_dev.chaos.oracle import Expected
 from procledger_dev.chaos.report import ScenarioFigures
 from procledger_dev.chaos.stacks import ChaosStack
 from procledger_dev.stack.procs import wait_until
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 from .conftest import FULL, ledger_env, oracle_discrepancies, published_records, scenario
 
@@ -89,7 +89,7 @@ def test_postgres_restored_from_a_base_backup_mid_stream(
         for topic, partition, offset in RESUMING.findall(member.log_text()):
             seeks.setdefault((topic, int(partition)), int(offset))
     verify = subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "audit", "verify"],
+        [sys.executable, "-m", "procledger", "audit", "verify"],
         env=ledger.env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     codes = fleet.stop_all()

@@ -17,7 +17,7 @@ from procledger.domain.chain import instant_text
 from procledger.domain.events import event_type
 from procledger.resources import avro_schemas_dir
 from procledger.scenario import story_events
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -52,7 +52,7 @@ def publish_story(ledger: LedgerEnv, tmp_path: Path) -> dict[str, tuple[str, dic
     path = tmp_path / "story.jsonl"
     path.write_text("".join(event_to_jsonl(e) + "\n" for e in events), encoding="utf-8")
     published = subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "publish", str(path)],
+        [sys.executable, "-m", "procledger", "publish", str(path)],
         env=ledger.env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert published.returncode == 0, published.stderr

@@ -32,7 +32,7 @@ from procledger.scenario import story_events
 from procledger_dev.ops.grafana import as_promql
 from procledger_dev.stack import prometheus
 from procledger_dev.stack.config import StackConfig
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 from tests.unit.event_samples import TARGET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,7 +139,7 @@ def start(ledger: LedgerEnv, logs: Path, name: str, args: list[str], **env: str)
     """A real service process, stopped by the fixture; its log is kept for failures."""
     log = (logs / f"{name}.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "procledger.cli", *args],
+        [sys.executable, "-m", "procledger", *args],
         env={**ledger.env, **env},
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -8,10 +8,10 @@ import time
 import psycopg
 import pytest
 
-from procledger.adapters.postgres_sessions import APPLICATION_NAME, SessionLimits
-from procledger.adapters.postgres_store import PostgresLedgerStore, StoreUnavailable
-
-from .conftest import LedgerEnv
+from procledger.adapters.postgres.sessions import APPLICATION_NAME, SessionLimits
+from procledger.adapters.postgres.store import PostgresLedgerStore
+from procledger.ledger.ports import StoreUnavailable
+from tests.plugins.ledger import LedgerEnv
 
 PARTITION = ("frozen.orders", 0)
 

@@ -7,13 +7,12 @@ import subprocess
 import sys
 
 from procledger.scenario.story import story_events
-
-from .conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 
 def _rebuild(ledger: LedgerEnv, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "ledger", "rebuild", "--format", "json", *extra],
+        [sys.executable, "-m", "procledger", "ledger", "rebuild", "--format", "json", *extra],
         env=ledger.env, capture_output=True, text=True, check=False,
     )  # fmt: skip
 

@@ -131,9 +131,12 @@ def _differ(
             for field in fields(mine):
                 a, b = getattr(theirs, field.name), getattr(mine, field.name)
                 if a != b:
-                    yield key, (
-                        f"{kind} {show_key(key)}: {field.name} is {_show(a)} live but "
-                        f"{_show(b)} by the journal"
+                    yield (
+                        key,
+                        (
+                            f"{kind} {show_key(key)}: {field.name} is {_show(a)} live but "
+                            f"{_show(b)} by the journal"
+                        ),
                     )
 
 

@@ -1,0 +1,183 @@
+"""A fresh ledger per test: its own database and topics on the real stack."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pytest
+
+from procledger.adapters.kafka.publisher import KafkaOrderPublisher, PublishReport
+from procledger.adapters.kafka.topics import ensure_topics
+from procledger.adapters.postgres.migrations import migrate
+from procledger.domain.events import Event
+from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
+from procledger_dev.stack.config import StackConfig
+
+
+@dataclass
+class LedgerEnv:
+    """Everything a test needs to publish, consume and inspect one isolated ledger."""
+
+    env: dict[str, str]
+    kafka: KafkaSettings
+    topics: Topics
+    database: DatabaseSettings
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def publish(self, events: Iterable[Event]) -> PublishReport:
+        publisher = KafkaOrderPublisher(self.kafka, self.topics, source_system="tests")
+        try:
+            return publisher.publish(events)
+        finally:
+            publisher.close()
+
+    def consume(self, until_idle: float = 3.0, group: str | None = None) -> None:
+        """Run `procledger consume` until everything published is applied."""
+        args = ["consume", "--until-idle", str(until_idle)]
+        if group:
+            args += ["--group", group]
+        result = subprocess.run(
+            [sys.executable, "-m", "procledger", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    def start_consumer(self, group: str | None = None) -> subprocess.Popen[bytes]:
+        args = [sys.executable, "-m", "procledger", "consume"]
+        if group:
+            args += ["--group", group]
+        proc = subprocess.Popen(
+            args, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.processes.append(proc)
+        return proc
+
+    def rows(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.database.admin_url) as conn:
+            return conn.execute(query, params).fetchall()
+
+    def scalar(self, query: str, params: tuple[Any, ...] = ()) -> Any:
+        return self.rows(query, params)[0][0]
+
+    def wait_applied(self, offsets: int, timeout: float = 120) -> None:
+        """Wait until journal plus rejections account for `offsets` records."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = self.scalar("SELECT coalesce(sum(next_offset), 0) FROM ledger.positions")
+            if done >= offsets:
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"ledger did not reach {offsets} offsets in {timeout}s")
+
+    def sibling(self, suffix: str) -> LedgerEnv:
+        """Another ledger (fresh database, own group) reading the same topics: a clean run."""
+        database = f"{self.database.admin_url.rsplit('/', 1)[1]}_{suffix}"
+        env = {
+            **self.env,
+            "DATABASE_URL": self.env["DATABASE_URL"].rsplit("/", 1)[0] + f"/{database}",
+            "DATABASE_ADMIN_URL": self.env["DATABASE_ADMIN_URL"].rsplit("/", 1)[0] + f"/{database}",
+            "CONSUMER_GROUP": f"{self.env['CONSUMER_GROUP']}.{suffix}",
+        }
+        other = LedgerEnv(
+            env, self.kafka, self.topics, DatabaseSettings.from_env(Env(env), admin=True)
+        )
+        migrate(other.database)
+        return other
+
+    def stop_all(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def make_ledger(stack: StackConfig, unique: str, **overrides: str) -> LedgerEnv:
+    """A fresh ledger on the stack: its own database, topics and consumer group."""
+    database = f"pl_{unique}"
+    base = f"127.0.0.1:{stack.pg_port}/{database}"
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+        "DATABASE_URL": f"postgresql://procledger_app:procledger_app@{base}",
+        "DATABASE_ADMIN_URL": f"postgresql://postgres:{stack.pg_superuser_password}@{base}",
+        "AUDIT_DATABASE_URL": f"postgresql://procledger_auditor:procledger_auditor@{base}",
+        "TOPIC_ORDERS": f"t.{unique}.orders",
+        "TOPIC_STOCKPILE_TARGETS": f"t.{unique}.targets",
+        "TOPIC_DLQ": f"t.{unique}.dlq",
+        "CONSUMER_GROUP": f"g.{unique}",
+        "CONSUMER_METRICS_PORT": "0",
+        "LOG_LEVEL": "INFO",
+        **overrides,
+    }
+    settings = Env(env)
+    ledger_env = LedgerEnv(
+        env=env,
+        kafka=KafkaSettings.from_env(settings),
+        topics=Topics.from_env(settings),
+        database=DatabaseSettings.from_env(settings, admin=True),
+    )
+    migrate(ledger_env.database, auditor_url=env["AUDIT_DATABASE_URL"])
+    ensure_topics(ledger_env.kafka, ledger_env.topics)
+    return ledger_env
+
+
+@pytest.fixture
+def ledger(stack: StackConfig, unique: str) -> Iterator[LedgerEnv]:
+    ledger_env = make_ledger(stack, unique)
+    yield ledger_env
+    ledger_env.stop_all()
+
+
+def snapshot(ledger: LedgerEnv) -> dict[str, Any]:
+    """What must be identical between two runs over the same events, whatever happened."""
+    return {
+        "event_ids": {r[0] for r in ledger.rows("SELECT event_id FROM ledger.journal")},
+        "orders": ledger.rows(
+            "SELECT order_id, buyer, supplier, caliber_mm, purpose, currency, quantity, value,"
+            " value_usd, delivered_quantity, paid, paid_usd, status, delivery_ids, payment_ids"
+            " FROM ledger.orders ORDER BY order_id"
+        ),
+        "targets": ledger.rows("SELECT * FROM ledger.stockpile_targets ORDER BY 1, 2"),
+        "totals": ledger.rows("SELECT * FROM ledger.order_totals ORDER BY 1, 2, 3, 4, 5, 6"),
+        "postings": ledger.rows(
+            "SELECT account, side, currency, sum(amount), sum(amount_usd), count(*)"
+            " FROM ledger.postings GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        ),
+    }
+
+
+def assert_offsets_accounted(ledger: LedgerEnv) -> int:
+    """Every offset from 0 to each partition's position is in exactly one place."""
+    rows = ledger.rows(
+        "SELECT topic, kafka_partition, kafka_offset FROM ledger.journal"
+        " UNION ALL SELECT topic, kafka_partition, kafka_offset FROM ledger.rejections"
+    )
+    by_partition: dict[tuple[str, int], list[int]] = {}
+    for topic, partition, offset in rows:
+        by_partition.setdefault((topic, partition), []).append(offset)
+    positions = {
+        (t, p): n
+        for t, p, n in ledger.rows(
+            "SELECT topic, kafka_partition, next_offset FROM ledger.positions"
+        )
+    }
+    for tp, offsets in by_partition.items():
+        assert sorted(offsets) == list(range(positions[tp])), f"gap or double in {tp}"
+    return len(rows)
