@@ -14,7 +14,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
                    60, 120, 300)  # fmt: skip
 BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000)
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-RETRY_KINDS = ("unavailable", "conflict")
+RETRY_KINDS = ("unavailable", "conflict", "kafka")
 
 
 class ConsumerMetrics:
@@ -102,7 +102,9 @@ class ConsumerMetrics:
             registry=registry,
         )  # fmt: skip
         self.retries = Counter(
-            p + "retries", "Batches retried after a transient failure, by kind", ["kind"],
+            p + "retries",
+            "Retries after a transient failure, by kind: unavailable (the database), conflict, "
+            "kafka (a poll that could not reach the brokers)", ["kind"],
             registry=registry,
         )  # fmt: skip
         self.fenced = Counter(
