@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from procledger.adapters.postgres.audit_reader import Connection, JSONValue, fixed, money, ts
 from procledger.adapters.postgres.store import order_from_row
 from procledger.audit.filters import Clocks, OrderFilter
-from procledger.audit.timetravel import state_and_fx_at, state_at
+from procledger.audit.timetravel import state_and_fx_at, state_at, unseen
 from procledger.domain.projections import DIMENSIONS
 from procledger.domain.projections import totals as domain_totals
 from procledger.domain.state import LedgerState, Order
@@ -101,42 +101,69 @@ def totals(conn: Connection, by: Sequence[str], flt: OrderFilter, clocks: Clocks
 
     paid_usd - fx_difference_usd is what was paid at the placement rates, the rates every
     other USD figure uses. Without `by`, an empty range is one row of zeros, not no row.
+    On the clocks, orders the clocks see whole are summed from the live projection in SQL
+    and only the orders changed past the clocks are re-folded, or, when most of the journal
+    lies past them, what they see is folded: the cost is the smaller side of the journal.
     """
     columns = (*by, *TOTALS_COLUMNS)
     if clocks.live:
-        params: list[Any] = []
-        dims = [f"{_DIMENSION_SQL[d]} AS {d}" for d in by]
-        group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(by)))}" if by else ""
-        order = (
-            f" ORDER BY {', '.join(f'{i + 1} NULLS LAST' for i in range(len(by)))}" if by else ""
-        )
-        having = " HAVING count(*) > 0" if by else ""
-        query = (
-            f"SELECT {''.join(d + ', ' for d in dims)}"
-            "coalesce(sum(quantity), 0)::bigint, coalesce(sum(value_usd), 0), "
-            "coalesce(sum(delivered_quantity), 0)::bigint, coalesce(sum(paid_usd), 0), "
-            "coalesce(sum(fx.fx), 0), count(*) "
-            f"FROM audit.orders LEFT JOIN ({_FX_SQL}) fx USING (order_id) "
-            f"WHERE {order_where(flt, params)}{group}{having}{order}"
-        )
-        raw = conn.execute(query, params).fetchall()
-        rows = [_totals_row(by, r[: len(by)], r[len(by) :]) for r in raw]
+        live = _live_sums(conn, by, flt)
+        rows = [_totals_row(by, key, sums) for key, sums in live.items()]
         return Page(columns, rows, len(rows))
-    state, fx = state_and_fx_at(conn, clocks)
+    past = unseen(conn, clocks)
+    if 2 * past.rows > past.journal_rows:
+        sums: dict[tuple[Any, ...], list[Any]] = {}
+        state, fx = state_and_fx_at(conn, clocks)
+    else:
+        sums = _live_sums(conn, by, flt, (f"order_id NOT IN ({past.orders_sql})", past.params))
+        changed = (f"order_id IN ({past.orders_sql})", past.params)
+        state, fx = state_and_fx_at(conn, clocks, extra=changed)
     scoped = _filtered(state, flt)
     fx_by_key: dict[tuple[Any, ...], Decimal] = {}
     for o in scoped:
         key = tuple(DIMENSIONS[d](o) for d in by)
         fx_by_key[key] = fx_by_key.get(key, Decimal(0)) + fx.get(o.order_id, Decimal(0))
     scoped_state = LedgerState({o.order_id: o for o in scoped}, {}, frozenset())
-    rows = []
     for t in domain_totals(scoped_state, by):
         key = tuple(value for _, value in t.key)
-        sums = (t.ordered_quantity, t.ordered_value_usd, t.delivered_quantity, t.paid_usd)
-        rows.append(_totals_row(by, key, (*sums, fx_by_key[key], t.orders)))
+        folded = (t.ordered_quantity, t.ordered_value_usd, t.delivered_quantity, t.paid_usd)
+        acc = sums.setdefault(key, [0, Decimal(0), 0, Decimal(0), Decimal(0), 0])
+        for i, value in enumerate((*folded, fx_by_key[key], t.orders)):
+            acc[i] += value
+    # As domain totals and the live query sort: by key, NULLs last, strings by code point.
+    ordered = sorted(sums.items(), key=lambda kv: tuple((v is None, v) for v in kv[0]))
+    rows = [_totals_row(by, key, acc) for key, acc in ordered]
     if not rows and not by:
         rows = [_totals_row((), (), (0, 0, 0, 0, 0, 0))]
     return Page(columns, rows, len(rows))
+
+
+def _live_sums(
+    conn: Connection,
+    by: Sequence[str],
+    flt: OrderFilter,
+    extra: tuple[str, list[Any]] | None = None,
+) -> dict[tuple[Any, ...], list[Any]]:
+    """Per group of the live orders (and `extra`'s condition): the totals' sums, in order."""
+    params: list[Any] = []
+    dims = [f"{_DIMENSION_SQL[d]} AS {d}" for d in by]
+    group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(by)))}" if by else ""
+    order = f" ORDER BY {', '.join(f'{i + 1} NULLS LAST' for i in range(len(by)))}" if by else ""
+    having = " HAVING count(*) > 0" if by else ""
+    where = order_where(flt, params)
+    if extra is not None:
+        where += f" AND {extra[0]}"
+        params.extend(extra[1])
+    query = (
+        f"SELECT {''.join(d + ', ' for d in dims)}"
+        "coalesce(sum(quantity), 0)::bigint, coalesce(sum(value_usd), 0), "
+        "coalesce(sum(delivered_quantity), 0)::bigint, coalesce(sum(paid_usd), 0), "
+        "coalesce(sum(fx.fx), 0), count(*) "
+        f"FROM audit.orders LEFT JOIN ({_FX_SQL}) fx USING (order_id) "
+        f"WHERE {where}{group}{having}{order}"
+    )
+    raw = conn.execute(query, params).fetchall()
+    return {tuple(r[: len(by)]): list(r[len(by) :]) for r in raw}
 
 
 def _totals_row(by: Sequence[str], key: Sequence[Any], sums: Sequence[Any]) -> Row:

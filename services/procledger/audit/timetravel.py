@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from procledger.adapters.postgres.audit_reader import (
@@ -17,7 +19,7 @@ from procledger.codec.textformats import event_from_json_dict
 from procledger.domain.events import Event
 from procledger.domain.ledger import Applied, empty_state, fold
 from procledger.domain.postings import FX_DIFFERENCE
-from procledger.domain.replay import replay
+from procledger.domain.replay import CHUNK, replay
 from procledger.domain.state import LedgerState
 
 
@@ -78,15 +80,61 @@ def state_at(conn: Connection, clocks: Clocks, order_id: str | None = None) -> L
     return fold_rows(journal_rows(conn, clocks, order_id=order_id))
 
 
-def state_and_fx_at(conn: Connection, clocks: Clocks) -> tuple[LedgerState, dict[str, Decimal]]:
-    """The ledger as the clocks see it, and each order's FX_DIFFERENCE balance (USD, Dr - Cr)."""
-    result = fold(empty_state(), (event_of(r) for r in journal_rows(conn, clocks)))
+def state_and_fx_at(
+    conn: Connection, clocks: Clocks, extra: tuple[str, list[Any]] | None = None
+) -> tuple[LedgerState, dict[str, Decimal]]:
+    """The ledger as the clocks see it (only the rows `extra` selects, if given), and each
+    order's FX_DIFFERENCE balance (USD, Dr - Cr); folded in chunks, outcomes not kept."""
+    rows = (event_of(r) for r in journal_rows(conn, clocks, extra=extra))
+    state = empty_state()
     fx: dict[str, Decimal] = {}
-    for _event, outcome in result.outcomes:
-        if not isinstance(outcome, Applied):
-            continue
-        for p in outcome.postings:
-            if p.account == FX_DIFFERENCE:
-                signed = p.amount_usd if p.side == "D" else -p.amount_usd
-                fx[p.order_id] = fx.get(p.order_id, Decimal(0)) + signed
-    return result.state, fx
+    while chunk := list(islice(rows, CHUNK)):
+        result = fold(state, chunk)
+        # Journal event ids are unique: the seen ids need not grow with the journal.
+        state = LedgerState(result.state.orders, result.state.targets, frozenset())
+        for _event, outcome in result.outcomes:
+            if not isinstance(outcome, Applied):
+                continue
+            for p in outcome.postings:
+                if p.account == FX_DIFFERENCE:
+                    signed = p.amount_usd if p.side == "D" else -p.amount_usd
+                    fx[p.order_id] = fx.get(p.order_id, Decimal(0)) + signed
+    return state, fx
+
+
+@dataclass(frozen=True, slots=True)
+class Unseen:
+    """The orders with a journal row the clocks do not see yet, as SQL, and how many rows."""
+
+    orders_sql: str  # SELECT DISTINCT order_id ..., parameterised by `params`
+    params: list[Any]
+    rows: int
+    journal_rows: int
+
+
+def unseen(conn: Connection, clocks: Clocks) -> Unseen:
+    """Which orders changed after the clocks: rows with occurred_at or recorded_at past them.
+
+    Every other order's journal rows are all seen, so the clocks see it as it stands live
+    (an order's fold depends only on its own events): time travel re-folds only the rest.
+    Both columns are indexed, so this costs what lies past the clocks.
+    """
+    params: list[Any] = []
+    past = []
+    if clocks.as_of is not None:
+        past.append("occurred_at > %s")
+        params.append(clocks.as_of)
+    if clocks.known_at is not None:
+        past.append("recorded_at > %s")
+        params.append(clocks.known_at)
+    where = f"({' OR '.join(past) or 'false'})"
+    found = conn.execute(f"SELECT count(*) FROM audit.journal WHERE {where}", params).fetchone()
+    total = conn.execute("SELECT coalesce(sum(journal_rows), 0) FROM audit.positions").fetchone()
+    return Unseen(
+        orders_sql=(
+            f"SELECT DISTINCT order_id FROM audit.journal WHERE order_id IS NOT NULL AND {where}"
+        ),
+        params=params,
+        rows=0 if found is None else int(found[0]),
+        journal_rows=0 if total is None else int(total[0]),
+    )

@@ -9,11 +9,12 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
-from procledger.domain.events import Event
+from procledger.domain.events import Event, StockpileTargetSet
 from procledger.domain.ledger import fold
 from procledger.domain.state import LedgerState, Order, StockpileTarget
 
 CHUNK = 50_000  # events per fold() call: bounds the outcomes held at once
+GROUP = 20_000  # events folded and compared at once when the journal comes grouped by order
 
 TargetKey = tuple[str, int]
 
@@ -47,6 +48,39 @@ def replay(events: Iterable[Event], chunk: int = CHUNK) -> Replayed:
     return Replayed(count, dict(orders), dict(targets))
 
 
+@dataclass(frozen=True, slots=True)
+class Group:
+    """The projections of whole orders (and, last, of every stockpile target) of a replay."""
+
+    order_ids: frozenset[str]
+    replayed: Replayed
+
+
+def replay_by_order(events: Iterable[Event], group: int = GROUP) -> Iterator[Group]:
+    """Fold a journal that comes grouped by order, about `group` events at a time.
+
+    Each order's events must come together and in commit order, and the stockpile targets'
+    events together (after or before the orders). An event's outcome depends only on its own
+    order (or target key), so each group folds exactly from an empty ledger, and only one
+    group's events and projections are held: the memory is `group`, never the journal's size
+    nor the number of orders. A group is cut only where the order changes.
+    """
+    buffer: list[Event] = []
+    ids: set[str] = set()
+    last: str | None = None
+    for event in events:
+        key = None if isinstance(event, StockpileTargetSet) else event.order_id
+        if key != last and len(buffer) >= group:
+            yield Group(frozenset(ids), replay(buffer))
+            buffer, ids = [], set()
+        last = key
+        buffer.append(event)
+        if key is not None:
+            ids.add(key)
+    if buffer:
+        yield Group(frozenset(ids), replay(buffer))
+
+
 def merge(parts: Iterable[Replayed]) -> Replayed:
     """One replay from replays of disjoint shares of the journal (by order, by country)."""
     merged = Replayed(0, {}, {})
@@ -61,8 +95,18 @@ def differences(
     replayed: Replayed, orders: Mapping[str, Order], targets: Mapping[TargetKey, StockpileTarget]
 ) -> Iterator[str]:
     """Each way the live projections (`orders`, `targets`) differ from the replay, named."""
-    yield from _differ("order", replayed.orders, orders, str)
-    yield from _differ("stockpile target", replayed.targets, targets, _target_name)
+    for _key, line in keyed_differences(replayed, orders, targets):
+        yield line
+
+
+def keyed_differences(
+    replayed: Replayed, orders: Mapping[str, Order], targets: Mapping[TargetKey, StockpileTarget]
+) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """differences(), each with a key that sorts lines found part by part as one pass would."""
+    for key, line in _differ("order", replayed.orders, orders, str):
+        yield (0, key), line
+    for key, line in _differ("stockpile target", replayed.targets, targets, _target_name):
+        yield (1, key), line
 
 
 def _target_name(key: TargetKey) -> str:
@@ -74,22 +118,25 @@ def _differ(
     replayed: Mapping[Any, Order | StockpileTarget],
     live: Mapping[Any, Order | StockpileTarget],
     show_key: Callable[[Any], str],
-) -> Iterator[str]:
+) -> Iterator[tuple[Any, str]]:
     for key in sorted(replayed.keys() | live.keys()):
         mine, theirs = replayed.get(key), live.get(key)
         if mine == theirs:
             continue
         if theirs is None:
-            yield f"{kind} {show_key(key)}: missing from the live projection"
+            yield key, f"{kind} {show_key(key)}: missing from the live projection"
         elif mine is None:
-            yield f"{kind} {show_key(key)}: in the live projection but not in the journal"
+            yield key, f"{kind} {show_key(key)}: in the live projection but not in the journal"
         else:
             for field in fields(mine):
                 a, b = getattr(theirs, field.name), getattr(mine, field.name)
                 if a != b:
                     yield (
-                        f"{kind} {show_key(key)}: {field.name} is {_show(a)} live but "
-                        f"{_show(b)} by the journal"
+                        key,
+                        (
+                            f"{kind} {show_key(key)}: {field.name} is {_show(a)} live but "
+                            f"{_show(b)} by the journal"
+                        ),
                     )
 
 

@@ -1,12 +1,12 @@
-"""The journal read back for a replay: COPY-streamed events, by share, from one snapshot."""
+"""The journal re-folded group by group and compared with the live projections, by share."""
 
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -15,7 +15,12 @@ from procledger.adapters.postgres.store import ORDER_COLUMNS, order_from_row
 from procledger.codec.errors import InvalidEventData
 from procledger.codec.textformats import event_from_json_dict
 from procledger.domain.events import Event
-from procledger.domain.replay import Replayed, TargetKey, merge, replay
+from procledger.domain.replay import (
+    Replayed,
+    TargetKey,
+    keyed_differences,
+    replay_by_order,
+)
 from procledger.domain.state import Order, StockpileTarget
 
 Tick = Callable[[int], None]
@@ -24,7 +29,8 @@ STOCKPILE_COLUMNS = ("country", "caliber_mm", "target_quantity", "authority", "s
 
 # Which share of the journal a worker folds: every event of one order (or, for stockpile
 # targets, of one country) falls in the same share, so each share folds independently.
-_SHARE_KEY = "mod(hashtext(coalesce(order_id, payload->>'country')) & 2147483647, {}) = {}"
+_SHARE_KEY = "coalesce(order_id, payload->>'country')"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +42,7 @@ class UnreadableRow:
     error: str
 
 
-@dataclass(frozen=True, slots=True)
-class JournalReplay:
-    """A replay of the journal, and the rows it had to leave out."""
-
-    replayed: Replayed
-    unreadable: tuple[UnreadableRow, ...]
-
-
-def journal_events(
+def journal_events_by_order(
     conn: psycopg.Connection[Any],
     schema: str,
     *,
@@ -52,58 +50,93 @@ def journal_events(
     tick: Tick | None = None,
     unreadable: list[UnreadableRow] | None = None,
 ) -> Iterator[Event]:
-    """`schema`.journal's rows of one share as events, in commit order, streamed with COPY TO.
+    """`schema`.journal's rows of one share as events, grouped as replay_by_order wants them:
+    each order's events in commit order, then the stockpile targets' in commit order.
 
-    COPY streams: the server reads and renders the next rows while this process folds the
-    last ones (a server-side cursor made each fetch a stop-and-wait round trip). It reads the
-    transaction's snapshot like any query. A payload that makes no event is added to
-    `unreadable` and skipped (raised without that list).
+    The server sorts. A server-side cursor, not COPY: the connection stays free between
+    fetches for the queries that compare each group with the live projections (and for
+    rebuild's COPY of each group). A payload that makes no event is added to `unreadable`
+    and skipped (raised without that list).
     """
-    index, shares = share
-    where: sql.Composable = sql.SQL("")
-    if shares > 1:
-        where = sql.SQL("WHERE " + _SHARE_KEY).format(sql.Literal(shares), sql.Literal(index))
     statement = sql.SQL(
-        "COPY (SELECT id, event_type, payload FROM {}.journal {} ORDER BY id) TO STDOUT"
-    ).format(sql.Identifier(schema), where)
-    with conn.cursor() as cur, cur.copy(statement) as copy:
-        copy.set_types(["int8", "text", "jsonb"])
-        count = 0
-        for count, (row_id, kind, payload) in enumerate(copy.rows(), start=1):
-            if tick is not None and count % TICK_ROWS == 0:
-                tick(TICK_ROWS)
-            try:
-                # Journal payloads were validated on the way in; only types are re-checked.
-                yield event_from_json_dict(kind, payload, check=False)
-            except InvalidEventData as err:
-                if unreadable is None:
-                    raise
-                unreadable.append(UnreadableRow(row_id, kind, str(err)))
-        if tick is not None:
-            tick(count % TICK_ROWS)
+        "SELECT id, event_type, payload FROM {}.journal {} ORDER BY order_id NULLS LAST, id"
+    ).format(sql.Identifier(schema), _share_where(share))
+    with conn.cursor(name="journal_by_order") as cur:
+        cur.itersize = 5000
+        cur.execute(statement)
+        yield from _events(cur, tick, unreadable)
 
 
-def live_projections(
-    conn: psycopg.Connection[Any], schema: str
-) -> tuple[dict[str, Order], dict[TargetKey, StockpileTarget]]:
-    """`schema`'s orders and stockpile targets, as the fold's values."""
+def _share_where(share: tuple[int, int]) -> sql.Composable:
+    return sql.SQL("WHERE {}").format(_share_of(_SHARE_KEY, share))
+
+
+def _events(
+    rows: Iterable[tuple[Any, ...]], tick: Tick | None, unreadable: list[UnreadableRow] | None
+) -> Iterator[Event]:
+    count = 0
+    for count, (row_id, kind, payload) in enumerate(rows, start=1):
+        if tick is not None and count % TICK_ROWS == 0:
+            tick(TICK_ROWS)
+        try:
+            # Journal payloads were validated on the way in; only types are re-checked.
+            yield event_from_json_dict(kind, payload, check=False)
+        except InvalidEventData as err:
+            if unreadable is None:
+                raise
+            unreadable.append(UnreadableRow(row_id, kind, str(err)))
+    if tick is not None:
+        tick(count % TICK_ROWS)
+
+
+def _live_orders(
+    conn: psycopg.Connection[Any], schema: str, where: sql.Composable, params: Any = None
+) -> dict[str, Order]:
+    statement = sql.SQL("SELECT {} FROM {}.orders o WHERE {}").format(
+        sql.SQL(", ").join(sql.Identifier("o", c) for c in ORDER_COLUMNS),
+        sql.Identifier(schema),
+        where,
+    )
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        cur.execute(
-            sql.SQL("SELECT {} FROM {}.orders").format(
-                sql.SQL(", ").join(map(sql.Identifier, ORDER_COLUMNS)), sql.Identifier(schema)
-            )
-        )
-        orders = {row["order_id"]: order_from_row(row) for row in cur}
-        cur.execute(
-            sql.SQL("SELECT {} FROM {}.stockpile_targets").format(
-                sql.SQL(", ").join(map(sql.Identifier, STOCKPILE_COLUMNS)), sql.Identifier(schema)
-            )
-        )
-        targets = {(r["country"], r["caliber_mm"]): StockpileTarget(**r) for r in cur}
-    return orders, targets
+        return {row["order_id"]: order_from_row(row) for row in cur.execute(statement, params)}
 
 
-def replay_journal(
+def _live_targets(
+    conn: psycopg.Connection[Any], schema: str, share: tuple[int, int]
+) -> dict[TargetKey, StockpileTarget]:
+    statement = sql.SQL("SELECT {} FROM {}.stockpile_targets WHERE {}").format(
+        sql.SQL(", ").join(map(sql.Identifier, STOCKPILE_COLUMNS)),
+        sql.Identifier(schema),
+        _share_of("country", share),
+    )
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        return {
+            (r["country"], r["caliber_mm"]): StockpileTarget(**r) for r in cur.execute(statement)
+        }
+
+
+def _share_of(key: str, share: tuple[int, int]) -> sql.Composable:
+    """The condition that `key` (SQL) falls in `share`: (index, of how many shares)."""
+    index, shares = share
+    if shares <= 1:
+        return sql.SQL("true")
+    return sql.SQL("mod(hashtext({}) & 2147483647, {}) = {}").format(
+        sql.SQL(key), sql.Literal(shares), sql.Literal(index)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class JournalCheck:
+    """The journal re-folded and compared with the live projections, part by part."""
+
+    events: int
+    orders: int
+    targets: int
+    differences: tuple[str, ...]
+    unreadable: tuple[UnreadableRow, ...]
+
+
+def check_journal(
     conn: psycopg.Connection[Any],
     schema: str,
     *,
@@ -111,19 +144,78 @@ def replay_journal(
     workers: int = 1,
     tick: Tick | None = None,
     worker_setup: Callable[[], None] | None = None,
-) -> JournalReplay:
-    """Replay the whole journal as `conn`'s transaction sees it, with bounded memory.
+) -> JournalCheck:
+    """Re-fold the journal and compare every order and target with `schema`'s live ones.
 
-    With `workers` > 1 (and the `url` to connect them), that many processes fold disjoint
-    shares of it from `conn`'s exported snapshot, each first calling `worker_setup` (a
-    module-level function: it is pickled). Sharing out by order is exact: an event's
-    outcome depends only on its own order (or stockpile key), and journal event ids are unique.
-    `conn` must be in a REPEATABLE READ transaction for the workers to share its snapshot.
+    Bounded memory whatever the ledger's size: the journal streams grouped by order, and
+    each group of about GROUP events is folded, compared with the same orders' live rows,
+    and dropped; only the differences found are kept. With `workers` > 1 (and the `url` to
+    connect them), that many processes check disjoint shares (by order, by country: exact,
+    as an event's outcome depends only on its own order or target key) from `conn`'s
+    exported snapshot, each first calling `worker_setup` (module-level: it is pickled);
+    `conn` must then be in a REPEATABLE READ transaction.
     """
     if workers <= 1 or url is None:
-        unreadable: list[UnreadableRow] = []
-        replayed = replay(journal_events(conn, schema, tick=tick, unreadable=unreadable))
-        return JournalReplay(replayed, tuple(unreadable))
+        parts = [_check_share(conn, schema, (0, 1), tick)]
+    else:
+        parts = _in_shares(
+            conn, url, schema, workers, _check_share, tick=tick, worker_setup=worker_setup
+        )
+    found = sorted((d for part in parts for d in part.differences), key=lambda d: d[0])
+    return JournalCheck(
+        events=sum(part.events for part in parts),
+        orders=sum(part.orders for part in parts),
+        targets=sum(part.targets for part in parts),
+        differences=tuple(line for _key, line in found),
+        unreadable=tuple(sorted((u for p in parts for u in p.unreadable), key=lambda u: u.id)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ShareCheck:
+    events: int
+    orders: int
+    targets: int
+    differences: tuple[tuple[tuple[Any, ...], str], ...]
+    unreadable: tuple[UnreadableRow, ...]
+
+
+def _check_share(
+    conn: psycopg.Connection[Any], schema: str, share: tuple[int, int], tick: Tick | None
+) -> _ShareCheck:
+    unreadable: list[UnreadableRow] = []
+    events = journal_events_by_order(conn, schema, share=share, tick=tick, unreadable=unreadable)
+    found: list[tuple[tuple[Any, ...], str]] = []
+    count = orders = 0
+    targets: dict[TargetKey, StockpileTarget] = {}  # a few per country: kept to the end
+    for group in replay_by_order(events):
+        count += group.replayed.events
+        orders += len(group.replayed.orders)
+        targets.update(group.replayed.targets)
+        where = sql.SQL("o.order_id = ANY(%s)")
+        live = _live_orders(conn, schema, where, (list(group.order_ids),))
+        found += keyed_differences(Replayed(0, group.replayed.orders, {}), live, {})
+    # Live orders of this share with no journal row at all belong to no group.
+    strays = sql.SQL(
+        "{} AND NOT EXISTS (SELECT 1 FROM {}.journal j WHERE j.order_id = o.order_id)"
+    ).format(_share_of("o.order_id", share), sql.Identifier(schema))
+    found += keyed_differences(Replayed(0, {}, {}), _live_orders(conn, schema, strays), {})
+    found += keyed_differences(Replayed(0, {}, targets), {}, _live_targets(conn, schema, share))
+    return _ShareCheck(count, orders, len(targets), tuple(found), tuple(unreadable))
+
+
+def _in_shares(
+    conn: psycopg.Connection[Any],
+    url: str,
+    schema: str,
+    workers: int,
+    job: Callable[[psycopg.Connection[Any], str, tuple[int, int], Tick | None], _T],
+    *,
+    tick: Tick | None,
+    worker_setup: Callable[[], None] | None,
+) -> list[_T]:
+    """`job` run on each of `workers` shares of the journal, in as many processes, all from
+    `conn`'s snapshot (`conn` in a REPEATABLE READ transaction)."""
     row = conn.execute("SELECT pg_export_snapshot()").fetchone()
     assert row is not None
     context = multiprocessing.get_context("spawn")  # no inherited connection state
@@ -132,7 +224,8 @@ def replay_journal(
         workers, mp_context=context, initializer=_start_worker, initargs=(done, worker_setup)
     ) as pool:
         jobs = [
-            pool.submit(_replay_share, url, row[0], schema, (i, workers)) for i in range(workers)
+            pool.submit(_share_worker, job, url, row[0], schema, (i, workers))
+            for i in range(workers)
         ]
         reported = 0
         while True:
@@ -143,11 +236,7 @@ def replay_journal(
                 reported = now
             if not pending or any(job.exception() for job in finished):
                 break
-        parts = [job.result() for job in jobs]
-    return JournalReplay(
-        merge(part.replayed for part in parts),
-        tuple(sorted((u for part in parts for u in part.unreadable), key=lambda u: u.id)),
-    )
+        return [job.result() for job in jobs]
 
 
 _done: Any = None  # a worker's share of the progress: rows read, shared with the coordinator
@@ -165,13 +254,17 @@ def _count(rows: int) -> None:
         _done.value += rows
 
 
-def _replay_share(url: str, snapshot: str, schema: str, share: tuple[int, int]) -> JournalReplay:
-    """A worker process: replay one share of the journal as of the coordinator's snapshot."""
+def _share_worker(
+    job: Callable[[psycopg.Connection[Any], str, tuple[int, int], Tick | None], _T],
+    url: str,
+    snapshot: str,
+    schema: str,
+    share: tuple[int, int],
+) -> _T:
+    """A worker process: `job` on one share of the journal as of the coordinator's snapshot."""
     with psycopg.connect(url) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-        unreadable: list[UnreadableRow] = []
-        events = journal_events(conn, schema, share=share, tick=_count, unreadable=unreadable)
-        replayed = replay(events)
+        result = job(conn, schema, share, _count)
         conn.rollback()
-    return JournalReplay(replayed, tuple(unreadable))
+    return result

@@ -13,10 +13,14 @@ from typing import Any
 import psycopg
 from tqdm import tqdm
 
-from procledger.adapters.postgres.journal import STOCKPILE_COLUMNS, live_projections, replay_journal
+from procledger.adapters.postgres.journal import (
+    STOCKPILE_COLUMNS,
+    check_journal,
+    journal_events_by_order,
+)
 from procledger.adapters.postgres.store import ORDER_COLUMNS, order_to_row
-from procledger.domain.replay import Replayed
-from procledger.domain.replay import differences as differences_of
+from procledger.domain.replay import replay_by_order
+from procledger.domain.state import StockpileTarget
 from procledger.entrypoints.cli.support import collect_less_often
 from procledger.settings import DatabaseSettings, Env, SettingsError
 
@@ -46,25 +50,23 @@ def rebuild(
             def tick(rows: int) -> None:
                 bar.update(rows)
 
-            done = replay_journal(
+            done = check_journal(
                 conn, "ledger", url=url, workers=shares, tick=tick, worker_setup=collect_less_often
             )
-        live_orders, live_targets = live_projections(conn, "ledger")
         conn.rollback()
-        replayed = done.replayed
         differences = [
             f"journal row {row.id}: payload is not a valid {row.event_type}: {row.error}"
             for row in done.unreadable
         ]
-        differences += differences_of(replayed, live_orders, live_targets)
+        differences += done.differences
         # A journal row that makes no event is tampering: never write projections without it.
         replaced = replace and bool(differences) and not done.unreadable
         if replaced:
-            _replace(conn, replayed)
+            _replace(conn)
     return RebuildReport(
-        events=replayed.events,
-        orders=len(replayed.orders),
-        targets=len(replayed.targets),
+        events=done.events,
+        orders=done.orders,
+        targets=done.targets,
         seconds=time.monotonic() - started,
         differences=tuple(differences),
         replaced=replaced,
@@ -76,18 +78,25 @@ def _count(conn: psycopg.Connection[Any]) -> int:
     return 0 if found is None else int(found[0])
 
 
-def _replace(conn: psycopg.Connection[Any], state: Replayed) -> None:
+def _replace(conn: psycopg.Connection[Any]) -> None:
+    """Write the journal's fold over the live projections, group by group (bounded memory)."""
     with conn.transaction(), conn.cursor() as cur:
-        # Holding every position row keeps consumers out until the swap commits.
+        # Holding every position row keeps consumers out until the swap commits, so the
+        # journal read below is the one the projections must match.
         cur.execute("SELECT 1 FROM ledger.positions FOR UPDATE")
         cur.execute("DELETE FROM ledger.orders")
         cur.execute("DELETE FROM ledger.stockpile_targets")
-        with cur.copy(f"COPY ledger.orders ({', '.join(ORDER_COLUMNS)}) FROM STDIN") as copy:
-            for order in state.orders.values():
-                copy.write_row(order_to_row(order))
-        targets = f"COPY ledger.stockpile_targets ({', '.join(STOCKPILE_COLUMNS)}) FROM STDIN"
-        with cur.copy(targets) as copy:
-            for t in state.targets.values():
+        targets: dict[tuple[str, int], StockpileTarget] = {}
+        orders = f"COPY ledger.orders ({', '.join(ORDER_COLUMNS)}) FROM STDIN"
+        # The journal streams on a server-side cursor, free between fetches for each COPY.
+        for group in replay_by_order(journal_events_by_order(conn, "ledger")):
+            with cur.copy(orders) as copy:
+                for order in group.replayed.orders.values():
+                    copy.write_row(order_to_row(order))
+            targets.update(group.replayed.targets)
+        statement = f"COPY ledger.stockpile_targets ({', '.join(STOCKPILE_COLUMNS)}) FROM STDIN"
+        with cur.copy(statement) as copy:
+            for t in targets.values():
                 copy.write_row(tuple(getattr(t, c) for c in STOCKPILE_COLUMNS))
 
 
