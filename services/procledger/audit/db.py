@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,6 +14,7 @@ from psycopg import IsolationLevel
 from procledger.consumer.ports import JOURNAL_FIELD_COLUMNS, JournalEntry
 from procledger.domain.chain import instant_text
 from procledger.domain.money import cents_str
+from procledger.domain.values import immutable
 
 Connection = psycopg.Connection[Any]
 JSONValue = str | int | bool | None | list[Any] | dict[str, Any]
@@ -48,7 +48,7 @@ def connect(url: str) -> Iterator[Connection]:
         conn.close()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@immutable(kw_only=True)
 class JournalRow(JournalEntry):
     """One row of audit.journal: a journal entry and its id (the commit order)."""
 

@@ -29,6 +29,7 @@ from procledger.codec.schemas import (
     default_registry,
 )
 from procledger.domain.events import EVENT_TYPES, Event, Purpose
+from procledger.domain.values import immutable
 
 __all__ = [
     "AvroCodec",
@@ -47,7 +48,7 @@ LONG_MAX = 2**63 - 1
 ENUM_TYPES: dict[str, type[Enum]] = {"Purpose": Purpose}
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class DecodedEvent:
     """A decoded record: the event and which writer schema produced the bytes."""
 

@@ -28,9 +28,10 @@ from procledger.domain.ledger import Applied, Outcome, Rejected, fold
 from procledger.domain.postings import Posting
 from procledger.domain.state import LedgerState
 from procledger.domain.validation import validate
+from procledger.domain.values import immutable
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Decoded:
     """A record whose bytes became a field-valid event."""
 
@@ -40,7 +41,7 @@ class Decoded:
     record_sha256: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Undecodable:
     """A record rejected before the fold (bad bytes, unknown schema, invalid field)."""
 
