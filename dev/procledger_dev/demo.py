@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import psycopg
 
-from procledger.adapters.kafka_publisher import KafkaOrderPublisher
-from procledger.adapters.kafka_topics import ensure_topics
-from procledger.adapters.postgres_migrations import migrate
+from procledger.adapters.kafka.publisher import KafkaOrderPublisher
+from procledger.adapters.kafka.topics import ensure_topics
+from procledger.adapters.postgres.migrations import migrate
 from procledger.domain.money import cents_str
 from procledger.scenario.story import story_events
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
@@ -48,7 +48,7 @@ def main() -> int:
 
     _step("folding into the ledger (procledger consume --until-idle 3)")
     subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "--log-level", "WARNING", "consume",
+        [sys.executable, "-m", "procledger", "--log-level", "WARNING", "consume",
          "--until-idle", "3", "--metrics-port", "0"],
         check=True,
     )  # fmt: skip

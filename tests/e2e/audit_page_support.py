@@ -126,7 +126,7 @@ def serve(ledger: LedgerEnv, log: Path | None = None) -> Iterator[str]:
         log = log or Path(tmp) / "audit.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "procledger.cli", "serve", "audit", "--port", str(port)],
+                [sys.executable, "-m", "procledger", "serve", "audit", "--port", str(port)],
                 env={**ledger.env, "LOG_LEVEL": "DEBUG"}, stdout=out, stderr=out,
             )  # fmt: skip
         try:

@@ -177,7 +177,7 @@ def test_order_trace_stockpile_rejections_verify_and_export(
     with zipfile.ZipFile(bundle) as zf:
         assert b'"as_of": "2023-06-15T23:59:59.000000Z"' in zf.read("manifest.json")
     checked = subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "audit", "check-bundle", str(bundle)],
+        [sys.executable, "-m", "procledger", "audit", "check-bundle", str(bundle)],
         env=ledger.env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from procledger.audit.web import CSP
+from procledger.entrypoints.http.audit_page import CSP
 from procledger_dev.stack.config import StackConfig
 from tests.integration.audit_support import AUDITOR_TOKEN
 

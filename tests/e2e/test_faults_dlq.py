@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from procledger.adapters.kafka_dlq import DLQ_ID_HEADER
+from procledger.adapters.kafka.dlq import DLQ_ID_HEADER
 from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
 from procledger_dev.chaos.fleet import ConsumerFleet
 from procledger_dev.chaos.oracle import Expected, dlq_ids

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from procledger.adapters.kafka_publisher import KafkaOrderPublisher, PublishError
+from procledger.adapters.kafka.publisher import KafkaOrderPublisher, PublishError
 from procledger.codec.textformats import event_to_jsonl
 from procledger.domain.events import OrderPlaced
 from procledger.domain.money import order_value
@@ -171,7 +171,7 @@ def _start_intake(ledger: LedgerEnv, log: Path) -> subprocess.Popen[bytes]:
            "INTAKE_PUBLISH_TIMEOUT_S": str(LIMIT_S)}  # fmt: skip
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "procledger.cli", "serve", "intake"],
+            [sys.executable, "-m", "procledger", "serve", "intake"],
             env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
 
@@ -319,7 +319,7 @@ def test_publisher_recovers_after_an_in_flight_batch_expires(
     chaos_stack: ChaosStack, cledger: LedgerEnv
 ) -> None:
     """kafka-python resets the producer id when a batch already sent expires; without the
-    fix in procledger.adapters.kafka_compat it never asks for a new one and stops for good."""
+    fix in procledger.adapters.kafka.compat it never asks for a new one and stops for good."""
     first, lost, after = synthetic_placed(3, seed=707)
     publisher = KafkaOrderPublisher(
         cledger.kafka, cledger.topics, source_system="chaos", delivery_timeout_s=3

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from procledger.adapters.kafka_dlq import KafkaDlqForwarder
-from procledger.adapters.kafka_source import KafkaEventSource
-from procledger.adapters.postgres_store import PostgresLedgerStore, StoreConflict, StoreUnavailable
-from procledger.consumer.metrics import ConsumerMetrics
-from procledger.consumer.service import ConsumerTuning, LedgerConsumer
+from procledger.adapters.kafka.dlq import KafkaDlqForwarder
+from procledger.adapters.kafka.source import KafkaEventSource
+from procledger.adapters.postgres.store import PostgresLedgerStore
+from procledger.ledger.loop import ConsumerTuning, LedgerConsumer
+from procledger.ledger.metrics import ConsumerMetrics
 from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
 from procledger_dev.chaos.fleet import ConsumerFleet
 from procledger_dev.chaos.oracle import Expected
@@ -38,7 +38,6 @@ def _replay_from_zero(ledger: LedgerEnv) -> int:
     forwarder = KafkaDlqForwarder(ledger.kafka, ledger.topics.dlq)
     consumer = LedgerConsumer(
         source, store, forwarder, ConsumerMetrics(CollectorRegistry()),
-        unavailable=(StoreUnavailable,), conflicts=(StoreConflict,),
         tuning=ConsumerTuning(max_records=500),
     )  # fmt: skip
     stop = threading.Event()

@@ -89,7 +89,7 @@ def test_postgres_restored_from_a_base_backup_mid_stream(
         for topic, partition, offset in RESUMING.findall(member.log_text()):
             seeks.setdefault((topic, int(partition)), int(offset))
     verify = subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "audit", "verify"],
+        [sys.executable, "-m", "procledger", "audit", "verify"],
         env=ledger.env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     codes = fleet.stop_all()

@@ -123,7 +123,7 @@ def test_postgres_frozen_while_prometheus_scrapes(
     try:
         with audit_log.open("ab") as out:
             audit = subprocess.Popen(
-                [sys.executable, "-m", "procledger.cli", "serve", "audit",
+                [sys.executable, "-m", "procledger", "serve", "audit",
                  "--port", str(ports.audit)],
                 env={**ledger.env, "AUDITOR_TOKENS": TOKEN, "AUDIT_VERIFY_INTERVAL_S": "10"},
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

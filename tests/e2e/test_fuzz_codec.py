@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from procledger.codec.avro import decode, encode
 from procledger.codec.errors import CodecError
 from procledger.codec.schemas import default_registry
-from procledger.consumer.batch import Decoded, Undecodable, decode_record
-from procledger.consumer.ports import KafkaRecord
 from procledger.domain.errors import REJECTION_CODES
+from procledger.ledger.batch import Decoded, Undecodable, decode_record
+from procledger.ledger.ports import KafkaRecord
 from procledger.scenario.synthetic import synthetic_events
 
 pytestmark = pytest.mark.chaos

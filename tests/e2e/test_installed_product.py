@@ -75,9 +75,11 @@ def test_the_wheel_carries_the_contract_and_no_dev_tooling(wheel: Path) -> None:
     }
     migrations = {Path(n).name for n in names if n.startswith("procledger/schemas/sql/migrations/")}
     assert migrations == {p.name for p in (REPO_ROOT / "schemas/sql/migrations").glob("*.sql")}
-    assets = {p.name for p in (REPO_ROOT / "services/procledger/audit/static").iterdir()}
+    assets = {p.name for p in (REPO_ROOT / "services/procledger/entrypoints/http/static").iterdir()}
     assert assets
-    assert {Path(n).name for n in names if n.startswith("procledger/audit/static/")} == assets
+    assert {
+        Path(n).name for n in names if n.startswith("procledger/entrypoints/http/static/")
+    } == assets
     tops = {n.split("/", 1)[0] for n in names}
     assert tops == {
         "procledger",

@@ -16,15 +16,15 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaConfigurationError, KafkaError
 from prometheus_client import CollectorRegistry
 
-from procledger.adapters.postgres_status import PostgresStatusReader
-from procledger.audit.api import create_app as audit_app
-from procledger.audit.db import JOURNAL_SELECT, journal_row
-from procledger.audit.settings import AuditSettings
+from procledger.adapters.postgres.audit_reader import JOURNAL_SELECT, journal_row
+from procledger.adapters.postgres.status import PostgresStatusReader
 from procledger.domain.chain import entry_hash
-from procledger.publishing.intake import create_app as intake_app
-from procledger.publishing.settings import IntakeSettings
+from procledger.entrypoints.http.audit import create_app as audit_app
+from procledger.entrypoints.http.intake import create_app as intake_app
 from procledger.scenario.story import story_events
 from procledger.settings import Env
+from procledger.settings.audit import AuditSettings
+from procledger.settings.publishing import IntakeSettings
 from procledger_dev.chaos.report import ScenarioFigures
 from procledger_dev.chaos.stacks import ChaosStack
 from tests.integration.conftest import LedgerEnv
@@ -189,7 +189,7 @@ def test_application_role_cannot_rewrite_or_reach_around(story_ledger: LedgerEnv
 
 def _audit_cli(ledger: LedgerEnv, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "audit", *args],
+        [sys.executable, "-m", "procledger", "audit", *args],
         env=ledger.env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
-from procledger.cli import main
+from procledger.entrypoints.cli.main import main
 from procledger.scenario.story import story_events
 from procledger_dev.stack.config import StackConfig
 
@@ -95,7 +95,7 @@ def audit(ledger: LedgerEnv, *args: str) -> Run:
 def audit_process(ledger: LedgerEnv, *args: str) -> Run:
     """The real command in a subprocess: exit codes and streams as a shell sees them."""
     done = subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "audit", *args],
+        [sys.executable, "-m", "procledger", "audit", *args],
         env=ledger.env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     return Run(done.returncode, done.stdout, done.stderr)

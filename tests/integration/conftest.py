@@ -14,9 +14,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from procledger.adapters.kafka_publisher import KafkaOrderPublisher, PublishReport
-from procledger.adapters.kafka_topics import ensure_topics
-from procledger.adapters.postgres_migrations import migrate
+from procledger.adapters.kafka.publisher import KafkaOrderPublisher, PublishReport
+from procledger.adapters.kafka.topics import ensure_topics
+from procledger.adapters.postgres.migrations import migrate
 from procledger.domain.events import Event
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
 from procledger_dev.stack.config import StackConfig
@@ -45,7 +45,7 @@ class LedgerEnv:
         if group:
             args += ["--group", group]
         result = subprocess.run(
-            [sys.executable, "-m", "procledger.cli", *args],
+            [sys.executable, "-m", "procledger", *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -55,7 +55,7 @@ class LedgerEnv:
         assert result.returncode == 0, result.stderr[-3000:]
 
     def start_consumer(self, group: str | None = None) -> subprocess.Popen[bytes]:
-        args = [sys.executable, "-m", "procledger.cli", "consume"]
+        args = [sys.executable, "-m", "procledger", "consume"]
         if group:
             args += ["--group", group]
         proc = subprocess.Popen(

@@ -52,7 +52,7 @@ def publish_story(ledger: LedgerEnv, tmp_path: Path) -> dict[str, tuple[str, dic
     path = tmp_path / "story.jsonl"
     path.write_text("".join(event_to_jsonl(e) + "\n" for e in events), encoding="utf-8")
     published = subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "publish", str(path)],
+        [sys.executable, "-m", "procledger", "publish", str(path)],
         env=ledger.env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert published.returncode == 0, published.stderr

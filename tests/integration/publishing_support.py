@@ -8,7 +8,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from procledger.adapters.kafka_topics import ensure_topics
+from procledger.adapters.kafka.topics import ensure_topics
 from procledger.codec.avro import decode
 from procledger.domain.events import Event
 from procledger.settings import KafkaSettings, Topics

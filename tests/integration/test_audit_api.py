@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from prometheus_client import CollectorRegistry
 from schemathesis.checks import not_a_server_error
 
-from procledger.audit.api import create_app
-from procledger.audit.settings import AuditSettings
+from procledger.entrypoints.http.audit import create_app
 from procledger.settings import Env
+from procledger.settings.audit import AuditSettings
 from procledger_dev.stack.config import StackConfig
 
 from .audit_support import AUDITOR_TOKEN, INTAKE_TOKEN, Story, audit, story_ledger

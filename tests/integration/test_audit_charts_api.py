@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from procledger.audit.api import create_app
-from procledger.audit.settings import AuditSettings
+from procledger.entrypoints.http.audit import create_app
 from procledger.settings import Env
+from procledger.settings.audit import AuditSettings
 from procledger_dev.stack.config import StackConfig
 
 from .audit_support import AUDITOR_TOKEN, story_ledger

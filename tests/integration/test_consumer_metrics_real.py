@@ -7,8 +7,9 @@ import time
 from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
-from procledger.adapters.kafka_heads import KafkaHeadReader
-from procledger.consumer.business_metrics import LedgerBusinessCollector, PostgresBusinessQueries
+from procledger.adapters.kafka.heads import KafkaHeadReader
+from procledger.adapters.postgres.business import PostgresBusinessQueries
+from procledger.ledger.business_metrics import LedgerBusinessCollector
 from procledger.probes import Refresher
 from procledger.scenario import story_events
 from tests.integration.conftest import LedgerEnv

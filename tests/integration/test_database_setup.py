@@ -28,7 +28,7 @@ def _env(stack: StackConfig, database: str, **extra: str) -> dict[str, str]:
 
 def _procledger(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "procledger.cli", *args],
+        [sys.executable, "-m", "procledger", *args],
         env=env,
         capture_output=True,
         text=True,

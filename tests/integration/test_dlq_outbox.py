@@ -9,7 +9,7 @@ import sys
 import psycopg
 import pytest
 
-from procledger.adapters.kafka_dlq import DLQ_ID_HEADER
+from procledger.adapters.kafka.dlq import DLQ_ID_HEADER
 from procledger.scenario.synthetic import synthetic_events
 from procledger_dev.chaos.oracle import dlq_ids, read_records
 
@@ -48,7 +48,7 @@ def test_every_rejection_is_marked_once_its_copy_is_confirmed(ledger: LedgerEnv)
 def test_copies_lost_to_a_crash_are_sent_again_from_the_ledger(ledger: LedgerEnv) -> None:
     ledger.publish(synthetic_events(3000, seed=42, invalid_ratio=0.05))
     crashed = subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "consume"],
+        [sys.executable, "-m", "procledger", "consume"],
         env={**ledger.env, "PROCLEDGER_FAULT_KILL_BEFORE_DLQ": "1", "CONSUMER_MAX_RECORDS": "500"},
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip

@@ -18,13 +18,13 @@ from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
-from procledger.adapters.kafka_publisher import KafkaOrderPublisher
-from procledger.adapters.postgres_status import PostgresStatusReader
+from procledger.adapters.kafka.publisher import KafkaOrderPublisher
+from procledger.adapters.postgres.status import PostgresStatusReader
 from procledger.codec.avro import encode
 from procledger.codec.textformats import event_to_jsonl
-from procledger.publishing.auth import TokenSettings
-from procledger.publishing.intake import create_app
-from procledger.publishing.settings import IntakeSettings
+from procledger.entrypoints.http.auth import TokenSettings
+from procledger.entrypoints.http.intake import create_app
+from procledger.settings.publishing import IntakeSettings
 from tests.integration.conftest import LedgerEnv
 from tests.unit.event_samples import DELIVERED, PLACED
 
@@ -117,7 +117,7 @@ def test_intake_errors_are_problem_details(client: TestClient) -> None:
 
 def _cli(ledger: LedgerEnv, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "procledger.cli", *args], env=ledger.env,
+        [sys.executable, "-m", "procledger", *args], env=ledger.env,
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
 

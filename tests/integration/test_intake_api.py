@@ -15,16 +15,16 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from procledger.adapters.kafka_probe import BrokerProbe
-from procledger.adapters.kafka_publisher import KafkaOrderPublisher, Published, PublishError
-from procledger.adapters.postgres_status import PostgresStatusReader
+from procledger.adapters.kafka.probe import BrokerProbe
+from procledger.adapters.kafka.publisher import KafkaOrderPublisher, Published, PublishError
+from procledger.adapters.postgres.status import PostgresStatusReader
 from procledger.codec.textformats import event_to_jsonl
 from procledger.domain.events import Event
-from procledger.publishing.auth import TokenSettings
-from procledger.publishing.intake import create_app
-from procledger.publishing.settings import IntakeSettings
+from procledger.entrypoints.http.auth import TokenSettings
+from procledger.entrypoints.http.intake import create_app
 from procledger.scenario import story_events
 from procledger.settings import KafkaSettings, Topics
+from procledger.settings.publishing import IntakeSettings
 from tests.integration.publishing_support import TopicSet, unique_topics
 from tests.integration.test_publish_cli import BAD_PLACED_VALUES
 from tests.unit.event_samples import PAID, PLACED, TARGET
@@ -309,7 +309,7 @@ def test_serve_intake_answers_over_http(topics: TopicSet) -> None:
     port = _free_port()
     env = {**topics.env, "INTAKE_TOKENS": "intake-secret", "AUDITOR_TOKENS": "auditor-secret"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "procledger.cli", "serve", "intake", "--port", str(port)],
+        [sys.executable, "-m", "procledger", "serve", "intake", "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -335,7 +335,7 @@ def test_serve_intake_answers_over_http(topics: TopicSet) -> None:
 def test_serve_intake_needs_tokens(topics: TopicSet) -> None:
     env = {k: v for k, v in topics.env.items() if k != "INTAKE_TOKENS"}
     result = subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "serve", "intake"],
+        [sys.executable, "-m", "procledger", "serve", "intake"],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 2

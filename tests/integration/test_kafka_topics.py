@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from procledger.adapters.kafka_topics import ensure_topics
+from procledger.adapters.kafka.topics import ensure_topics
 from procledger.settings import KafkaSettings, Topics
 
 
@@ -20,7 +20,7 @@ def test_created_then_existing_and_a_different_count_is_named(
 ) -> None:
     kafka = replace(KafkaSettings(), bootstrap_servers=bootstrap)
     topics = _topics(unique, 2)
-    with caplog.at_level(logging.WARNING, logger="procledger.adapters.kafka_topics"):
+    with caplog.at_level(logging.WARNING, logger="procledger.adapters.kafka.topics"):
         first = ensure_topics(kafka, topics)
         # No warning for topics just made (their metadata can lag; that race is not forced here).
         assert set(first.values()) == {"created (2 partitions)"}

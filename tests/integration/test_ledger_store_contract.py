@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from procledger.adapters.memory_store import InMemoryLedgerStore
-from procledger.adapters.postgres_store import PostgresLedgerStore
+from procledger.adapters.memory import InMemoryLedgerStore
+from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.codec.avro import encode
-from procledger.consumer.batch import build_batch, decode_record, state_keys, trim
-from procledger.consumer.ports import KafkaRecord, LedgerStore, StalePosition
 from procledger.domain.chain import GENESIS
+from procledger.domain.events import OrderPlaced
+from procledger.ledger.apply import AppliedBatch, apply_batch
+from procledger.ledger.batch import Decoded, build_batch, decode_record, state_keys
+from procledger.ledger.ports import KafkaRecord, LedgerStore, StalePosition
 from procledger.scenario.story import story_events
 
 from .conftest import LedgerEnv
@@ -40,13 +42,8 @@ def _records(count: int, start: int = 0) -> list[KafkaRecord]:
     ]
 
 
-def _apply(store: LedgerStore, records: list[KafkaRecord]) -> None:
-    items = [decode_record(r) for r in records]
-    with store.transaction() as tx:
-        positions = tx.lock_positions({(TOPIC, 0)})
-        kept = trim(items, positions).items
-        state = tx.load_state(*state_keys(kept))
-        tx.write(build_batch(kept, state, positions, NOW))
+def _apply(store: LedgerStore, records: list[KafkaRecord]) -> AppliedBatch:
+    return apply_batch(store, [decode_record(r) for r in records], {(TOPIC, 0)}, NOW)
 
 
 def test_new_partitions_start_at_offset_zero_with_the_genesis_hash(store: LedgerStore) -> None:
@@ -71,7 +68,8 @@ def test_a_written_batch_moves_the_position_and_is_visible(store: LedgerStore) -
 def test_replayed_records_are_trimmed_and_change_nothing(store: LedgerStore) -> None:
     _apply(store, _records(30))
     before = store.positions()
-    _apply(store, _records(30))
+    again = _apply(store, _records(30))
+    assert again.write is None and not again.gaps
     assert store.positions() == before
 
 
@@ -89,3 +87,22 @@ def test_a_stale_position_rolls_the_whole_batch_back(store: LedgerStore) -> None
     with store.transaction() as tx:
         seen = tx.load_state(*state_keys(items)).seen_event_ids
     assert not seen, "nothing of the rolled-back batch may remain"
+
+
+def test_records_past_the_position_are_kept_out_and_reported_as_a_gap(store: LedgerStore) -> None:
+    _apply(store, _records(10))
+    ahead = _apply(store, _records(5, start=15))
+    assert ahead.gaps == {(TOPIC, 0): 10}
+    assert store.positions()[(TOPIC, 0)].next_offset == 10
+
+
+def test_an_amount_no_column_holds_is_refused_and_the_rest_is_written(store: LedgerStore) -> None:
+    records = _records(12)
+    first = decode_record(records[0])
+    assert isinstance(first, Decoded) and isinstance(first.decoded.event, OrderPlaced)
+    huge = replace(first.decoded.event, quantity=10**17)  # folds into > numeric(20,2)
+    records[0] = replace(records[0], value=encode(huge))
+    applied = _apply(store, records)
+    assert applied.write is not None
+    assert [r.reason_code for r in applied.write.rejections][:1] == ["INVALID_EVENT"]
+    assert store.positions()[(TOPIC, 0)].next_offset == 12

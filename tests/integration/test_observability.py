@@ -139,7 +139,7 @@ def start(ledger: LedgerEnv, logs: Path, name: str, args: list[str], **env: str)
     """A real service process, stopped by the fixture; its log is kept for failures."""
     log = (logs / f"{name}.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "procledger.cli", *args],
+        [sys.executable, "-m", "procledger", *args],
         env={**ledger.env, **env},
         stdout=log,
         stderr=subprocess.STDOUT,

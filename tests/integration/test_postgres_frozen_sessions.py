@@ -8,8 +8,9 @@ import time
 import psycopg
 import pytest
 
-from procledger.adapters.postgres_sessions import APPLICATION_NAME, SessionLimits
-from procledger.adapters.postgres_store import PostgresLedgerStore, StoreUnavailable
+from procledger.adapters.postgres.sessions import APPLICATION_NAME, SessionLimits
+from procledger.adapters.postgres.store import PostgresLedgerStore
+from procledger.ledger.ports import StoreUnavailable
 
 from .conftest import LedgerEnv
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from procledger.cli import main
 from procledger.codec.jsonform import event_to_json_dict
 from procledger.codec.textformats import MAX_LINE_LENGTH, event_to_jsonl
 from procledger.domain.events import Event, event_type
+from procledger.entrypoints.cli.main import main
 from procledger.scenario import story_events, synthetic_placed
 from tests.integration.publishing_support import TopicSet, unique_topics
 from tests.unit.event_samples import PLACED, PLACED_MINIMAL
@@ -59,7 +59,7 @@ def _cli(
 ) -> subprocess.CompletedProcess[str]:
     """The real command in a subprocess (exit code, stdout and stderr as a user sees them)."""
     result = subprocess.run(
-        [sys.executable, "-m", "procledger.cli", *args],
+        [sys.executable, "-m", "procledger", *args],
         env=topics.env,
         input=stdin.decode("utf-8", "surrogateescape") if stdin is not None else None,
         capture_output=True,

@@ -13,7 +13,7 @@ from .conftest import LedgerEnv
 
 def _rebuild(ledger: LedgerEnv, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "ledger", "rebuild", "--format", "json", *extra],
+        [sys.executable, "-m", "procledger", "ledger", "rebuild", "--format", "json", *extra],
         env=ledger.env, capture_output=True, text=True, check=False,
     )  # fmt: skip
 

@@ -13,11 +13,11 @@ from prometheus_client import CollectorRegistry
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 
-from procledger.adapters.kafka_publisher import KafkaOrderPublisher
-from procledger.adapters.postgres_status import PostgresStatusReader
-from procledger.publishing.auth import TokenSettings
-from procledger.publishing.intake import create_app
-from procledger.publishing.settings import IntakeSettings
+from procledger.adapters.kafka.publisher import KafkaOrderPublisher
+from procledger.adapters.postgres.status import PostgresStatusReader
+from procledger.entrypoints.http.auth import TokenSettings
+from procledger.entrypoints.http.intake import create_app
+from procledger.settings.publishing import IntakeSettings
 from tests.integration.conftest import LedgerEnv
 
 TOKEN = "schemathesis-intake-token"

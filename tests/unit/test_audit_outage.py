@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from procledger.audit.api import create_app
-from procledger.audit.settings import AuditSettings
+from procledger.entrypoints.http.audit import create_app
 from procledger.settings import Env
+from procledger.settings.audit import AuditSettings
 
 TOKEN = "audit-outage-test"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -56,7 +56,7 @@ def test_a_verification_that_cannot_run_is_an_error_not_a_discrepancy(
 def test_metrics_report_the_database_down_without_waiting(
     client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level("INFO", logger="procledger.audit.api")
+    caplog.set_level("INFO", logger="procledger.entrypoints.http.audit")
     with client:
         deadline = time.monotonic() + 30
         while "unreachable" not in caplog.text and time.monotonic() < deadline:

@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from procledger.audit.api import create_app
-from procledger.audit.api_app import run
-from procledger.audit.settings import AuditSettings
-from procledger.audit.web import ASSETS, _asset
-from procledger.publishing.auth import TokenSettings
+from procledger.entrypoints.audit_service import run
+from procledger.entrypoints.http.audit import create_app
+from procledger.entrypoints.http.audit_page import ASSETS, _asset
+from procledger.entrypoints.http.auth import TokenSettings
+from procledger.settings.audit import AuditSettings
 
 
 def _client() -> TestClient:

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from procledger.cli import build_parser
-from procledger.cli_support import LazyHandler
+from procledger.entrypoints.cli.main import build_parser
+from procledger.entrypoints.cli.support import LazyHandler
 from procledger_dev.cli import build_parser as build_dev_parser
 
 
@@ -42,4 +42,4 @@ def test_every_command_handler_resolves_to_a_callable(
 
 def test_a_misspelt_handler_string_is_found() -> None:
     with pytest.raises(AttributeError, match="no_such_function"):
-        LazyHandler("procledger.cli:no_such_function").resolve()
+        LazyHandler("procledger.entrypoints.cli.main:no_such_function").resolve()

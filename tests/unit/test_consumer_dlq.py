@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import CollectorRegistry
 
-from procledger.adapters.kafka_dlq import DLQ_ID_HEADER, dlq_headers
-from procledger.consumer.dlq import DlqOutbox, key_of
-from procledger.consumer.metrics import ConsumerMetrics
-from procledger.consumer.ports import KafkaRecord, RecordKey, RejectionEntry, TopicPartition
+from procledger.adapters.kafka.dlq import DLQ_ID_HEADER, dlq_headers
+from procledger.ledger.dlq import DlqOutbox, key_of
+from procledger.ledger.metrics import ConsumerMetrics
+from procledger.ledger.ports import KafkaRecord, RecordKey, RejectionEntry, TopicPartition
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

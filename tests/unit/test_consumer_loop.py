@@ -11,20 +11,21 @@ from dataclasses import replace
 import pytest
 from prometheus_client import CollectorRegistry
 
-from procledger.adapters.memory_store import InMemoryLedgerStore
+from procledger.adapters.memory import InMemoryLedgerStore
 from procledger.codec.avro import encode
-from procledger.consumer.batch import Decoded, Undecodable, decode_record, trim
-from procledger.consumer.metrics import ConsumerMetrics
-from procledger.consumer.ports import (
+from procledger.domain.chain import GENESIS
+from procledger.domain.events import OrderPlaced
+from procledger.ledger.batch import Decoded, Undecodable, decode_record, trim
+from procledger.ledger.loop import LedgerConsumer, RetryPolicy
+from procledger.ledger.metrics import ConsumerMetrics
+from procledger.ledger.ports import (
     KafkaRecord,
     LedgerTransaction,
     Position,
     RejectionEntry,
+    StoreUnavailable,
     TopicPartition,
 )
-from procledger.consumer.service import LedgerConsumer, RetryPolicy
-from procledger.domain.chain import GENESIS
-from procledger.domain.events import OrderPlaced
 from procledger.scenario.story import story_events
 from tests.unit.event_samples import CANCELLED
 
@@ -72,10 +73,6 @@ class FakeSource:
         pass
 
 
-class Flaky(Exception):
-    """Stands for a dropped database connection."""
-
-
 class FlakyStore:
     """Fails the first `failures` transactions, then behaves."""
 
@@ -87,7 +84,7 @@ class FlakyStore:
     def _tx(self) -> Iterator[LedgerTransaction]:
         if self.failures:
             self.failures -= 1
-            raise Flaky("connection lost")
+            raise StoreUnavailable("connection lost")
         with self.inner.transaction() as tx:
             yield tx
 
@@ -120,7 +117,7 @@ def _records() -> list[KafkaRecord]:
 def _consumer(source: FakeSource, store: object, forwarder: Forwarded) -> LedgerConsumer:
     return LedgerConsumer(
         source, store, forwarder, ConsumerMetrics(CollectorRegistry()),  # type: ignore[arg-type]
-        unavailable=(Flaky,), conflicts=(), retry=RetryPolicy(base_s=0.001, cap_s=0.002),
+        retry=RetryPolicy(base_s=0.001, cap_s=0.002),
     )  # fmt: skip
 
 
@@ -202,7 +199,7 @@ def test_a_repeated_event_id_is_a_redelivery_or_a_conflict_by_content(poll_size:
     store, forwarded, registry = InMemoryLedgerStore(), Forwarded(), CollectorRegistry()
     consumer = LedgerConsumer(
         FakeSource(records, size=poll_size), store, forwarded,
-        ConsumerMetrics(registry, ["OrderPlaced"]), unavailable=(), conflicts=(),
+        ConsumerMetrics(registry, ["OrderPlaced"]),
     )  # fmt: skip
     while consumer.step():
         pass
@@ -246,7 +243,7 @@ def test_resuming_is_logged_before_anything_of_the_partition_is_applied(
         pass
     resume_at = store.positions()[(TOPIC, 0)].next_offset
     assert resume_at > 0
-    caplog.set_level("INFO", logger="procledger.consumer.service")
+    caplog.set_level("INFO", logger="procledger.ledger.loop")
     caplog.clear()  # only the second consumer's lines (an earlier test may leave INFO on)
     source = AssignedDuringPoll(records)
     second = _consumer(source, store, Forwarded())
@@ -263,11 +260,11 @@ def test_resuming_is_logged_before_anything_of_the_partition_is_applied(
 def test_progress_is_logged_while_work_flows_and_not_while_idle(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from procledger.consumer.progress import ProgressLog  # noqa: PLC0415
+    from procledger.ledger.progress import ProgressLog  # noqa: PLC0415
 
     now = [0.0]
     progress = ProgressLog(30.0, clock=lambda: now[0])
-    caplog.set_level("INFO", logger="procledger.consumer.progress")
+    caplog.set_level("INFO", logger="procledger.ledger.progress")
     progress.batch(500, 2)
     now[0] = 31.0
     progress.lag(1234)

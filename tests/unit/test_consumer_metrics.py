@@ -12,15 +12,12 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from procledger.consumer.business_metrics import (
-    BusinessSnapshot,
-    LedgerBusinessCollector,
-    snapshot_from_rows,
-)
-from procledger.consumer.metrics import ConsumerMetrics
-from procledger.consumer.ports import KafkaRecord, Position, TopicPartition
-from procledger.consumer.service import LedgerConsumer
+from procledger.adapters.postgres.business import snapshot_from_rows
 from procledger.domain.events import EVENT_TYPES
+from procledger.ledger.business_metrics import BusinessSnapshot, LedgerBusinessCollector
+from procledger.ledger.loop import LedgerConsumer
+from procledger.ledger.metrics import ConsumerMetrics
+from procledger.ledger.ports import KafkaRecord, Position, TopicPartition
 from procledger.probes import Refresher
 
 # name -> (type, label names) as a scraper sees them (counters without the _total suffix).
@@ -169,7 +166,7 @@ def lag_consumer(
 
     consumer = LedgerConsumer(
         source, store, None, ConsumerMetrics(registry),
-        unavailable=(ConnectionError,), conflicts=(), head_timestamps=head_timestamps,
+        head_timestamps=head_timestamps,
     )  # fmt: skip
     return consumer, registry
 
@@ -234,7 +231,7 @@ def test_kafka_outage_is_exported_and_logged_once_each_way(
 ) -> None:
     source = SilentBroker({A: 3})
     consumer, registry = lag_consumer(source, FakeStore({A: 3}), {}, [])
-    caplog.set_level("INFO", logger="procledger.consumer.service")
+    caplog.set_level("INFO", logger="procledger.ledger.loop")
     consumer.step(threading.Event())
     assert sample(registry, "procledger_consumer_kafka_up") == 1
     source.down = True

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
-from procledger.adapters.memory_store import InMemoryLedgerStore
-from procledger.consumer.metrics import ConsumerMetrics
-from procledger.consumer.service import ConsumerTuning, LedgerConsumer, RetryPolicy
-from tests.unit.test_consumer_loop import FakeSource, Flaky, Forwarded, _records
+from procledger.adapters.memory import InMemoryLedgerStore
+from procledger.ledger.loop import ConsumerTuning, LedgerConsumer, RetryPolicy
+from procledger.ledger.metrics import ConsumerMetrics
+from tests.unit.test_consumer_loop import FakeSource, Forwarded, _records
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -18,7 +18,7 @@ def _run(source: FakeSource, prefetch: bool) -> InMemoryLedgerStore:
     store = InMemoryLedgerStore()
     consumer = LedgerConsumer(
         source, store, Forwarded(), ConsumerMetrics(CollectorRegistry()),
-        unavailable=(Flaky,), conflicts=(), retry=RetryPolicy(base_s=0.001, cap_s=0.002),
+        retry=RetryPolicy(base_s=0.001, cap_s=0.002),
         tuning=ConsumerTuning(prefetch=prefetch), clock=lambda: NOW,
     )  # fmt: skip
     try:

@@ -10,7 +10,7 @@ import sys
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "procledger.cli", *args],
+        [sys.executable, "-m", "procledger", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

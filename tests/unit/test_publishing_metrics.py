@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from procledger.publishing.http_metrics import HttpMetrics, install_http_metrics
+from procledger.entrypoints.http.metrics import HttpMetrics, install_http_metrics
 from procledger.publishing.metrics import REASONS, PublishMetrics, reason_label
 
 

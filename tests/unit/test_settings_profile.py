@@ -8,7 +8,6 @@ from importlib.metadata import version
 
 import pytest
 
-from procledger.audit.settings import AuditSettings
 from procledger.settings import (
     DEFAULT_ADMIN_DATABASE_URL,
     DEFAULT_DATABASE_URL,
@@ -16,6 +15,7 @@ from procledger.settings import (
     Env,
     SettingsError,
 )
+from procledger.settings.audit import AuditSettings
 
 URL = "postgresql://procledger_app:s3cret@db.internal:5432/procledger"
 ADMIN = "postgresql://owner:0ther@db.internal:5432/procledger"
@@ -57,7 +57,7 @@ def test_the_local_profile_uses_the_development_defaults_and_explicit_values_win
 def test_a_service_started_outside_the_profile_exits_2_naming_the_variables() -> None:
     env = {"PATH": "/usr/bin:/bin"}  # no PROCLEDGER_PROFILE, no URLs
     result = subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "db", "migrate"],
+        [sys.executable, "-m", "procledger", "db", "migrate"],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
@@ -66,7 +66,7 @@ def test_a_service_started_outside_the_profile_exits_2_naming_the_variables() ->
 
 def test_version_prints_the_installed_version() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "--version"],
+        [sys.executable, "-m", "procledger", "--version"],
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert result.stdout.strip() == f"procledger {version('procledger')}"

@@ -16,7 +16,7 @@ from procledger.domain.values import MARKER, immutable
 
 # Where the consumer's per-event values live: each dataclass there is frozen or immutable.
 PACKAGES = ("procledger.domain", "procledger.codec")
-MODULES = ("procledger.consumer.ports", "procledger.consumer.batch")
+MODULES = ("procledger.ledger.ports", "procledger.ledger.batch")
 # The classes built once per event or more: they must be immutable (slotted, cheap to build).
 HOT_PATH = {
     "OrderPlaced", "OrderAmended", "OrderCancelled", "DeliveryRecorded", "PaymentRecorded",

@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 
-from procledger.adapters.kafka_publisher import KafkaOrderPublisher
+from procledger.adapters.kafka.publisher import KafkaOrderPublisher
 from procledger.domain.events import Event
 from procledger.scenario.synthetic import synthetic_events
 from procledger.settings import Env, KafkaSettings, Topics

@@ -18,17 +18,17 @@ from typing import Any
 import psycopg
 from prometheus_client import CollectorRegistry
 
-from procledger.adapters.kafka_source import KafkaEventSource
-from procledger.adapters.postgres_store import PostgresLedgerStore, StoreConflict, StoreUnavailable
-from procledger.consumer.metrics import ConsumerMetrics
-from procledger.consumer.ports import (
+from procledger.adapters.kafka.source import KafkaEventSource
+from procledger.adapters.postgres.store import PostgresLedgerStore
+from procledger.domain.state import LedgerState
+from procledger.ledger.loop import ConsumerTuning, LedgerConsumer
+from procledger.ledger.metrics import ConsumerMetrics
+from procledger.ledger.ports import (
     BatchWrite,
     LedgerTransaction,
     Position,
     TopicPartition,
 )
-from procledger.consumer.service import ConsumerTuning, LedgerConsumer
-from procledger.domain.state import LedgerState
 from procledger.settings import DatabaseSettings, KafkaSettings, Topics
 
 
@@ -114,7 +114,7 @@ def consume(
         started = time.perf_counter()
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "procledger.cli", "consume"],
+                [sys.executable, "-m", "procledger", "consume"],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -224,7 +224,6 @@ def latency(
     )
     consumer = LedgerConsumer(
         source, store, None, ConsumerMetrics(CollectorRegistry()),
-        unavailable=(StoreUnavailable,), conflicts=(StoreConflict,),
         tuning=ConsumerTuning(prefetch=True),  # as `procledger consume` runs it
     )  # fmt: skip
     stop = threading.Event()
@@ -262,7 +261,7 @@ def rebuild(database: DatabaseSettings, expected_events: int) -> float:
     env = {**os.environ, "DATABASE_URL": database.url}
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "procledger.cli", "ledger", "rebuild", "--format", "json"],
+        [sys.executable, "-m", "procledger", "ledger", "rebuild", "--format", "json"],
         env=env, capture_output=True, text=True, check=False, timeout=1800,
     )  # fmt: skip
     elapsed = time.perf_counter() - started

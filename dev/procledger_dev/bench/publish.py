@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from kafka.admin import KafkaAdminClient
 
-from procledger.adapters.kafka_publisher import KafkaOrderPublisher
-from procledger.adapters.kafka_topics import ensure_topics
+from procledger.adapters.kafka.publisher import KafkaOrderPublisher
+from procledger.adapters.kafka.topics import ensure_topics
 from procledger.codec.avro import encode
 from procledger.scenario import synthetic_placed
 from procledger.settings import Env, KafkaSettings, SettingsError, Topics

@@ -15,7 +15,7 @@ import psycopg
 from fastavro import schemaless_reader
 from kafka import KafkaConsumer, TopicPartition
 
-from procledger.adapters.postgres_store import JOURNAL_COLUMNS, JOURNAL_TYPES
+from procledger.adapters.postgres.store import JOURNAL_COLUMNS, JOURNAL_TYPES
 from procledger.codec.avro import decode
 from procledger.codec.jsonform import event_to_json_dict
 from procledger.codec.schemas import HEADER_LENGTH, default_registry

@@ -25,9 +25,9 @@ from typing import Any
 import psycopg
 from kafka.admin import KafkaAdminClient
 
-from procledger.adapters.kafka_publisher import KafkaOrderPublisher
-from procledger.adapters.kafka_topics import ensure_topics
-from procledger.adapters.postgres_migrations import migrate
+from procledger.adapters.kafka.publisher import KafkaOrderPublisher
+from procledger.adapters.kafka.topics import ensure_topics
+from procledger.adapters.postgres.migrations import migrate
 from procledger.scenario.synthetic import synthetic_events
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, SettingsError, Topics
 from procledger_dev.bench import peer, product, raw

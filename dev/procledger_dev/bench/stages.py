@@ -27,17 +27,17 @@ from typing import Any
 
 import psycopg
 
-from procledger.adapters.postgres_migrations import migrate
-from procledger.adapters.postgres_store import PostgresLedgerStore
-from procledger.cli_support import collect_less_often
+from procledger.adapters.postgres.migrations import migrate
+from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.codec.avro import decode, encode
 from procledger.codec.jsonform import event_to_json_dict
-from procledger.consumer.batch import build_batch, decode_record, state_keys, trim
-from procledger.consumer.ports import KafkaRecord, iter_partitions
-from procledger.consumer.service import ConsumerTuning
 from procledger.domain.events import event_key, event_type
 from procledger.domain.ledger import fold
 from procledger.domain.validation import validate
+from procledger.entrypoints.cli.support import collect_less_often
+from procledger.ledger.batch import build_batch, decode_record, state_keys, trim
+from procledger.ledger.loop import ConsumerTuning
+from procledger.ledger.ports import KafkaRecord, iter_partitions
 from procledger.scenario.synthetic import synthetic_events
 from procledger.settings import DatabaseSettings, Env
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Substrings of the consumer's own log lines (procledger.adapters.kafka_source, consumer.service).
+# Substrings of the consumer's own log lines (procledger.adapters.kafka.source, consumer.service).
 ASSIGNED = "assigned [("
 FENCED = "batch rolled back"
 DB_RETRY = "database unavailable"
@@ -74,7 +74,7 @@ class ConsumerFleet:
         log = self.log_dir / f"{name}.log"
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "procledger.cli", "consume"],
+                [sys.executable, "-m", "procledger", "consume"],
                 env={**self.env, **(extra_env or {})},
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from procledger.adapters.kafka_publisher import KafkaOrderPublisher
+from procledger.adapters.kafka.publisher import KafkaOrderPublisher
 from procledger.domain.events import Event
 from procledger.settings import KafkaSettings, Topics
 

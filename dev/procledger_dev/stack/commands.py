@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from procledger.cli_support import lazy
+from procledger.entrypoints.cli.support import lazy
 
 COMPONENTS = ("postgres", "kafka", "exporters", "prometheus")
 

@@ -1,4 +1,1 @@
-"""Adapters: Kafka and PostgreSQL code around the pure core, named after technology and role."""
-
-# Every Kafka producer of the product needs kafka-python's idempotent-producer fix.
-from procledger.adapters import kafka_compat as _kafka_compat  # noqa: F401
+"""Adapters to the outside world by technology: kafka/, postgres/, and an in-memory store."""

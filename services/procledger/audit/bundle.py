@@ -12,7 +12,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from procledger.audit.db import JOURNAL_SELECT, Connection, JournalRow, journal_row, money, ts
+from procledger.adapters.postgres.audit_reader import (
+    JOURNAL_SELECT,
+    Connection,
+    JournalRow,
+    journal_row,
+    money,
+    ts,
+)
 from procledger.audit.filters import Clocks, FilterError
 from procledger.audit.signing import SIGNATURE_FILE, Signer
 from procledger.audit.timetravel import clock_where

@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, get_args
 
+from procledger.adapters.postgres.audit_reader import Connection
 from procledger.audit import charts, history, queries
-from procledger.audit.db import Connection
 from procledger.audit.filters import Clocks, OrderFilter
+from procledger.domain.reference import HEADLINE_CALIBER
 
 HEADLINE_USD = Decimal(1_000_000_000)
-HEADLINE_CALIBER = 155
 ChartName = Literal["cumulative-155mm", "stockpile", "buyers", "rejections"]
 CHARTS: tuple[str, ...] = get_args(ChartName)
 

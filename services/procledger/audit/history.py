@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from procledger.audit.db import Connection, JournalRow, JSONValue, money, ts
+from procledger.adapters.postgres.audit_reader import Connection, JournalRow, JSONValue, money, ts
 from procledger.audit.filters import Clocks
 from procledger.audit.queries import Page, Row, live_order, order_row
 from procledger.audit.timetravel import clock_where, event_of, fold_rows, journal_rows

@@ -5,8 +5,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from procledger.audit.verify import VerifyReport
+from procledger.entrypoints.http.metrics import HttpMetrics
 from procledger.probes import Refresher
-from procledger.publishing.http_metrics import HttpMetrics
 
 
 class AuditMetrics:

@@ -9,8 +9,8 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from procledger.adapters.postgres_store import order_from_row
-from procledger.audit.db import Connection, JSONValue, fixed, money, ts
+from procledger.adapters.postgres.audit_reader import Connection, JSONValue, fixed, money, ts
+from procledger.adapters.postgres.store import order_from_row
 from procledger.audit.filters import Clocks, OrderFilter
 from procledger.audit.timetravel import state_and_fx_at, state_at
 from procledger.domain.projections import DIMENSIONS

@@ -6,7 +6,12 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from procledger.audit.db import JOURNAL_SELECT, Connection, JournalRow, journal_row
+from procledger.adapters.postgres.audit_reader import (
+    JOURNAL_SELECT,
+    Connection,
+    JournalRow,
+    journal_row,
+)
 from procledger.audit.filters import Clocks
 from procledger.codec.textformats import event_from_json_dict
 from procledger.domain.events import Event

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from procledger.adapters.postgres_journal import live_projections, replay_journal
-from procledger.audit.db import JOURNAL_SELECT, Connection, journal_row
+from procledger.adapters.postgres.audit_reader import JOURNAL_SELECT, Connection, journal_row
+from procledger.adapters.postgres.journal import live_projections, replay_journal
 from procledger.domain.chain import GENESIS, entry_hash
 from procledger.domain.replay import differences
 

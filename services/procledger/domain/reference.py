@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# The story's headline calibre (155mm artillery shells): charts and metrics single it out.
+HEADLINE_CALIBER = 155
+
 # ISO 3166-1 alpha-3: all 249 officially assigned codes (user-assigned codes such as XKX for
 # Kosovo and reserved codes are not in the standard's list, so they are not accepted here).
 _COUNTRIES = """

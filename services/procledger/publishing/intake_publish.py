@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-from procledger.adapters.kafka_probe import BrokerStatus
-from procledger.adapters.kafka_publisher import Published, PublishError
+from procledger.adapters.kafka.probe import BrokerStatus
+from procledger.adapters.kafka.publisher import Published, PublishError
 from procledger.domain.events import Event, event_type
 from procledger.settings import Topics
 

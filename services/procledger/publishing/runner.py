@@ -15,15 +15,9 @@ from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, start_http_server
 from tqdm import tqdm
 
-from procledger.adapters.kafka_publisher import KafkaOrderPublisher, PublishError, PublishReport
+from procledger.adapters.kafka.publisher import KafkaOrderPublisher, PublishError, PublishReport
 from procledger.domain.events import Event, event_type
 from procledger.publishing.metrics import PublishMetrics
-
-# Exit codes shared by the producer commands (documented in their --help).
-EXIT_OK = 0
-EXIT_BROKER = 1
-EXIT_USAGE = 2
-EXIT_INVALID = 3
 
 
 class BrokerFailure(Exception):

@@ -1,0 +1,99 @@
+"""KafkaHeadReader: records at given offsets, for lag in seconds and dead-letter copies."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from procledger.ledger import ports
+from procledger.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+class KafkaHeadReader:
+    """A group-less reader, separate from the group member so its fetch position is untouched.
+
+    The consumer asks it only for lagging partitions, at most once per lag interval, so it
+    costs nothing while the ledger keeps up.
+    """
+
+    def __init__(self, kafka: KafkaSettings, timeout_s: float = 1.0) -> None:
+        self._timeout_s = timeout_s
+        self._consumer = KafkaConsumer(
+            group_id=None,
+            client_id="procledger-consumer-lag",
+            enable_auto_commit=False,
+            # One small fetch per partition is enough: only the first record is looked at.
+            max_partition_fetch_bytes=64 * 1024,
+            fetch_max_wait_ms=50,
+            **kafka.client_config(),
+        )
+
+    def timestamps(
+        self, offsets: Mapping[ports.TopicPartition, int]
+    ) -> dict[ports.TopicPartition, float]:
+        """Unix seconds of the first record at or after each offset; missing if none arrived."""
+        wanted = {TopicPartition(*tp): offset for tp, offset in offsets.items()}
+        if not wanted:
+            return {}
+        self._consumer.assign(list(wanted))
+        for tp, offset in wanted.items():
+            self._consumer.seek(tp, offset)
+        found: dict[ports.TopicPartition, float] = {}
+        done: set[ports.TopicPartition] = set()
+        deadline = time.monotonic() + self._timeout_s
+        while len(done) < len(wanted) and (left := deadline - time.monotonic()) > 0:
+            batches: dict[Any, list[Any]] = self._consumer.poll(
+                timeout_ms=max(1, int(left * 1000)), max_records=len(wanted) * 50
+            )
+            for tp, records in batches.items():
+                key = (tp.topic, tp.partition)
+                if key in done or not records:
+                    continue
+                done.add(key)
+                first = min(records, key=lambda r: r.offset)
+                # -1 marks a record without a timestamp (old message format): no estimate.
+                if first.timestamp is not None and first.timestamp >= 0:
+                    found[key] = first.timestamp / 1000
+                self._consumer.pause(tp)
+        self._consumer.resume(*self._consumer.paused())
+        return found
+
+    def records(
+        self, offsets: Mapping[ports.TopicPartition, Collection[int]], timeout_s: float = 10.0
+    ) -> dict[ports.RecordKey, ports.KafkaRecord]:
+        """The records at exactly these offsets (to resend their dead-letter copies); an offset
+        not read within `timeout_s` (or deleted by retention) is missing from the answer."""
+        wanted = {TopicPartition(*tp): set(found) for tp, found in offsets.items() if found}
+        if not wanted:
+            return {}
+        self._consumer.assign(list(wanted))
+        for tp, want in wanted.items():
+            self._consumer.seek(tp, min(want))
+        found: dict[ports.RecordKey, ports.KafkaRecord] = {}
+        deadline = time.monotonic() + timeout_s
+        while wanted and (left := deadline - time.monotonic()) > 0:
+            batches: dict[Any, list[Any]] = self._consumer.poll(
+                timeout_ms=max(1, int(left * 1000)), max_records=5000
+            )
+            for tp, items in batches.items():
+                want = wanted.get(tp, set())
+                for r in items:
+                    if r.offset in want:
+                        found[(tp.topic, tp.partition, r.offset)] = ports.KafkaRecord(
+                            tp.topic, tp.partition, r.offset, r.timestamp, r.key, r.value,
+                            tuple(r.headers or ()),
+                        )  # fmt: skip
+                if items and items[-1].offset >= max(want, default=-1):
+                    wanted.pop(tp, None)
+                    self._consumer.pause(tp)
+        self._consumer.resume(*self._consumer.paused())
+        return found
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)

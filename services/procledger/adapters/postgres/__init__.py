@@ -1,0 +1,1 @@
+"""PostgreSQL adapters: the ledger store, sessions, migrations, rebuild and the audit reader."""

@@ -1,0 +1,64 @@
+"""The consumer's background probes: the ledger database answering, and the business snapshot."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from procledger.adapters.postgres.business import PostgresBusinessQueries
+from procledger.adapters.postgres.health import PostgresPing
+from procledger.ledger.business_metrics import BusinessSnapshot, LedgerBusinessCollector
+from procledger.ledger.metrics import ConsumerMetrics
+from procledger.probes import OutageLog, Refresher
+
+log = logging.getLogger("procledger.consume")
+
+# The store is asked every 2 s and counted down after 3 s without an answer; Prometheus
+# scrapes every 5 s, so a scrape sees an outage within one interval.
+STORE_INTERVAL_S = 2.0
+STORE_TIMEOUT_S = 3.0
+# The business figures: refreshed every 5 s (what one scrape costs at most), a read bounded
+# by its own 3 s statement timeout, and counted failed past 5 s.
+BUSINESS_INTERVAL_S = 5.0
+BUSINESS_TIMEOUT_S = 5.0
+
+
+@dataclass
+class ConsumerProbes:
+    """Started once per consumer process; stopped when it exits."""
+
+    store: Refresher[None]
+    business: Refresher[BusinessSnapshot]
+    ping: PostgresPing
+    queries: PostgresBusinessQueries
+
+    @classmethod
+    def start(
+        cls, database_url: str, metrics: ConsumerMetrics, registry: CollectorRegistry
+    ) -> ConsumerProbes:
+        ping = PostgresPing(database_url, "procledger-consumer-probe")
+        store = Refresher(
+            "store-probe", ping, interval_s=STORE_INTERVAL_S, timeout_s=STORE_TIMEOUT_S,
+            outage=OutageLog("PostgreSQL (the ledger database)", log),
+        )  # fmt: skip
+        queries = PostgresBusinessQueries(database_url)
+        business = Refresher(
+            "business-metrics", queries, interval_s=BUSINESS_INTERVAL_S,
+            timeout_s=BUSINESS_TIMEOUT_S,
+            outage=OutageLog("ledger projections for the business metrics", log),
+        )  # fmt: skip
+        metrics.watch(store)
+        registry.register(LedgerBusinessCollector(business))
+        probes = cls(store, business, ping, queries)
+        store.start()
+        business.start()
+        return probes
+
+    def stop(self) -> None:
+        # A connection still used by a call hung on a frozen server is left to the exit.
+        if self.store.stop():
+            self.ping.close()
+        if self.business.stop():
+            self.queries.close()

@@ -1,0 +1,100 @@
+"""The ledger's unit of work: one polled batch applied in one transaction, or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from procledger.domain.ledger import Applied, fold
+from procledger.domain.state import LedgerState
+from procledger.ledger.batch import Decoded, Item, Undecodable, build_batch, state_keys, trim
+from procledger.ledger.ports import BatchWrite, LedgerStore, TopicPartition
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedBatch:
+    """What one transaction wrote (None: every record was a replay), and the partitions whose
+    records start past the ledger's position (the caller seeks them back)."""
+
+    write: BatchWrite | None
+    gaps: dict[TopicPartition, int]
+
+
+def apply_batch(
+    store: LedgerStore, items: Sequence[Item], partitions: Collection[TopicPartition], now: datetime
+) -> AppliedBatch:
+    """Lock the positions, trim replays, load the state, fold, refuse what no column holds, write.
+
+    Everything happens inside one transaction: a failure anywhere leaves the ledger as it was,
+    and a position moved by another consumer (fencing) raises StalePosition from the write.
+    """
+    with store.transaction() as tx:
+        positions = tx.lock_positions(partitions)
+        trimmed = trim(items, positions)
+        if not trimmed.items:
+            return AppliedBatch(None, trimmed.gaps)
+        state = tx.load_state(*state_keys(trimmed.items))
+        batch = build_batch(trimmed.items, state, positions, now)
+        if not fits_ledger(batch):  # an amount no column can hold: reject it, never crash
+            batch = build_batch(refuse_unstorable(trimmed.items, state), state, positions, now)
+        tx.write(batch)
+    return AppliedBatch(batch, trimmed.gaps)
+
+
+# The ledger's numeric columns: postings are numeric(20,2), order figures numeric(30,2). A
+# record can pass every field rule (a long quantity, decimal(18,4) price and (18,8) rate) and
+# still fold into an amount no column holds; PostgreSQL then fails the whole batch, on every
+# retry and restart, and the partition stops. Such an event is rejected instead.
+POSTING_LIMIT = Decimal(10) ** 18
+ORDER_LIMIT = Decimal(10) ** 28
+ORDER_AMOUNTS = ("value", "value_usd", "delivered_value", "delivered_value_usd", "paid", "paid_usd")
+
+
+def _outcome_fits(outcome: Applied) -> bool:
+    for p in outcome.postings:
+        if abs(p.amount) >= POSTING_LIMIT or abs(p.amount_usd) >= POSTING_LIMIT:
+            return False
+    order = outcome.order
+    return order is None or all(abs(getattr(order, f)) < ORDER_LIMIT for f in ORDER_AMOUNTS)
+
+
+def fits_ledger(batch: BatchWrite) -> bool:
+    """True if every amount of the batch fits its column (checked on each batch: cheap)."""
+    for p in batch.postings:
+        if abs(p.amount) >= POSTING_LIMIT or abs(p.amount_usd) >= POSTING_LIMIT:
+            return False
+    return all(
+        abs(getattr(batch.state.orders[o], f)) < ORDER_LIMIT
+        for o in batch.touched_orders
+        for f in ORDER_AMOUNTS
+    )
+
+
+def refuse_unstorable(items: Sequence[Item], state: LedgerState) -> list[Item]:
+    """`items` with each event whose amounts the ledger cannot store made an INVALID_EVENT.
+
+    Only after fits_ledger() failed (rare). One event at a time, then fold again: refusing
+    it can change what the events after it do (an order never placed makes them unknown).
+    """
+    current = list(items)
+    while True:
+        decoded = [i for i in current if isinstance(i, Decoded)]
+        result = fold(state, [d.decoded.event for d in decoded])
+        bad = next(
+            (
+                d
+                for d, (_, outcome) in zip(decoded, result.outcomes, strict=True)
+                if isinstance(outcome, Applied) and not _outcome_fits(outcome)
+            ),
+            None,
+        )
+        if bad is None:
+            return current
+        refused = Undecodable(
+            bad.record, "INVALID_EVENT",
+            "amounts beyond the ledger's range (postings numeric(20,2), orders numeric(30,2))",
+            bad.decoded.event, bad.record_sha256,
+        )  # fmt: skip
+        current = [refused if i is bad else i for i in current]

@@ -1,0 +1,311 @@
+"""Turning a polled batch into one BatchWrite: decode once, trim replays, fold, chain."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from procledger.codec.avro import DecodedEvent, decode
+from procledger.codec.errors import CodecError
+from procledger.codec.jsonform import event_to_json_dict
+from procledger.domain.chain import canonical_payload, chain_instant, row_hash
+from procledger.domain.errors import EVENT_ID_CONFLICT, REDELIVERED, DuplicateEvent
+from procledger.domain.events import Event, StockpileTargetSet, event_type
+from procledger.domain.ledger import Applied, Outcome, Rejected, fold
+from procledger.domain.postings import Posting
+from procledger.domain.state import LedgerState
+from procledger.domain.validation import validate
+from procledger.domain.values import immutable
+from procledger.ledger.ports import (
+    BatchWrite,
+    JournalEntry,
+    KafkaRecord,
+    Position,
+    PositionUpdate,
+    RejectionEntry,
+    TopicPartition,
+)
+
+
+@immutable
+class Decoded:
+    """A record whose bytes became a field-valid event."""
+
+    record: KafkaRecord
+    decoded: DecodedEvent
+    payload: Mapping[str, object]
+    record_sha256: bytes
+
+
+@immutable
+class Undecodable:
+    """A record rejected before the fold (bad bytes, unknown schema, invalid field)."""
+
+    record: KafkaRecord
+    reason_code: str
+    error: str
+    event: Event | None
+    record_sha256: bytes
+
+
+Item = Decoded | Undecodable
+
+
+def kafka_time(record: KafkaRecord) -> datetime | None:
+    if record.timestamp_ms is None or record.timestamp_ms < 0:
+        return None
+    return datetime.fromtimestamp(record.timestamp_ms / 1000, tz=UTC)
+
+
+def decode_record(record: KafkaRecord) -> Item:
+    """Decode and validate one record; every failure names its reason code."""
+    digest = hashlib.sha256(record.value or b"").digest()
+    if not record.value:
+        return Undecodable(record, "UNDECODABLE", "record has no value", None, digest)
+    try:
+        decoded = decode(record.value)
+    except CodecError as err:
+        return Undecodable(record, err.code, str(err), None, digest)
+    problems = validate(decoded.event)
+    if problems:
+        error = "; ".join(f"{p.field}: {p.reason}" for p in problems)
+        return Undecodable(record, "INVALID_EVENT", error, decoded.event, digest)
+    return Decoded(record, decoded, event_to_json_dict(decoded.event), digest)
+
+
+def order_id_of(event: Event | None) -> str | None:
+    if event is None or isinstance(event, StockpileTargetSet):
+        return None
+    return event.order_id
+
+
+@dataclass(frozen=True, slots=True)
+class Trimmed:
+    """The items still to apply, and partitions whose records start past the ledger's position."""
+
+    items: list[Item]
+    gaps: dict[TopicPartition, int]
+
+
+def trim(items: Sequence[Item], positions: Mapping[TopicPartition, Position]) -> Trimmed:
+    """Drop records the ledger already holds (replays); report a partition that skips ahead."""
+    expected = {tp: pos.next_offset for tp, pos in positions.items()}
+    kept: list[Item] = []
+    gaps: dict[TopicPartition, int] = {}
+    for item in items:
+        rec = item.record
+        tp = (rec.topic, rec.partition)
+        if tp in gaps or rec.offset < expected[tp]:
+            continue
+        if rec.offset > expected[tp]:
+            # Never skip a record to make progress: the caller seeks back and polls again.
+            gaps[tp] = positions[tp].next_offset
+            continue
+        kept.append(item)
+        expected[tp] = rec.offset + 1
+    return Trimmed([i for i in kept if (i.record.topic, i.record.partition) not in gaps], gaps)
+
+
+def state_keys(items: Sequence[Item]) -> tuple[set[str], set[str], set[tuple[str, int]]]:
+    """The orders, event ids and stockpile keys a batch can touch."""
+    orders: set[str] = set()
+    events: set[str] = set()
+    targets: set[tuple[str, int]] = set()
+    for item in items:
+        if isinstance(item, Decoded):
+            event = item.decoded.event
+            events.add(event.event_id)
+            if isinstance(event, StockpileTargetSet):
+                targets.add((event.country, event.caliber_mm))
+            else:
+                orders.add(event.order_id)
+    return orders, events, targets
+
+
+def build_batch(
+    items: Sequence[Item],
+    state: LedgerState,
+    positions: Mapping[TopicPartition, Position],
+    recorded_at: datetime,
+) -> BatchWrite:
+    """Fold the decoded events and lay out every row the batch writes, chains included."""
+    decoded = [i for i in items if type(i) is Decoded]
+    result = fold(state, [d.decoded.event for d in decoded])
+    # fold() returns one outcome per event in input order: walk them in step with `items`.
+    outcomes = iter(result.outcomes)
+
+    chain = {tp: pos.chain_head for tp, pos in positions.items()}
+    counts: dict[TopicPartition, list[int]] = {}
+    journal: list[JournalEntry] = []
+    postings: list[Posting] = []
+    rejections: list[RejectionEntry] = []
+    touched_orders: set[str] = set()
+    touched_targets: set[tuple[str, int]] = set()
+    last_offset: dict[TopicPartition, int] = {}
+    # Every row of a batch shares recorded_at, and records published together share their
+    # Kafka millisecond: render each instant once per batch, not once per row.
+    recorded_text = chain_instant(recorded_at)
+    stamps: dict[int | None, tuple[datetime | None, str | None]] = {}
+
+    for item in items:
+        rec = item.record
+        tp = (rec.topic, rec.partition)
+        last_offset[tp] = rec.offset
+        tally = counts.get(tp) or counts.setdefault(tp, [0, 0])  # [journaled, rejected]
+        stamp = stamps.get(rec.timestamp_ms)
+        if stamp is None:
+            ts = kafka_time(rec)
+            stamp = stamps[rec.timestamp_ms] = (ts, chain_instant(ts))
+        ts, ts_text = stamp
+        if type(item) is Undecodable:
+            rejections.append(_rejection(item, recorded_at))
+            tally[1] += 1
+            continue
+        assert type(item) is Decoded  # for the type checker: Item is Decoded | Undecodable
+        outcome = next(outcomes)[1]
+        event = item.decoded.event
+        if type(outcome) is not Applied:
+            # A repeated id is refined by content: a re-delivery or a conflict.
+            rejections.append(
+                _refused(item, _refine(outcome, item, state, journal), ts, recorded_at)
+            )
+            tally[1] += 1
+            continue
+        kind = type(event).__name__  # event_type(), inlined on the hot path
+        target = event if isinstance(event, StockpileTargetSet) else None
+        order_id = None if target is not None else event.order_id  # type: ignore[union-attr]
+        payload_text = canonical_payload(item.payload)
+        prev = chain[tp]
+        meta = item.decoded
+        digest = row_hash(
+            prev,
+            event_id=event.event_id,
+            event_type=kind,
+            order_id=order_id,
+            payload_text=payload_text,
+            writer_fingerprint=meta.fingerprint,
+            schema_version=meta.schema_version,
+            occurred_text=chain_instant(event.occurred_at),
+            recorded_text=recorded_text,
+            topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            kafka_text=ts_text,
+            record_sha256=item.record_sha256,
+        )
+        journal.append(
+            JournalEntry(
+                event_id=event.event_id,
+                event_type=kind,
+                order_id=order_id,
+                payload=item.payload,
+                writer_fingerprint=meta.fingerprint,
+                schema_version=meta.schema_version,
+                occurred_at=event.occurred_at,
+                recorded_at=recorded_at,
+                topic=rec.topic,
+                partition=rec.partition,
+                offset=rec.offset,
+                kafka_timestamp=ts,
+                record_sha256=item.record_sha256,
+                prev_hash=prev,
+                hash=digest,
+                payload_text=payload_text,
+            )
+        )
+        chain[tp] = digest
+        postings.extend(outcome.postings)
+        tally[0] += 1
+        if target is not None:
+            touched_targets.add((target.country, target.caliber_mm))
+        elif order_id is not None:
+            touched_orders.add(order_id)
+
+    updates = [
+        PositionUpdate(
+            tp[0], tp[1], positions[tp].next_offset, Position(last + 1, chain[tp]), *counts[tp]
+        )
+        for tp, last in sorted(last_offset.items())
+    ]
+    return BatchWrite(
+        journal=journal,
+        postings=postings,
+        rejections=rejections,
+        state=result.state,
+        touched_orders=touched_orders,
+        touched_targets={k for k in touched_targets if k in result.state.targets},
+        positions=updates,
+    )
+
+
+def _refine(
+    outcome: Outcome, item: Decoded, state: LedgerState, journal: Sequence[JournalEntry]
+) -> Outcome:
+    """An id already applied: REDELIVERED if this record repeats that event, else a conflict.
+
+    "The same event" means the same event type and the same canonical payload (every field of
+    the current schema, decimals at the schema's scale, instants in UTC), whatever the Kafka
+    coordinates, timestamp, key, headers or writer schema version. The first copy is in the
+    journal (state.journaled_content) or earlier in this batch (rare: searched only here).
+    """
+    if not isinstance(outcome, Rejected) or outcome.code != DuplicateEvent.code:
+        return outcome
+    event = item.decoded.event
+    kind = type(event).__name__
+    event_id = event.event_id
+    first = state.journaled_content.get(event_id)
+    if first is None:
+        entry = next(j for j in reversed(journal) if j.event_id == event_id)
+        first = (entry.event_type, entry.payload_text or canonical_payload(entry.payload))
+    if first == (kind, canonical_payload(item.payload)):
+        return Rejected(
+            REDELIVERED,
+            f"event {event_id} is already in the journal with the same content: "
+            "a re-delivery, acknowledged and not applied again",
+        )
+    what = "type" if first[0] != kind else "payload"
+    return Rejected(
+        EVENT_ID_CONFLICT,
+        f"event {event_id} is already in the journal as a {first[0]} with a different {what}:"
+        " one event id must name one event",
+    )
+
+
+def _refused(
+    item: Decoded, outcome: Outcome, ts: datetime | None, recorded_at: datetime
+) -> RejectionEntry:
+    """The rejection row of a decoded event that broke a ledger rule."""
+    assert type(outcome) is Rejected
+    rec = item.record
+    event = item.decoded.event
+    return RejectionEntry(
+        rec.topic, rec.partition, rec.offset, ts, event.event_id, event_type(event),
+        order_id_of(event), outcome.code, outcome.message, item.payload, None,
+        item.record_sha256, recorded_at, rec.headers, rec.value,
+    )  # fmt: skip
+
+
+def storable(text: str | None) -> str | None:
+    """PostgreSQL text holds neither NUL nor unpaired surrogates: escape them visibly."""
+    if text is None:
+        return None
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _rejection(item: Undecodable, recorded_at: datetime) -> RejectionEntry:
+    rec = item.record
+    event = item.event
+    payload = event_to_json_dict(event) if event is not None else None
+    if payload is not None and "\\u0000" in json.dumps(payload):
+        # JSONB refuses NUL characters: keep the exact bytes instead of the decoded payload.
+        payload = None
+    return RejectionEntry(
+        rec.topic, rec.partition, rec.offset, kafka_time(rec),
+        storable(event.event_id) if event else None, event_type(event) if event else None,
+        storable(order_id_of(event)), item.reason_code, storable(item.error) or "", payload,
+        None if payload is not None else rec.value, item.record_sha256, recorded_at,
+        rec.headers, rec.value,
+    )  # fmt: skip
