@@ -22,7 +22,6 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -40,40 +39,9 @@ from procledger.ledger.loop import ConsumerTuning
 from procledger.ledger.ports import KafkaRecord, iter_partitions
 from procledger.scenario.synthetic import synthetic_events
 from procledger.settings import DatabaseSettings, Env
+from procledger_dev.bench.product import postmaster_pid, server_cpu_s
 
 PARTITIONS = 6
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _ticks(pid: int, children: bool) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # utime, stime; cutime and cstime hold the CPU of children the process has reaped.
-    return sum(int(f) for f in fields[11 : 15 if children else 13])
-
-
-def server_cpu_s(postmaster: int) -> float:
-    """CPU seconds of a local PostgreSQL server: the postmaster, every live child, and every
-    child that has exited (the postmaster reaps them, so their CPU is in its cutime)."""
-    total = _ticks(postmaster, children=True)
-    for task in Path("/proc").iterdir():
-        if not task.name.isdigit():
-            continue
-        try:
-            stat = (task / "stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
-                total += _ticks(int(task.name), children=False)
-        except (OSError, ValueError):
-            continue  # exited meanwhile: its CPU moved into the postmaster's cutime
-    return total / TICK
-
-
-def postmaster_pid(url: str) -> int:
-    """The server's postmaster: the parent of this connection's backend (a local server)."""
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    assert row is not None
-    stat = Path(f"/proc/{row[0]}/stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def records(events: int) -> list[KafkaRecord]:
