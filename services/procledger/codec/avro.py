@@ -11,7 +11,7 @@ from functools import cache
 from io import BytesIO
 from typing import Any
 
-from fastavro import schemaless_reader, schemaless_writer
+from fastavro import schemaless_writer
 
 from procledger.codec.errors import (
     EncodeError,
@@ -23,7 +23,7 @@ from procledger.codec.errors import (
 )
 from procledger.codec.framing import DEFAULT_FRAMINGS, Framing
 from procledger.codec.jsonform import canonical_json, event_to_json_dict
-from procledger.codec.lean import LeanPlan, lean_plan, read_lean
+from procledger.codec.lean import LeanPlan, check_canonical, lean_plan, read_body, read_lean
 from procledger.codec.schemas import (
     SchemaRegistry,
     SchemaVersion,
@@ -240,39 +240,17 @@ def _read_resolved(reader: _Reader, data: bytes, start: int) -> dict[str, Any]:
         # exponent is the trace of that rounding, so the body broke its schema.
         if value is not None and value.as_tuple().exponent != exponent:
             raise MalformedBody(f"{name}: decimal has more digits than its precision")
-    # fastavro reads an over-long varint (more than 10 bytes, or padded) without
-    # complaint and wraps it: 11 bytes can decode to 64. Writers emit exactly one
-    # encoding per value, so a body that does not re-encode to itself was forged or
-    # corrupted and its numbers cannot be trusted.
-    canonical = BytesIO()
-    try:
-        schemaless_writer(canonical, reader.writer, record)
-    except Exception as err:
-        raise MalformedBody(f"{reader.event_type} v{reader.version}: {err}") from err
-    if canonical.getbuffer() != memoryview(data)[start:]:
-        raise MalformedBody(
-            f"{reader.event_type} v{reader.version}: body is not canonical Avro "
-            "(an over-long or padded number)"
-        )
+    check_canonical(reader.writer, record, data, start, _label(reader))
     # Resolve into the current schema only once the bytes are sound.
     return record if reader.reader is None else _read(reader, data, start, reader.reader)
 
 
 def _read(reader: _Reader, data: bytes, start: int, resolve_to: Any) -> dict[str, Any]:
-    buf = BytesIO(data)
-    buf.seek(start)
-    try:
-        record: dict[str, Any] = schemaless_reader(  # type: ignore[assignment]
-            buf, reader.writer, resolve_to
-        )
-    except Exception as err:
-        # fastavro raises EOFError, UnicodeDecodeError, IndexError, ValueError, ...
-        raise MalformedBody(
-            f"{reader.event_type} v{reader.version}: {type(err).__name__}: {err}"
-        ) from err
-    if buf.tell() != len(data):
-        raise MalformedBody(f"{len(data) - buf.tell()} bytes after the record")
-    return record
+    return read_body(reader.writer, data, start, _label(reader), resolve_to)
+
+
+def _label(reader: _Reader) -> str:
+    return f"{reader.event_type} v{reader.version}"
 
 
 @cache

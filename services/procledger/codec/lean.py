@@ -69,24 +69,45 @@ def lean_plan(version: SchemaVersion) -> LeanPlan:
     )
 
 
-def read_lean(plan: LeanPlan, data: bytes, start: int) -> dict[str, Any]:
-    """The record's fields typed as the event holds them (enums still as symbols)."""
+def read_body(
+    schema: dict[str, Any], data: bytes, start: int, label: str, resolve_to: Any = None
+) -> dict[str, Any]:
+    """One Avro body read whole: fastavro's errors and trailing bytes become MalformedBody."""
     buf = BytesIO(data)
     buf.seek(start)
     try:
-        record: dict[str, Any] = schemaless_reader(buf, plan.plain, None)  # type: ignore[assignment]
+        record: dict[str, Any] = schemaless_reader(buf, schema, resolve_to)  # type: ignore[assignment]
     except Exception as err:
         # fastavro raises EOFError, UnicodeDecodeError, IndexError, ValueError, ...
-        raise MalformedBody(f"{plan.label}: {type(err).__name__}: {err}") from err
+        raise MalformedBody(f"{label}: {type(err).__name__}: {err}") from err
     if buf.tell() != len(data):
         raise MalformedBody(f"{len(data) - buf.tell()} bytes after the record")
+    return record
+
+
+def check_canonical(
+    schema: dict[str, Any], record: dict[str, Any], data: bytes, start: int, label: str
+) -> None:
+    """The record must re-encode to the body's exact bytes.
+
+    fastavro reads an over-long varint (more than 10 bytes, or padded) without complaint and
+    wraps it: 11 bytes can decode to 64. Writers emit exactly one encoding per value, so a
+    body that does not re-encode to itself was forged or corrupted and its numbers cannot
+    be trusted.
+    """
     canonical = BytesIO()
     try:
-        schemaless_writer(canonical, plan.plain, record)
+        schemaless_writer(canonical, schema, record)
     except Exception as err:
-        raise MalformedBody(f"{plan.label}: {err}") from err
+        raise MalformedBody(f"{label}: {err}") from err
     if canonical.getbuffer() != memoryview(data)[start:]:
-        raise _not_canonical(plan)
+        raise MalformedBody(f"{label}: body is not canonical Avro (an over-long or padded number)")
+
+
+def read_lean(plan: LeanPlan, data: bytes, start: int) -> dict[str, Any]:
+    """The record's fields typed as the event holds them (enums still as symbols)."""
+    record = read_body(plan.plain, data, start, plan.label)
+    check_canonical(plan.plain, record, data, start, plan.label)
     for name, limit, scale in plan.decimals:
         raw = record[name]
         if raw is None:
@@ -95,7 +116,7 @@ def read_lean(plan: LeanPlan, data: bytes, start: int) -> dict[str, Any]:
         if not -limit < unscaled < limit:
             raise MalformedBody(f"{name}: decimal has more digits than its precision")
         if raw != unscaled.to_bytes((abs(unscaled).bit_length() + 8) // 8, "big", signed=True):
-            raise _not_canonical(plan)
+            raise MalformedBody(f"{plan.label}: body is not canonical Avro (a padded decimal)")
         record[name] = Decimal(unscaled).scaleb(-scale, _EXACT)
     for name in plan.instants:
         micros = record[name]
@@ -105,9 +126,3 @@ def read_lean(plan: LeanPlan, data: bytes, start: int) -> dict[str, Any]:
             except OverflowError as err:
                 raise MalformedBody(f"{plan.label}: OverflowError: {err}") from err
     return record
-
-
-def _not_canonical(plan: LeanPlan) -> MalformedBody:
-    return MalformedBody(
-        f"{plan.label}: body is not canonical Avro (an over-long or padded number)"
-    )
