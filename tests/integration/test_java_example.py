@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import LedgerEnv
 from tests.integration.example_support import (
     EXAMPLES,
     decoded_lines,
@@ -22,6 +21,7 @@ from tests.integration.example_support import (
     publish_story,
     run_example,
 )
+from tests.plugins.ledger import LedgerEnv
 
 EXAMPLE = EXAMPLES / "java"
 
