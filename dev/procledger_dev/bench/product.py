@@ -30,6 +30,9 @@ from procledger.ledger.ports import (
     TopicPartition,
 )
 from procledger.settings import DatabaseSettings, KafkaSettings, Topics
+from procledger_dev.stack.config import StackConfig
+from procledger_dev.stack.kafka import node_pid_file
+from procledger_dev.stack.procs import read_pid
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,48 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _ticks(pid: int, children: bool) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime, stime; cutime and cstime hold the CPU of children the process has reaped.
+    return sum(int(f) for f in fields[11 : 15 if children else 13])
+
+
+def server_cpu_s(postmaster: int) -> float:
+    """CPU seconds of a local PostgreSQL server: the postmaster, every live child, and every
+    child that has exited (the postmaster reaps them, so their CPU is in its cutime)."""
+    total = _ticks(postmaster, children=True)
+    for task in Path("/proc").iterdir():
+        if not task.name.isdigit():
+            continue
+        try:
+            stat = (task / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                total += _ticks(int(task.name), children=False)
+        except (OSError, ValueError):
+            continue  # exited meanwhile: its CPU moved into the postmaster's cutime
+    return total / TICK
+
+
+def postmaster_pid(url: str) -> int:
+    """The server's postmaster: the parent of this connection's backend (a local server)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    assert row is not None
+    stat = Path(f"/proc/{row[0]}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def broker_cpu_s() -> float | None:
+    """CPU seconds of the local stack's brokers (STACK_* settings), None if none runs here."""
+    cfg = StackConfig.from_env()
+    pids = [read_pid(node_pid_file(cfg, n)) for n in range(1, cfg.kafka_brokers + 1)]
+    alive = [p for p in pids if p is not None]
+    return sum(cpu_seconds(p) for p in alive) if alive else None
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumeResult:
     """One end-to-end run: wall time from process start, and from the first commit."""
@@ -97,6 +142,8 @@ class ConsumeResult:
     cpu_s: tuple[float, ...]  # each consumer process's CPU time (user + system)
     journal_rows: int
     rejections: int
+    postgres_cpu_s: float  # the whole server's, over the same span
+    broker_cpu_s: float | None
 
     @property
     def rate(self) -> float:
@@ -110,7 +157,9 @@ def consume(
     offset is committed to the ledger, read each one's peak RSS, then stop them with SIGTERM."""
     env = bench.process_env(database, bench.topics, f"bench.{database.url.rsplit('/', 1)[1]}")
     logs = [(bench.log_dir / f"consume-{processes}-{i}.log").open("wb") for i in range(processes)]
+    postmaster = postmaster_pid(database.admin_url)
     with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        pg_before, broker_before = server_cpu_s(postmaster), broker_cpu_s()
         started = time.perf_counter()
         procs = [
             subprocess.Popen(
@@ -138,6 +187,9 @@ def consume(
             elapsed = now - started
             rss = tuple(peak_rss_mb(p.pid) for p in procs)
             cpu = tuple(cpu_seconds(p.pid) for p in procs)
+            pg_cpu = server_cpu_s(postmaster) - pg_before
+            broker_after = broker_cpu_s()
+            broker = None if broker_after is None else broker_after - (broker_before or 0.0)
         finally:
             for p in procs:
                 if p.poll() is None:
@@ -155,7 +207,9 @@ def consume(
         ).fetchone() or (0, 0)
     assert first is not None
     steady = (total - first[1]) / (elapsed - (first[0] - started)) if total > first[1] else 0.0
-    return ConsumeResult(processes, total, elapsed, steady, rss, cpu, int(journal), int(rejections))
+    return ConsumeResult(
+        processes, total, elapsed, steady, rss, cpu, int(journal), int(rejections), pg_cpu, broker
+    )
 
 
 class _TimedTransaction:

@@ -209,6 +209,9 @@ class _Run:
                  "peak_rss_mb": [round(m, 1) for m in r.peak_rss_mb],
                  "cpu_s": [round(c, 2) for c in r.cpu_s],
                  "cpu_us_per_event": round(sum(r.cpu_s) / r.events * 1e6, 1),
+                 "postgres_cpu_us_per_event": round(r.postgres_cpu_s / r.events * 1e6, 1),
+                 "broker_cpu_us_per_event": None if r.broker_cpu_s is None
+                 else round(r.broker_cpu_s / r.events * 1e6, 1),
                  "journal_rows": r.journal_rows, "rejections": r.rejections}
                 for r in v
             ]

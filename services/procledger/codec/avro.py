@@ -11,7 +11,7 @@ from functools import cache
 from io import BytesIO
 from typing import Any
 
-from fastavro import schemaless_reader, schemaless_writer
+from fastavro import schemaless_writer
 
 from procledger.codec.errors import (
     EncodeError,
@@ -23,12 +23,14 @@ from procledger.codec.errors import (
 )
 from procledger.codec.framing import DEFAULT_FRAMINGS, Framing
 from procledger.codec.jsonform import canonical_json, event_to_json_dict
+from procledger.codec.lean import LeanPlan, check_canonical, lean_plan, read_body, read_lean
 from procledger.codec.schemas import (
     SchemaRegistry,
     SchemaVersion,
     default_registry,
 )
 from procledger.domain.events import EVENT_TYPES, Event, Purpose
+from procledger.domain.values import immutable
 
 __all__ = [
     "AvroCodec",
@@ -47,7 +49,7 @@ LONG_MAX = 2**63 - 1
 ENUM_TYPES: dict[str, type[Enum]] = {"Purpose": Purpose}
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class DecodedEvent:
     """A decoded record: the event and which writer schema produced the bytes."""
 
@@ -81,6 +83,7 @@ class _Reader:
     version: int
     decimals: tuple[tuple[str, int], ...]
     enums: tuple[tuple[str, dict[str, Enum]], ...]
+    lean: LeanPlan | None  # the current schema's fast read; None for an older writer
 
 
 def _writer(version: SchemaVersion, cls: type[Event]) -> _Writer:
@@ -103,7 +106,7 @@ def _writer(version: SchemaVersion, cls: type[Event]) -> _Writer:
     return _Writer(version, names, dropped, longs, instants, decimals)
 
 
-def _reader(writer: SchemaVersion, current: SchemaVersion) -> _Reader:
+def _reader(writer: SchemaVersion, current: SchemaVersion, lean: bool) -> _Reader:
     enums: list[tuple[str, dict[str, Enum]]] = []
     for f in current.fields:
         if f.kind != "enum":
@@ -122,6 +125,7 @@ def _reader(writer: SchemaVersion, current: SchemaVersion) -> _Reader:
         version=writer.version,
         decimals=tuple((f.name, -f.scale) for f in current.fields if f.kind == "decimal"),
         enums=tuple(enums),
+        lean=lean_plan(current) if lean and writer is current else None,
     )
 
 
@@ -132,7 +136,11 @@ class AvroCodec:
         self,
         registry: SchemaRegistry,
         framings: tuple[Framing, ...] = DEFAULT_FRAMINGS,
+        *,
+        lean: bool = True,
     ) -> None:
+        """`lean=False` reads every record through fastavro's logical types: the reference
+        that codec.lean's fast read of the current schema is tested against."""
         self.registry = registry
         self._framings = framings
         self._writers: dict[tuple[type[Event], int | None], _Writer] = {}
@@ -142,7 +150,7 @@ class AvroCodec:
                 self._writers[(cls, version.version)] = _writer(version, cls)
             self._writers[(cls, None)] = self._writers[(cls, registry.current(event_type).version)]
         self._readers: dict[bytes, _Reader] = {
-            v.fingerprint: _reader(v, registry.current(v.event_type)) for v in registry
+            v.fingerprint: _reader(v, registry.current(v.event_type), lean) for v in registry
         }
 
     def encode(self, event: Event, *, version: int | None = None) -> bytes:
@@ -194,30 +202,10 @@ class AvroCodec:
         reader = self._readers.get(fingerprint)
         if reader is None:
             raise UnknownSchema(fingerprint.hex())
-        record = _read(reader, data, start, None)
-        for name, exponent in reader.decimals:
-            value = record.get(name)  # an older writer may lack a field the reader added
-            # fastavro rounds a decimal with more digits than the precision; a changed
-            # exponent is the trace of that rounding, so the body broke its schema.
-            if value is not None and value.as_tuple().exponent != exponent:
-                raise MalformedBody(f"{name}: decimal has more digits than its precision")
-        # fastavro reads an over-long varint (more than 10 bytes, or padded) without
-        # complaint and wraps it: 11 bytes can decode to 64. Writers emit exactly one
-        # encoding per value, so a body that does not re-encode to itself was forged or
-        # corrupted and its numbers cannot be trusted.
-        canonical = BytesIO()
-        try:
-            schemaless_writer(canonical, reader.writer, record)
-        except Exception as err:
-            raise MalformedBody(f"{reader.event_type} v{reader.version}: {err}") from err
-        if canonical.getbuffer() != memoryview(data)[start:]:
-            raise MalformedBody(
-                f"{reader.event_type} v{reader.version}: body is not canonical Avro "
-                "(an over-long or padded number)"
-            )
-        if reader.reader is not None:
-            # An older writer: resolve into the current schema only once the bytes are sound.
-            record = _read(reader, data, start, reader.reader)
+        if reader.lean is not None:
+            record = read_lean(reader.lean, data, start)
+        else:
+            record = _read_resolved(reader, data, start)
         for name, members in reader.enums:
             value = record[name]
             if value is not None:
@@ -242,21 +230,27 @@ class AvroCodec:
         raise NotSingleObject("not Avro single-object encoded (no C3 01 marker or too short)")
 
 
+def _read_resolved(reader: _Reader, data: bytes, start: int) -> dict[str, Any]:
+    """An older writer's record: checked canonical in its own schema, then resolved into the
+    current one (the full path, through fastavro's logical types; lean.py is the fast one)."""
+    record = _read(reader, data, start, None)
+    for name, exponent in reader.decimals:
+        value = record.get(name)  # an older writer may lack a field the reader added
+        # fastavro rounds a decimal with more digits than the precision; a changed
+        # exponent is the trace of that rounding, so the body broke its schema.
+        if value is not None and value.as_tuple().exponent != exponent:
+            raise MalformedBody(f"{name}: decimal has more digits than its precision")
+    check_canonical(reader.writer, record, data, start, _label(reader))
+    # Resolve into the current schema only once the bytes are sound.
+    return record if reader.reader is None else _read(reader, data, start, reader.reader)
+
+
 def _read(reader: _Reader, data: bytes, start: int, resolve_to: Any) -> dict[str, Any]:
-    buf = BytesIO(data)
-    buf.seek(start)
-    try:
-        record: dict[str, Any] = schemaless_reader(  # type: ignore[assignment]
-            buf, reader.writer, resolve_to
-        )
-    except Exception as err:
-        # fastavro raises EOFError, UnicodeDecodeError, IndexError, ValueError, ...
-        raise MalformedBody(
-            f"{reader.event_type} v{reader.version}: {type(err).__name__}: {err}"
-        ) from err
-    if buf.tell() != len(data):
-        raise MalformedBody(f"{len(data) - buf.tell()} bytes after the record")
-    return record
+    return read_body(reader.writer, data, start, _label(reader), resolve_to)
+
+
+def _label(reader: _Reader) -> str:
+    return f"{reader.event_type} v{reader.version}"
 
 
 @cache

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+
+from procledger.domain.values import immutable
 
 
 class Purpose(StrEnum):
@@ -17,7 +18,7 @@ class Purpose(StrEnum):
     OTHER = "OTHER"
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class OrderPlaced:
     """A contract or call-off: the order starts open with its full quantity committed."""
 
@@ -41,7 +42,7 @@ class OrderPlaced:
     expected_delivery: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class OrderAmended:
     """A renegotiation: a new total quantity, a new unit price, or both."""
 
@@ -53,7 +54,7 @@ class OrderAmended:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class OrderCancelled:
     """The undelivered remainder of an order is released and the order closed."""
 
@@ -63,7 +64,7 @@ class OrderCancelled:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class DeliveryRecorded:
     """A lot arrived at a depot or a destination such as Ukraine."""
 
@@ -75,7 +76,7 @@ class DeliveryRecorded:
     destination: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class PaymentRecorded:
     """Money paid to the supplier against an order, in the order's currency."""
 
@@ -88,7 +89,7 @@ class PaymentRecorded:
     usd_rate: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class StockpileTargetSet:
     """A minimum stock a member must hold of one calibre, set by an authority."""
 

@@ -27,6 +27,7 @@ from procledger.domain.state import (
     evolve,
     placed_order,
 )
+from procledger.domain.values import immutable
 
 __all__ = [
     "Applied",
@@ -45,7 +46,7 @@ __all__ = [
 _OPEN = OrderStatus.OPEN
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Applied:
     """The event is accepted: the order (or target) as it now stands, and its postings.
 
@@ -58,7 +59,7 @@ class Applied:
     postings: tuple[Posting, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Rejected:
     """The event breaks a rule: the rejection code and a message naming the numbers."""
 

@@ -30,9 +30,10 @@ Each event's postings balance: debits equal credits, in the order currency and i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Literal
+
+from procledger.domain.values import immutable
 
 BUDGET_ENCUMBERED: Final = "BUDGET_ENCUMBERED"
 OPEN_COMMITMENTS: Final = "OPEN_COMMITMENTS"
@@ -54,7 +55,7 @@ Side = Literal["D", "C"]
 ZERO = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Posting:
     """One leg of a balanced entry; amounts are non-negative cents, the side gives the sign."""
 
@@ -67,7 +68,7 @@ class Posting:
     amount_usd: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class EntryRef:
     """What every posting of one event shares: the event, its order and the order currency."""
 

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from procledger.domain.events import OrderPlaced, Purpose
 from procledger.domain.money import order_value
+from procledger.domain.values import immutable
 
 
 class OrderStatus(StrEnum):
@@ -20,7 +21,7 @@ class OrderStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Order:
     """One order as the ledger sees it; field names are the columns of ledger.orders.
 
@@ -56,7 +57,7 @@ class Order:
     payment_ids: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class StockpileTarget:
     """A country's minimum stock of one calibre; the latest business time wins."""
 

@@ -18,6 +18,7 @@ from procledger.domain.ledger import Applied, Outcome, Rejected, fold
 from procledger.domain.postings import Posting
 from procledger.domain.state import LedgerState
 from procledger.domain.validation import validate
+from procledger.domain.values import immutable
 from procledger.ledger.ports import (
     BatchWrite,
     JournalEntry,
@@ -29,7 +30,7 @@ from procledger.ledger.ports import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Decoded:
     """A record whose bytes became a field-valid event."""
 
@@ -39,7 +40,7 @@ class Decoded:
     record_sha256: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Undecodable:
     """A record rejected before the fold (bad bytes, unknown schema, invalid field)."""
 

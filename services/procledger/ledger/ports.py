@@ -11,13 +11,14 @@ from typing import Any, Protocol
 from procledger.domain.errors import REDELIVERED
 from procledger.domain.postings import Posting
 from procledger.domain.state import LedgerState
+from procledger.domain.values import immutable
 
 TopicPartition = tuple[str, int]
 # A record's coordinates: topic, partition, offset.
 RecordKey = tuple[str, int, int]
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class KafkaRecord:
     """One consumed record, with the coordinates the journal keeps as provenance."""
 
@@ -38,7 +39,7 @@ class Position:
     chain_head: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class JournalEntry:
     """One row of ledger.journal; JOURNAL_FIELD_COLUMNS names its columns."""
 
@@ -89,7 +90,7 @@ JOURNAL_FIELD_COLUMNS: Mapping[str, str] = {
 HASHED_FIELDS = tuple(f for f in JOURNAL_FIELD_COLUMNS if f not in {"prev_hash", "hash"})
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class RejectionEntry:
     topic: str
     partition: int

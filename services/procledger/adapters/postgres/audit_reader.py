@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -17,6 +16,7 @@ from psycopg import IsolationLevel
 from procledger.adapters.postgres.standby import is_recovery_conflict
 from procledger.domain.chain import instant_text
 from procledger.domain.money import cents_str
+from procledger.domain.values import immutable
 from procledger.ledger.loop import RetryPolicy
 from procledger.ledger.ports import JOURNAL_FIELD_COLUMNS, JournalEntry
 
@@ -85,7 +85,7 @@ def retrying(read: Callable[[], T], policy: RetryPolicy | None = None) -> T:
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@immutable(kw_only=True)
 class JournalRow(JournalEntry):
     """One row of audit.journal: a journal entry and its id (the commit order)."""
 

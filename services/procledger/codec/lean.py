@@ -1,0 +1,128 @@
+"""The lean read of the current schema: plain Avro values, proven canonical, then typed here.
+
+fastavro converts decimals and timestamps in its logical-type layer, on the way in and again
+on the canonical re-encode that proves the body has exactly one encoding; for the current
+schema (nearly every record) that layer was a third of the consumer's decoding CPU. Here
+the body is read against the same schema with the logical types left off, so the re-encode
+compares plain longs and bytes, and each value is converted once, straight into what the
+event holds. The checks stay those of the full path, field by field:
+
+- longs, lengths, union and enum indexes: the re-encode of the plain values must give the
+  body's bytes (an over-long or padded varint does not);
+- decimal bytes must be the ones fastavro writes for their value (big-endian two's
+  complement, as long as the magnitude needs plus a sign bit), and the value must fit the
+  field's precision (fastavro's read rounds a wider one, which the full path rejects);
+- timestamp-micros: the instant fastavro's read gives (the epoch plus that many
+  microseconds, in UTC), and beyond datetime's range a MalformedBody, as fastavro raises.
+
+tests/unit/test_codec_lean.py checks both paths give the same event or both refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Context, Decimal
+from io import BytesIO
+from typing import Any
+
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+
+from procledger.codec.errors import MalformedBody
+from procledger.codec.schemas import SchemaVersion
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Wide enough that scaleb() of any value within a schema's precision is exact.
+_EXACT = Context(prec=60)
+
+
+@dataclass(frozen=True, slots=True)
+class LeanPlan:
+    """The current schema without logical types, and how to type each field it held."""
+
+    plain: dict[str, Any]
+    label: str
+    decimals: tuple[tuple[str, int, int], ...]  # name, 10**precision, scale
+    instants: tuple[str, ...]
+
+
+def _plain_type(avro_type: Any) -> Any:
+    if isinstance(avro_type, list):
+        return [_plain_type(t) for t in avro_type]
+    if isinstance(avro_type, Mapping) and "logicalType" in avro_type:
+        return avro_type["type"]
+    return avro_type
+
+
+def lean_plan(version: SchemaVersion) -> LeanPlan:
+    schema = dict(version.schema)
+    schema["fields"] = [{**f, "type": _plain_type(f["type"])} for f in version.schema["fields"]]
+    plain: dict[str, Any] = parse_schema(schema, named_schemas={})  # type: ignore[assignment]
+    return LeanPlan(
+        plain=plain,
+        label=f"{version.event_type} v{version.version}",
+        decimals=tuple(
+            (f.name, 10**f.precision, f.scale) for f in version.fields if f.kind == "decimal"
+        ),
+        instants=tuple(f.name for f in version.fields if f.kind == "timestamp"),
+    )
+
+
+def read_body(
+    schema: dict[str, Any], data: bytes, start: int, label: str, resolve_to: Any = None
+) -> dict[str, Any]:
+    """One Avro body read whole: fastavro's errors and trailing bytes become MalformedBody."""
+    buf = BytesIO(data)
+    buf.seek(start)
+    try:
+        record: dict[str, Any] = schemaless_reader(buf, schema, resolve_to)  # type: ignore[assignment]
+    except Exception as err:
+        # fastavro raises EOFError, UnicodeDecodeError, IndexError, ValueError, ...
+        raise MalformedBody(f"{label}: {type(err).__name__}: {err}") from err
+    if buf.tell() != len(data):
+        raise MalformedBody(f"{len(data) - buf.tell()} bytes after the record")
+    return record
+
+
+def check_canonical(
+    schema: dict[str, Any], record: dict[str, Any], data: bytes, start: int, label: str
+) -> None:
+    """The record must re-encode to the body's exact bytes.
+
+    fastavro reads an over-long varint (more than 10 bytes, or padded) without complaint and
+    wraps it: 11 bytes can decode to 64. Writers emit exactly one encoding per value, so a
+    body that does not re-encode to itself was forged or corrupted and its numbers cannot
+    be trusted.
+    """
+    canonical = BytesIO()
+    try:
+        schemaless_writer(canonical, schema, record)
+    except Exception as err:
+        raise MalformedBody(f"{label}: {err}") from err
+    if canonical.getbuffer() != memoryview(data)[start:]:
+        raise MalformedBody(f"{label}: body is not canonical Avro (an over-long or padded number)")
+
+
+def read_lean(plan: LeanPlan, data: bytes, start: int) -> dict[str, Any]:
+    """The record's fields typed as the event holds them (enums still as symbols)."""
+    record = read_body(plan.plain, data, start, plan.label)
+    check_canonical(plan.plain, record, data, start, plan.label)
+    for name, limit, scale in plan.decimals:
+        raw = record[name]
+        if raw is None:
+            continue
+        unscaled = int.from_bytes(raw, "big", signed=True)
+        if not -limit < unscaled < limit:
+            raise MalformedBody(f"{name}: decimal has more digits than its precision")
+        if raw != unscaled.to_bytes((abs(unscaled).bit_length() + 8) // 8, "big", signed=True):
+            raise MalformedBody(f"{plan.label}: body is not canonical Avro (a padded decimal)")
+        record[name] = Decimal(unscaled).scaleb(-scale, _EXACT)
+    for name in plan.instants:
+        micros = record[name]
+        if micros is not None:
+            try:
+                record[name] = EPOCH + timedelta(microseconds=micros)
+            except OverflowError as err:
+                raise MalformedBody(f"{plan.label}: OverflowError: {err}") from err
+    return record

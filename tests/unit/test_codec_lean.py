@@ -1,0 +1,113 @@
+"""The lean read of the current schema accepts and refuses exactly what the full read does."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from procledger.codec.avro import AvroCodec, encode
+from procledger.codec.errors import CodecError, MalformedBody
+from procledger.codec.schemas import default_registry
+from procledger.domain.events import Event
+from tests.unit.event_samples import PAID, PLACED
+from tests.unit.test_codec_properties import EVENTS
+
+LEAN = AvroCodec(default_registry())
+FULL = AvroCodec(default_registry(), lean=False)
+HEADER = 10
+
+
+def _outcome(codec: AvroCodec, data: bytes) -> Any:
+    """What a read gives: the event field by field with each value's type and exact text
+    (a Decimal's exponent, an instant's zone), or the class of the refusal."""
+    try:
+        decoded = codec.decode(data)
+    except CodecError as err:
+        return type(err).__name__
+    event = decoded.event
+    fields = tuple(
+        (f.name, type(getattr(event, f.name)).__name__, str(getattr(event, f.name)))
+        for f in dataclasses.fields(event)
+    )
+    return decoded.event_type, decoded.fingerprint, decoded.schema_version, fields
+
+
+def _same(data: bytes) -> Any:
+    lean = _outcome(LEAN, data)
+    assert lean == _outcome(FULL, data)
+    return lean
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(EVENTS)
+def test_both_reads_give_the_same_event(event: Event) -> None:
+    assert not isinstance(_same(encode(event)), str)
+
+
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
+@given(EVENTS, st.data())
+def test_both_reads_agree_on_any_damaged_body(event: Event, data: st.DataObject) -> None:
+    body = bytearray(encode(event))
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(HEADER, max(HEADER, len(body) - 1)))
+        kind = data.draw(st.sampled_from(["replace", "insert", "delete"]))
+        byte = data.draw(st.integers(0, 255))
+        if kind == "replace" and at < len(body):
+            body[at] = byte
+        elif kind == "insert":
+            body.insert(at, byte)
+        elif at < len(body):
+            del body[at]
+    _same(bytes(body))
+
+
+def _replace_decimal(data: bytes, old: bytes, new: bytes) -> bytes:
+    """Swap one decimal's bytes (with their length prefix) for others."""
+    length = bytes([len(old) * 2])  # zig-zag of a small positive length
+    assert data.count(length + old) == 1
+    return data.replace(length + old, bytes([len(new) * 2]) + new)
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        b"\x00\x00\x01\x86\xa0",  # 100000 with a redundant sign byte
+        b"\xff\x80",  # -128 as fastavro writes it: canonical, decodes
+        b"\x80",  # -128 in minimal two's complement, which fastavro never writes
+        b"",  # no bytes at all: zero would be 00
+        b"\x7f" + b"\xff" * 9,  # beyond decimal(18,2)
+    ],
+)
+def test_both_reads_agree_on_forged_decimal_bytes(forged: bytes) -> None:
+    data = encode(dataclasses.replace(PAID, amount=Decimal("1000.00")))
+    _same(_replace_decimal(data, b"\x01\x86\xa0", forged))
+
+
+def test_a_redundant_sign_byte_is_refused_as_not_canonical() -> None:
+    data = encode(dataclasses.replace(PAID, amount=Decimal("1000.00")))
+    forged = _replace_decimal(data, b"\x01\x86\xa0", b"\x00\x01\x86\xa0")
+    with pytest.raises(MalformedBody, match="not canonical"):
+        LEAN.decode(forged)
+
+
+def test_an_instant_beyond_datetimes_range_is_malformed_on_both_reads() -> None:
+    data = encode(PLACED)
+    micros = int((PLACED.occurred_at.timestamp()) * 1_000_000)
+    zigzag = _varint(micros << 1)
+    assert data.count(zigzag) >= 1
+    forged = data.replace(zigzag, _varint((2**62) << 1), 1)
+    assert _same(forged) == "MalformedBody"
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    out.append(value)
+    return bytes(out)
