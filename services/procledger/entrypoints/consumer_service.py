@@ -7,7 +7,6 @@ import faulthandler
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -32,12 +31,13 @@ from procledger.adapters.postgres.migrations import (
 )
 from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.domain.events import EVENT_TYPES
+from procledger.entrypoints.cli.exits import EXIT_USAGE, guarded
 from procledger.entrypoints.cli.support import collect_less_often
 from procledger.entrypoints.consumer_probes import ConsumerProbes
 from procledger.ledger.dlq import DlqOutbox
 from procledger.ledger.loop import ConsumerTuning, LedgerConsumer
 from procledger.ledger.metrics import ConsumerMetrics
-from procledger.settings import Env, SettingsError
+from procledger.settings import Env
 from procledger.settings.consumer import ConsumerSettings
 
 log = logging.getLogger("procledger.consume")
@@ -72,17 +72,11 @@ def _kill_before_dlq(after: int) -> Callable[[], None] | None:
     return hook
 
 
+@guarded("procledger consume", {LedgerSchemaMissing: EXIT_USAGE})
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = ConsumerSettings.from_env(Env())
-    except SettingsError as err:
-        print(f"procledger consume: {err}", file=sys.stderr)
-        return 2
+    settings = ConsumerSettings.from_env(Env())
     try:
         require_relations(settings.database.url, LEDGER_RELATIONS, "DATABASE_URL")
-    except LedgerSchemaMissing as err:
-        print(f"procledger consume: {err}", file=sys.stderr)
-        return 2
     except SchemaCheckUnavailable as err:
         # Not a reason to stop: the loop retries an unavailable database like any outage.
         log.warning("could not check the ledger's tables at start: %s", err)

@@ -17,7 +17,7 @@ from procledger.codec.textformats import UNKNOWN_TYPE, event_from_json_dict
 from procledger.domain.events import Event, event_type
 from procledger.entrypoints.http.auth import Role, require_role
 from procledger.entrypoints.http.intake_schema import Accepted, AcceptedEvent, Outcome, request_body
-from procledger.entrypoints.http.metrics import install_http_metrics
+from procledger.entrypoints.http.metrics import HttpMetrics, install_http_metrics
 from procledger.entrypoints.http.problems import Problem, install_problems, problem, summary
 from procledger.publishing.intake_publish import (
     RETRY_AFTER_S,
@@ -26,7 +26,7 @@ from procledger.publishing.intake_publish import (
     IntakePublishing,
     Unavailable,
 )
-from procledger.publishing.metrics import HttpMetrics, PublishMetrics, reason_label
+from procledger.publishing.metrics import PublishMetrics, reason_label
 from procledger.publishing.status import (
     StatusReader,
     StatusUnavailable,
