@@ -29,7 +29,7 @@ from procledger.domain.events import (
 from procledger.scenario.story import story_events
 from procledger_dev.stack.config import StackConfig
 from tests.integration.audit_support import AUDITOR_TOKEN, new_ledger
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -18,7 +18,7 @@ from procledger_dev.chaos.oracle import Expected, discrepancies, end_offsets, re
 from procledger_dev.chaos.report import RunSummary, ScenarioFigures, now_text, write_report
 from procledger_dev.chaos.stacks import ChaosStack
 from procledger_dev.stack.config import REPO_ROOT, StackConfig
-from tests.integration.conftest import LedgerEnv, make_ledger
+from tests.plugins.ledger import LedgerEnv, make_ledger
 
 FULL = os.environ.get("PROCLEDGER_CHAOS") == "full"
 MODE = "full" if FULL else "short"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 from .audit_page_support import api, browser, cells, page, sign_in, site, submit, wait_done
 

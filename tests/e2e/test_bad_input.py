@@ -29,7 +29,7 @@ from procledger.domain.events import (
     Purpose,
 )
 from procledger_dev.chaos.report import ScenarioFigures
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 from .conftest import scenario
 

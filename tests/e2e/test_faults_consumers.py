@@ -15,7 +15,7 @@ from procledger_dev.chaos.load import PublisherThread, slices
 from procledger_dev.chaos.oracle import Expected
 from procledger_dev.chaos.report import ScenarioFigures
 from procledger_dev.stack.procs import wait_until
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 from .conftest import FULL, oracle_discrepancies, published_records, scenario
 

@@ -20,7 +20,7 @@ from procledger_dev.chaos.oracle import Expected
 from procledger_dev.chaos.report import ScenarioFigures
 from procledger_dev.chaos.stacks import ChaosStack, SmallDisk
 from procledger_dev.stack.procs import wait_until
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 from .conftest import FULL, ledger_env, oracle_discrepancies, published_records, scenario
 

@@ -15,7 +15,7 @@ from procledger_dev.chaos.fleet import ConsumerFleet
 from procledger_dev.chaos.oracle import Expected, dlq_ids
 from procledger_dev.chaos.report import ScenarioFigures
 from procledger_dev.stack.procs import wait_until
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 from .conftest import FULL, oracle_discrepancies, published_records, scenario
 

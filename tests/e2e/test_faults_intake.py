@@ -29,7 +29,7 @@ from procledger_dev.chaos.report import ScenarioFigures
 from procledger_dev.chaos.stacks import ChaosStack
 from procledger_dev.stack import kafka as stack_kafka
 from procledger_dev.stack.procs import read_pid, wait_until
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 from .conftest import FULL, KAFKA_PORT, oracle_discrepancies, published_records, scenario
 

@@ -19,7 +19,7 @@ from procledger.scenario.synthetic import SyntheticOracle, synthetic_events
 from procledger_dev.chaos.fleet import ConsumerFleet
 from procledger_dev.chaos.oracle import Expected
 from procledger_dev.chaos.report import ScenarioFigures
-from tests.integration.conftest import LedgerEnv, snapshot
+from tests.plugins.ledger import LedgerEnv, snapshot
 
 from .conftest import FULL, oracle_discrepancies, published_records, scenario
 

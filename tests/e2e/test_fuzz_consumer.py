@@ -18,7 +18,7 @@ from procledger.codec.errors import EncodeError
 from procledger.domain.errors import REJECTION_CODES
 from procledger.domain.events import DeliveryRecorded, OrderPlaced, PaymentRecorded, Purpose
 from procledger_dev.chaos.report import ScenarioFigures
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 from .conftest import FULL, scenario
 from .test_fuzz_codec import _bytes

@@ -27,7 +27,7 @@ from procledger.settings.audit import AuditSettings
 from procledger.settings.publishing import IntakeSettings
 from procledger_dev.chaos.report import ScenarioFigures
 from procledger_dev.chaos.stacks import ChaosStack
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 from .conftest import SASL_PASSWORD, SASL_USERNAME, ledger_env, scenario
 

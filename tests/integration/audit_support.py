@@ -17,8 +17,7 @@ from unittest import mock
 from procledger.entrypoints.cli.main import main
 from procledger.scenario.story import story_events
 from procledger_dev.stack.config import StackConfig
-
-from .conftest import LedgerEnv, make_ledger
+from tests.plugins.ledger import LedgerEnv, make_ledger
 
 AUDITOR_TOKEN = "auditor-token-for-tests"
 INTAKE_TOKEN = "intake-token-for-tests"

@@ -17,7 +17,7 @@ from procledger.domain.chain import instant_text
 from procledger.domain.events import event_type
 from procledger.resources import avro_schemas_dir
 from procledger.scenario import story_events
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

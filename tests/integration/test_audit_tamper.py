@@ -8,9 +8,9 @@ import psycopg
 import pytest
 
 from procledger.scenario.story import story_events
+from tests.plugins.ledger import LedgerEnv
 
 from .audit_support import audit
-from .conftest import LedgerEnv
 
 EVENTS = 40
 

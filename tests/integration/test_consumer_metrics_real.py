@@ -12,7 +12,7 @@ from procledger.adapters.postgres.business import PostgresBusinessQueries
 from procledger.ledger.business_metrics import LedgerBusinessCollector
 from procledger.probes import Refresher
 from procledger.scenario import story_events
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 
 def test_head_reader_returns_the_timestamp_of_the_record_at_an_offset(ledger: LedgerEnv) -> None:

@@ -12,8 +12,7 @@ import pytest
 from procledger.adapters.kafka.dlq import DLQ_ID_HEADER
 from procledger.scenario.synthetic import synthetic_events
 from procledger_dev.chaos.oracle import dlq_ids, read_records
-
-from .conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 COORDS = "SELECT topic || '/' || kafka_partition || '/' || kafka_offset FROM ledger."
 # Re-deliveries (REDELIVERED) are acknowledged, never dead-lettered: the DLQ's share.

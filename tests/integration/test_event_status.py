@@ -25,7 +25,7 @@ from procledger.codec.textformats import event_to_jsonl
 from procledger.entrypoints.http.auth import TokenSettings
 from procledger.entrypoints.http.intake import create_app
 from procledger.settings.publishing import IntakeSettings
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 from tests.unit.event_samples import DELIVERED, PLACED
 
 INTAKE = {"Authorization": "Bearer status-intake"}

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import LedgerEnv
 from tests.integration.example_support import (
     EXAMPLES,
     assert_reads_what_publish_wrote,
     build_example,
     produce_and_fold,
 )
+from tests.plugins.ledger import LedgerEnv
 
 EXAMPLE = EXAMPLES / "java"
 

@@ -9,8 +9,7 @@ import pytest
 
 from procledger.scenario.story import story_events, story_oracle
 from procledger.scenario.synthetic import synthetic_events
-
-from .conftest import LedgerEnv, assert_offsets_accounted, snapshot
+from tests.plugins.ledger import LedgerEnv, assert_offsets_accounted, snapshot
 
 HEADLINE = Decimal("1000000000.00")
 

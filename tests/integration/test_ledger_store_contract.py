@@ -17,8 +17,7 @@ from procledger.ledger.apply import AppliedBatch, apply_batch
 from procledger.ledger.batch import Decoded, build_batch, decode_record, state_keys
 from procledger.ledger.ports import KafkaRecord, LedgerStore, StalePosition
 from procledger.scenario.story import story_events
-
-from .conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 TOPIC = "contract.orders"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

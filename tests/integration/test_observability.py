@@ -32,7 +32,7 @@ from procledger.scenario import story_events
 from procledger_dev.ops.grafana import as_promql
 from procledger_dev.stack import prometheus
 from procledger_dev.stack.config import StackConfig
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 from tests.unit.event_samples import TARGET
 
 ROOT = Path(__file__).resolve().parents[2]

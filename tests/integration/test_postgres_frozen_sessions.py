@@ -11,8 +11,7 @@ import pytest
 from procledger.adapters.postgres.sessions import APPLICATION_NAME, SessionLimits
 from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.ledger.ports import StoreUnavailable
-
-from .conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 PARTITION = ("frozen.orders", 0)
 

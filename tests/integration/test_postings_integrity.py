@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from procledger.scenario.story import story_events
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 ORPHAN = (
     "INSERT INTO ledger.postings (event_id, order_id, account, side, amount, currency, amount_usd)"

@@ -7,8 +7,7 @@ import subprocess
 import sys
 
 from procledger.scenario.story import story_events
-
-from .conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 
 def _rebuild(ledger: LedgerEnv, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ from procledger.adapters.postgres.status import PostgresStatusReader
 from procledger.entrypoints.http.auth import TokenSettings
 from procledger.entrypoints.http.intake import create_app
 from procledger.settings.publishing import IntakeSettings
-from tests.integration.conftest import LedgerEnv
+from tests.plugins.ledger import LedgerEnv
 
 TOKEN = "schemathesis-intake-token"
 OPERATIONS = (

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from procledger.entrypoints.cli.main import build_parser
@@ -23,15 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def _compose() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     return loaded
-
-
-def test_docker_compose_config_validates() -> None:
-    tool = shutil.which("docker-compose")
-    cmd = [tool, "config", "-q"] if tool else ["docker", "compose", "config", "-q"]
-    if not tool and shutil.which("docker") is None:
-        pytest.fail("neither docker-compose nor docker is installed (.ci/run installs it)")
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
 
 
 def test_compose_publishes_the_local_stack_ports() -> None:
@@ -169,11 +157,6 @@ def test_compose_runs_the_same_exporters_as_the_stack() -> None:
     # Kafka's tools read KAFKA_OPTS too: the health check's must not load the agent again.
     assert services["kafka"]["healthcheck"]["test"][1].startswith("KAFKA_OPTS= ")
     pg = services["postgres-exporter"]
-    debian = subprocess.run(
-        [exporters.PG_EXPORTER, "--version"], capture_output=True, text=True, check=False
-    )
-    tag = pg["image"].rsplit(":v", 1)[1]
-    assert f"version {tag} " in debian.stdout + debian.stderr, "same version as Debian's"
     assert (
         "./deploy/postgres/exporter-queries.yml:/etc/postgres-exporter/queries.yml:ro"
         in (pg["volumes"])

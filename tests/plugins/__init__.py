@@ -1,0 +1,1 @@
+"""Fixtures shared by every suite, loaded as pytest plugins from tests/conftest.py."""
