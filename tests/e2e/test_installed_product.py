@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from procledger_dev.stack.config import REPO_ROOT, StackConfig
-from tests.integration.conftest import ledger_variables
+from tests.plugins.ledger import ledger_variables
 
 # What the Dockerfile copies into its build stage: the same inputs make the same wheel.
 BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "services", "schemas")

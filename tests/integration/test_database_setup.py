@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from procledger_dev.stack.config import StackConfig
-from tests.integration.conftest import server_variables
+from tests.plugins.ledger import server_variables
 
 
 def _env(stack: StackConfig, database: str, **extra: str) -> dict[str, str]:
