@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Substrings of the consumer's own log lines (procledger.adapters.kafka.source, procledger.ledger.loop).
+# Substrings of the consumer's own log lines
+# (procledger.adapters.kafka.source, procledger.ledger.loop).
 ASSIGNED = "assigned [("
 FENCED = "batch rolled back"
 DB_RETRY = "database unavailable"
