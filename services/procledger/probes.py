@@ -16,19 +16,24 @@ T = TypeVar("T")
 
 class OutageLog:
     """Logs once when something becomes unreachable (with the error) and once when it is back
-    (with how long it was out): a log a person can follow, not a line per retry."""
+    (with how long it was out): a log a person can follow, not a line per retry. While it
+    stays out, a reminder every `remind_s` (with the latest error), so a log read hours later
+    still shows the outage going on."""
 
     def __init__(
         self,
         what: str,
         logger: logging.Logger,
         clock: Callable[[], float] = time.monotonic,
+        remind_s: float = 60.0,
     ) -> None:
         self.what = what
         self._log = logger
         self._clock = clock
+        self._remind_s = remind_s
         self._lock = threading.Lock()
         self._down_since: float | None = None
+        self._said_at = 0.0
 
     @property
     def down(self) -> bool:
@@ -36,10 +41,18 @@ class OutageLog:
 
     def failed(self, error: str) -> None:
         with self._lock:
-            if self._down_since is not None:
+            now = self._clock()
+            since = self._down_since
+            if since is not None and now - self._said_at < self._remind_s:
                 return
-            self._down_since = self._clock()
-        self._log.warning("%s unreachable: %s", self.what, error)
+            self._said_at = now
+            if since is None:
+                self._down_since = now
+        if since is None:
+            self._log.warning("%s unreachable: %s", self.what, error)
+        else:
+            self._log.warning("%s still unreachable after %.0fs: %s", self.what, now - since,
+                              error)  # fmt: skip
 
     def recovered(self) -> None:
         with self._lock:

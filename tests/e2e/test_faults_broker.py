@@ -66,6 +66,7 @@ def test_single_broker_restarts_mid_stream(
         ledger.wait_applied(n * i // (restarts + 2), timeout=600)
         # Alternate a clean shutdown with a SIGKILL; the publisher keeps sending throughout.
         chaos_stack.restart_broker(1, down_s=fleet.delay(1.0, 4.0), hard=i % 2 == 0)
+        assert fleet.vanished() == {}, f"the consumer ended during broker restart {i}"
     publisher.finish()
     found = oracle_discrepancies(ledger, Expected.from_synthetic(oracle))
     codes = fleet.stop_all()

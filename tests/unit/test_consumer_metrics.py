@@ -17,7 +17,7 @@ from procledger.domain.events import EVENT_TYPES
 from procledger.ledger.business_metrics import BusinessSnapshot, LedgerBusinessCollector
 from procledger.ledger.loop import LedgerConsumer
 from procledger.ledger.metrics import ConsumerMetrics
-from procledger.ledger.ports import KafkaRecord, Position, TopicPartition
+from procledger.ledger.ports import KafkaRecord, Position, SourceUnavailable, TopicPartition
 from procledger.probes import Refresher
 
 # name -> (type, label names) as a scraper sees them (counters without the _total suffix).
@@ -250,6 +250,39 @@ def test_kafka_outage_is_exported_and_logged_once_each_way(
         == "Kafka unreachable: TimeoutError: Failed to get offsets by timestamps in 5.0 secs"
     )
     assert lines[1].startswith("Kafka reachable again after ")
+
+
+class RestartingBroker(FakeSource):
+    """poll() raises while `down`, as kafka-python 3.0.12 does while a broker restarts."""
+
+    down = False
+
+    def poll(self, timeout_s: float, max_records: int) -> list[KafkaRecord]:
+        if self.down:
+            raise SourceUnavailable("KafkaConnectionError: 111 ECONNREFUSED")
+        return []
+
+
+def test_a_poll_that_cannot_reach_kafka_is_ridden_out_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before the fix the error left the loop, and the consumer process exited."""
+    source = RestartingBroker({A: 3})
+    consumer, registry = lag_consumer(source, FakeStore({A: 3}), {}, [])
+    caplog.set_level("INFO", logger="procledger.consumer.service")
+    consumer.step(threading.Event())
+    source.down = True
+    for _ in range(3):
+        assert consumer.step(threading.Event()) == 0
+    assert sample(registry, "procledger_consumer_kafka_up") == 0
+    assert sample(registry, "procledger_consumer_retries_total", kind="kafka") == 3
+    source.down = False
+    consumer._last_lag = 0.0  # the lag check (Kafka answers) now, not in 5 s
+    consumer.step(threading.Event())
+    assert sample(registry, "procledger_consumer_kafka_up") == 1
+    lines = [r.getMessage() for r in caplog.records if "Kafka" in r.getMessage()]
+    assert lines[0] == "Kafka unreachable: KafkaConnectionError: 111 ECONNREFUSED", lines
+    assert len(lines) == 2 and lines[1].startswith("Kafka reachable again after "), lines
 
 
 # --- the business collector ----------------------------------------------------------------

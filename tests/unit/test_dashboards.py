@@ -143,7 +143,7 @@ def test_pipeline_dashboard_covers_the_pipeline() -> None:
         "events_applied_total", "events_consumed_total", "lag_messages", "lag_seconds",
         "end_to_end_latency_seconds_bucket", "events_rejected_total", "batch_size_records",
         "batch_duration_seconds", "db_commit_duration_seconds", "retries_total",
-        "rebalances_total", "fenced_batches_total",
+        "rebalances_total", "fenced_batches_total", "dlq_pending",
     ):  # fmt: skip
         assert f"procledger_consumer_{metric}" in exprs, metric
     for q in ("0.5", "0.9", "0.99"):

@@ -30,6 +30,24 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
     ]
 
 
+def test_a_long_outage_is_recalled_at_most_once_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    outage = OutageLog("Kafka", log, clock=lambda: now[0], remind_s=60)
+    caplog.set_level("INFO", logger="tests.probes")
+    for second in range(0, 150, 5):  # a check every 5 s for 145 s
+        now[0] = float(second)
+        outage.failed(f"refused at {second}")
+    outage.recovered()
+    assert [r.getMessage() for r in caplog.records] == [
+        "Kafka unreachable: refused at 0",
+        "Kafka still unreachable after 60s: refused at 60",
+        "Kafka still unreachable after 120s: refused at 120",
+        "Kafka reachable again after 145.0s",
+    ]
+
+
 def test_a_refresher_keeps_the_last_good_value_and_reports_failure() -> None:
     answers: list[int | Exception] = [1, OSError("refused"), 3]
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Substrings of the consumer's own log lines
-# (procledger.adapters.kafka.source, procledger.ledger.loop).
+# Substrings of the consumer's own log lines (procledger.adapters.kafka.source,
+# procledger.ledger.loop).
 ASSIGNED = "assigned [("
 FENCED = "batch rolled back"
 DB_RETRY = "database unavailable"
@@ -35,6 +35,7 @@ class Member:
     proc: subprocess.Popen[bytes]
     log: Path
     paused: bool = False
+    ended_by_fleet: bool = False  # killed or stopped on purpose, not ended by itself
 
     @property
     def alive(self) -> bool:
@@ -100,6 +101,7 @@ class ConsumerFleet:
         """SIGKILL: no chance to finish the batch, close the consumer or leave the group."""
         if member.paused:
             self.resume(member)
+        member.ended_by_fleet = True
         member.proc.kill()
         member.proc.wait()
         self.counts.kills += 1
@@ -118,6 +120,7 @@ class ConsumerFleet:
         """SIGTERM (the batch in hand is finished); SIGKILL only if it hangs."""
         if member.paused:
             self.resume(member)
+        member.ended_by_fleet = True
         if member.alive:
             member.proc.send_signal(signal.SIGTERM)
         try:
@@ -131,6 +134,15 @@ class ConsumerFleet:
     def stop_all(self) -> dict[str, int]:
         """Stop every running member; returns each one's exit code."""
         return {m.name: self.stop(m) for m in self.alive()}
+
+    def vanished(self) -> dict[str, str]:
+        """Members that ended without the fleet killing or stopping them: name -> exit code
+        and the end of its log (why it ended, if it said so)."""
+        return {
+            m.name: f"exit {m.proc.returncode}: ...{m.log_text()[-3000:]}"
+            for m in self.members
+            if not m.alive and not m.ended_by_fleet
+        }
 
     def log_count(self, needle: str) -> int:
         """How many times the members logged `needle` (assignments, fencing, retries)."""

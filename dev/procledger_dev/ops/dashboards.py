@@ -148,6 +148,16 @@ def ledger_pipeline() -> Dashboard:
                 unit="ops",
             ),
             Panel(
+                "Dead-letter copies pending",
+                "timeseries",
+                (Target(f"sum by (instance) ({C}dlq_pending{{{INST}}})", "{{instance}}"),),
+                decimals=0,
+                description=(
+                    "Rejections committed whose copy Kafka has not confirmed on the dead-letter "
+                    "topic. Above 0 for 10 minutes fires DeadLetterForwardingStuck."
+                ),
+            ),
+            Panel(
                 "Batch size",
                 "timeseries",
                 quantiles(f"{C}batch_size_records", (0.5, 0.99), where=INST),

@@ -6,7 +6,7 @@ import argparse
 
 from procledger.entrypoints.cli.support import lazy
 
-COMPONENTS = ("postgres", "kafka", "exporters", "prometheus")
+COMPONENTS = ("postgres", "replica", "kafka", "exporters", "prometheus")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,7 +21,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "first. Each broker runs the Prometheus JMX exporter agent on "
             "STACK_KAFKA_EXPORTER_PORT (default: Kafka port + 312, so 9404); `exporters` is "
             "postgres_exporter on STACK_PG_EXPORTER_PORT (default: Prometheus port + 97, so "
-            "9187). Logs go to STACK_DIR/logs."
+            "9187). `replica` is a PostgreSQL streaming replica (hot standby, from pg_basebackup "
+            "of the primary) on STACK_PG_REPLICA_PORT (default: PostgreSQL port + 1, so 55433); "
+            "it is opt-in: STACK_PG_REPLICA=1 (or --only replica) starts it, `down` always stops "
+            "it. Logs go to STACK_DIR/logs."
         ),
     )
     parser.add_argument("action", choices=["up", "down", "status"])
@@ -29,6 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--only",
         choices=COMPONENTS,
         action="append",
-        help="act on this component only (repeatable); default: all",
+        help="act on this component only (repeatable); default: all (the replica only with "
+        "STACK_PG_REPLICA=1 for `up`)",
     )
     parser.set_defaults(func=lazy("procledger_dev.stack.control:run"))

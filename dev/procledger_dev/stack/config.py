@@ -9,6 +9,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[3]
 KAFKA_EXPORTER_OFFSET = 312  # 9092 -> 9404
 PG_EXPORTER_OFFSET = 97  # 9090 -> 9187
+PG_REPLICA_OFFSET = 1  # 55432 -> 55433
 
 
 class StackError(Exception):
@@ -72,6 +73,9 @@ class StackConfig:
     kafka_exporter_port: int
     pg_exporter_port: int
     services: ServicePorts = field(default_factory=ServicePorts)
+    # The streaming replica (stack.replica) is opt-in: STACK_PG_REPLICA=1 adds it to `up`.
+    pg_replica: bool = False
+    pg_replica_port: int = 55433
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackConfig:
@@ -82,11 +86,15 @@ class StackConfig:
             raise StackError(f"STACK_KAFKA_BROKERS must be 1 or 3, got {brokers!r}")
         kafka_port = _port(env, "STACK_KAFKA_PORT", 9092)
         prometheus_port = _port(env, "STACK_PROMETHEUS_PORT", 9090)
+        pg_port = _port(env, "STACK_PG_PORT", 55432)
+        replica = env.get("STACK_PG_REPLICA", "0")
+        if replica not in {"0", "1"}:
+            raise StackError(f"STACK_PG_REPLICA must be 0 or 1, got {replica!r}")
         return cls(
             root=Path(env.get("STACK_DIR", str(REPO_ROOT / "var" / "stack"))).resolve(),
             kafka_port=kafka_port,
             kafka_brokers=int(brokers),
-            pg_port=_port(env, "STACK_PG_PORT", 55432),
+            pg_port=pg_port,
             prometheus_port=prometheus_port,
             cache_dir=Path(env.get("STACK_CACHE_DIR", str(REPO_ROOT / "var" / "cache"))).resolve(),
             pg_superuser_password=env.get("STACK_PG_PASSWORD", "postgres"),
@@ -99,6 +107,8 @@ class StackConfig:
                 env, "STACK_PG_EXPORTER_PORT", prometheus_port + PG_EXPORTER_OFFSET
             ),
             services=ServicePorts.from_env(env),
+            pg_replica=replica == "1",
+            pg_replica_port=_port(env, "STACK_PG_REPLICA_PORT", pg_port + PG_REPLICA_OFFSET),
         )
 
     @property
@@ -119,6 +129,12 @@ class StackConfig:
 
     @property
     def database_url(self) -> str:
-        return (
-            f"postgresql://postgres:{self.pg_superuser_password}@127.0.0.1:{self.pg_port}/postgres"
-        )
+        return self.server_url(self.pg_port)
+
+    @property
+    def replica_url(self) -> str:
+        """The streaming replica's superuser URL (read-only: it is a hot standby)."""
+        return self.server_url(self.pg_replica_port)
+
+    def server_url(self, port: int, database: str = "postgres") -> str:
+        return f"postgresql://postgres:{self.pg_superuser_password}@127.0.0.1:{port}/{database}"

@@ -6,17 +6,26 @@ import argparse
 import sys
 import time
 
-from procledger_dev.stack import exporters, kafka, postgres, prometheus
+from procledger_dev.stack import exporters, kafka, postgres, prometheus, replica
 from procledger_dev.stack.commands import COMPONENTS
 from procledger_dev.stack.config import StackConfig, StackError
+
+
+def _default_components(cfg: StackConfig, action: str) -> list[str]:
+    """Everything; the replica is opt-in for `up` (make test's stack start stays as fast as
+    before), while `down` and `status` always include it."""
+    if action == "up" and not cfg.pg_replica:
+        return [name for name in COMPONENTS if name != "replica"]
+    return list(COMPONENTS)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         cfg = StackConfig.from_env()
-        chosen = args.only or list(COMPONENTS)
+        chosen = args.only or _default_components(cfg, args.action)
         modules = {
             "postgres": postgres,
+            "replica": replica,
             "kafka": kafka,
             "exporters": exporters,
             "prometheus": prometheus,

@@ -261,13 +261,18 @@ def node_pid_file(cfg: StackConfig, node: int) -> Path:
     return _node_dir(cfg, node) / "kafka.pid"
 
 
+RESTART_WAIT_S = 240
+
+
 def start_node(cfg: StackConfig, node: int) -> None:
     """Start one node again (fault tests bring a killed broker back)."""
     home = _node_dir(cfg, node)
     port = cfg.kafka_broker_ports()[node - 1]
     log = cfg.logs / f"kafka-{node}.log"
     spawn(_broker(cfg, ensure_jars(cfg), node), home / "kafka.pid", log)
-    wait_until(lambda: port_open(port), 90, f"Kafka broker on port {port}", log)
+    # Longer than a first start's wait: a restarted broker reloads and recovers every log, and
+    # on a shared machine at load 24-34 that took over 90 s (two fault runs failed on it).
+    wait_until(lambda: port_open(port), RESTART_WAIT_S, f"Kafka broker on port {port}", log)
 
 
 def stop_node(cfg: StackConfig, node: int) -> bool:

@@ -14,7 +14,7 @@ from procledger_dev.stack.procs import port_open
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
-def _bin(name: str) -> str:
+def pg_bin(name: str) -> str:
     candidate = PG_BIN / name
     if candidate.exists():
         return str(candidate)
@@ -26,7 +26,7 @@ def _bin(name: str) -> str:
     return found
 
 
-def _as_server_user(argv: list[str]) -> list[str]:
+def as_server_user(argv: list[str]) -> list[str]:
     # PostgreSQL refuses to run as root; CI and this machine run as root.
     if os.geteuid() == 0:
         return ["runuser", "-u", "postgres", "--", *argv]
@@ -42,18 +42,18 @@ def _reachable_by_postgres(path: Path) -> bool:
     return probe.returncode == 0
 
 
-def pg_home(cfg: StackConfig) -> Path:
-    """The cluster's folder: inside the stack folder, unless the server user cannot reach it."""
-    home = cfg.root / "postgres"
+def pg_home(cfg: StackConfig, name: str = "postgres") -> Path:
+    """A cluster's folder: inside the stack folder, unless the server user cannot reach it."""
+    home = cfg.root / name
     cfg.root.mkdir(parents=True, exist_ok=True)
     if _reachable_by_postgres(cfg.root):
         return home
     digest = hashlib.sha256(str(cfg.root).encode()).hexdigest()[:12]
     # A fixed, root-owned parent: only reached when the stack folder is private to root.
-    return Path("/var/tmp/procledger") / digest / "postgres"  # noqa: S108
+    return Path("/var/tmp/procledger") / digest / name  # noqa: S108
 
 
-def _chown(path: Path) -> None:
+def chown_to_server(path: Path) -> None:
     if os.geteuid() == 0:
         shutil.chown(path, "postgres", "postgres")
 
@@ -63,18 +63,16 @@ def up(cfg: StackConfig) -> list[str]:
     home = pg_home(cfg)
     data = home / "data"
     run = home / "run"
-    # The server user writes its own log, so it lives where that user can reach.
-    log = cfg.logs / "postgres.log" if home.is_relative_to(cfg.root) else home / "postgres.log"
-    cfg.logs.mkdir(parents=True, exist_ok=True)
+    log = log_file(cfg, home, "postgres")
     for folder in (home, run):
         folder.mkdir(parents=True, exist_ok=True)
-        _chown(folder)
+        chown_to_server(folder)
     if not (data / "PG_VERSION").exists():
         pwfile = home / "pwfile"
         pwfile.write_text(cfg.pg_superuser_password + "\n")
-        _chown(pwfile)
+        chown_to_server(pwfile)
         init = subprocess.run(
-            _as_server_user([_bin("initdb"), "-D", str(data), "-U", "postgres",
+            as_server_user([pg_bin("initdb"), "-D", str(data), "-U", "postgres",
                              f"--pwfile={pwfile}", "--auth-local=trust",
                              "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale"]),
             capture_output=True, text=True, check=False,
@@ -94,28 +92,43 @@ def up(cfg: StackConfig) -> list[str]:
             )
     if status_running(cfg):
         return [f"postgres   127.0.0.1:{cfg.pg_port} (already running)"]
-    if port_open(cfg.pg_port):
-        raise StackError(f"port {cfg.pg_port} is taken by another process; set STACK_PG_PORT")
+    start_server(data, log, cfg.pg_port, "STACK_PG_PORT")
+    return [f"postgres   127.0.0.1:{cfg.pg_port} (PostgreSQL 15, data {data})"]
+
+
+def log_file(cfg: StackConfig, home: Path, name: str) -> Path:
+    """The server user writes its own log, so it lives where that user can reach."""
+    cfg.logs.mkdir(parents=True, exist_ok=True)
+    return cfg.logs / f"{name}.log" if home.is_relative_to(cfg.root) else home / f"{name}.log"
+
+
+def start_server(data: Path, log: Path, port: int, port_variable: str) -> None:
+    """pg_ctl start on `port`, waiting until it accepts connections (or raising why not)."""
+    if port_open(port):
+        raise StackError(f"port {port} is taken by another process; set {port_variable}")
     if not log.exists():
         log.touch()
-    _chown(log)
+    chown_to_server(log)
     start = subprocess.run(
-        _as_server_user([_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-                         "-o", f"-p {cfg.pg_port}", "start"]),
+        as_server_user([pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
+                        "-o", f"-p {port}", "start"]),
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if start.returncode != 0:
         raise StackError(f"PostgreSQL did not start:\n{start.stdout}{start.stderr}")
-    return [f"postgres   127.0.0.1:{cfg.pg_port} (PostgreSQL 15, data {data})"]
 
 
 def stop(cfg: StackConfig, mode: str = "fast") -> bool:
     """Stop with pg_ctl's fast or immediate mode; True if it was running."""
-    if not status_running(cfg):
+    return stop_server(pg_home(cfg) / "data", mode)
+
+
+def stop_server(data: Path, mode: str = "fast") -> bool:
+    """pg_ctl stop of the cluster in `data`; True if it was running."""
+    if not server_running(data):
         return False
-    data = pg_home(cfg) / "data"
     subprocess.run(
-        _as_server_user([_bin("pg_ctl"), "-D", str(data), "-m", mode, "-w", "stop"]),
+        as_server_user([pg_bin("pg_ctl"), "-D", str(data), "-m", mode, "-w", "stop"]),
         capture_output=True, check=True,
     )  # fmt: skip
     return True
@@ -126,11 +139,15 @@ def down(cfg: StackConfig) -> list[str]:
 
 
 def status_running(cfg: StackConfig) -> bool:
-    data = pg_home(cfg) / "data"
+    return server_running(pg_home(cfg) / "data")
+
+
+def server_running(data: Path) -> bool:
+    """pg_ctl status of the cluster in `data` (False when it was never created)."""
     if not (data / "PG_VERSION").exists():
         return False
     result = subprocess.run(
-        _as_server_user([_bin("pg_ctl"), "-D", str(data), "status"]),
+        as_server_user([pg_bin("pg_ctl"), "-D", str(data), "status"]),
         capture_output=True, check=False,
     )  # fmt: skip
     return result.returncode == 0
@@ -141,14 +158,16 @@ def status(cfg: StackConfig) -> list[str]:
     return [f"postgres   127.0.0.1:{cfg.pg_port} {state}"]
 
 
-def base_backup(cfg: StackConfig, name: str) -> Path:
+def base_backup(cfg: StackConfig, name: str, dest: Path | None = None, *extra: str) -> Path:
     """pg_basebackup of the running server into the cluster's folder (a fast checkpoint, the
-    WAL streamed alongside, so the copy is consistent on its own); returns its folder."""
-    dest = pg_home(cfg) / name
+    WAL streamed alongside, so the copy is consistent on its own); returns its folder.
+    `extra` options go to pg_basebackup (the replica's -R and its slot)."""
+    dest = pg_home(cfg) / name if dest is None else dest
     env = {**os.environ, "PGPASSWORD": cfg.pg_superuser_password}
     done = subprocess.run(
-        _as_server_user([_bin("pg_basebackup"), "-D", str(dest), "-X", "stream", "-c", "fast",
-                         "-h", "127.0.0.1", "-p", str(cfg.pg_port), "-U", "postgres", "-w"]),
+        as_server_user([pg_bin("pg_basebackup"), "-D", str(dest), "-X", "stream", "-c", "fast",
+                        "-h", "127.0.0.1", "-p", str(cfg.pg_port), "-U", "postgres", "-w",
+                        *extra]),
         capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
     if done.returncode != 0:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from prometheus_client import CollectorRegistry
 
+from procledger.adapters.postgres.standby import DatabasePosition
 from procledger.audit.verify import VerifyReport
 from procledger.entrypoints.http.metrics import HttpMetrics
 from procledger.metric_factory import MetricFactory
@@ -24,6 +27,13 @@ HELP = {
         "Verification attempts that could not run (database unreachable or refusing)"
     ),
     "database_up": "1 if the audit database answered the service's last probe in time, else 0",
+    "database_standby": (
+        "1 if the audit queries read a hot standby (AUDIT_READ_DATABASE_URL), 0 the primary"
+    ),
+    "database_replay_lag_seconds": (
+        "How far the standby the audit reads is behind: age of its last replayed commit, "
+        "0 once it has replayed all it received (always 0 on the primary)"
+    ),
 }
 
 
@@ -41,6 +51,8 @@ class AuditMetrics:
         self.last_error = m.gauge("last_verification_error")
         self.errors = m.counter("verification_errors")
         self.database_up = m.gauge("database_up")
+        self.standby = m.gauge("database_standby")
+        self.replay_lag = m.gauge("database_replay_lag_seconds")
 
     def record(self, report: VerifyReport, finished_at: float, duration_s: float) -> None:
         """Publish one verification's outcome."""
@@ -55,6 +67,18 @@ class AuditMetrics:
         self.errors.inc()
         self.last_error.set(1)
 
-    def watch(self, database: Refresher[None]) -> None:
-        """Read database_up from the background probe at scrape time (no waiting)."""
+    def watch(self, database: Refresher[DatabasePosition]) -> None:
+        """Read the background probe's last answer at scrape time (no waiting)."""
         self.database_up.set_function(lambda: float(database.state().ok))
+
+        def lag() -> float:
+            # NaN until the probe has answered once: unknown is not "no lag".
+            position = database.state().value
+            return math.nan if position is None else position.replay_lag_s
+
+        def standby() -> float:
+            position = database.state().value
+            return math.nan if position is None else float(position.standby)
+
+        self.replay_lag.set_function(lag)
+        self.standby.set_function(standby)

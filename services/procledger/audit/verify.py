@@ -9,6 +9,7 @@ from typing import Any
 
 from procledger.adapters.postgres.audit_reader import JOURNAL_SELECT, Connection, journal_row
 from procledger.adapters.postgres.journal import live_projections, replay_journal
+from procledger.adapters.postgres.standby import DatabasePosition, read_position
 from procledger.domain.chain import GENESIS, entry_hash
 from procledger.domain.replay import differences
 
@@ -22,6 +23,10 @@ class VerifyReport:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     discrepancies: list[str] = field(default_factory=list)
     checked: dict[str, int] = field(default_factory=dict)
+    # What was verified: the server (a replica verifies what it has replayed) and each
+    # partition's next offset in the snapshot, i.e. offsets 0..n-1 were checked.
+    database: DatabasePosition | None = None
+    verified_through: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -32,6 +37,8 @@ class VerifyReport:
             "ok": self.ok,
             "started_at": self.started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "checked": self.checked,
+            "database": None if self.database is None else self.database.as_dict(),
+            "verified_through": self.verified_through,
             "discrepancies": self.discrepancies,
         }
 
@@ -108,6 +115,7 @@ def check_offsets(conn: Connection, report: VerifyReport) -> None:
             seen[tp] = offset + 1
     for tp, (next_offset, _) in sorted(heads.items()):
         _missing(report, _tp(*tp), seen.get(tp, 0), next_offset)
+    report.verified_through = {_tp(*tp): n for tp, (n, _) in sorted(heads.items())}
     report.checked["partitions"] = len(heads)
     report.checked["offsets"] = sum(n for n, _ in heads.values())
 
@@ -177,6 +185,8 @@ def verify(conn: Connection, progress: Progress | None = None) -> VerifyReport:
     """Run every database check in one snapshot; progress(n) is told of rows processed."""
     tick: Progress = progress or (lambda _n: None)
     report = VerifyReport()
+    # First (when the caller has not queried yet): it dates the snapshot every check reads.
+    report.database = read_position(conn)
     check_chains(conn, report, tick)
     check_offsets(conn, report)
     check_postings(conn, report)

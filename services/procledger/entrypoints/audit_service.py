@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 import uvicorn
 from prometheus_client import CollectorRegistry
@@ -14,31 +15,40 @@ from procledger.adapters.postgres.migrations import (
     SchemaCheckUnavailable,
     require_relations,
 )
-from procledger.entrypoints.cli.exits import EXIT_USAGE, fail, guarded
 from procledger.entrypoints.http.audit import create_app
-from procledger.settings import Env
+from procledger.settings import Env, SettingsError
 from procledger.settings.audit import AuditSettings
 
 log = logging.getLogger("procledger.entrypoints.http.audit")
-PROG = "procledger serve audit"
 
 
-@guarded(PROG, {LedgerSchemaMissing: EXIT_USAGE})
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or Ctrl-C; exit 2 on bad configuration."""
-    settings = AuditSettings.from_env(Env())
+    try:
+        settings = AuditSettings.from_env(Env())
+    except SettingsError as err:
+        print(f"procledger serve audit: {err}", file=sys.stderr)
+        return 2
     host = getattr(args, "host", None) or settings.host
     port = getattr(args, "port", None) or settings.port
     if not 0 < port < 65536:
-        return fail(PROG, f"--port must be 1..65535, got {port}", EXIT_USAGE)
+        print(f"procledger serve audit: --port must be 1..65535, got {port}", file=sys.stderr)
+        return 2
     try:
-        require_relations(settings.database_url, AUDIT_RELATIONS, "AUDIT_DATABASE_URL")
+        require_relations(settings.read_url, AUDIT_RELATIONS, settings.read_variable)
+    except LedgerSchemaMissing as err:
+        print(f"procledger serve audit: {err}", file=sys.stderr)
+        return 2
     except SchemaCheckUnavailable as err:
         # The API answers 503 while the database is away; it need not wait for it to start.
         log.warning("could not check the audit views at start: %s", err)
     if not settings.tokens.auditor:
         log.warning("AUDITOR_TOKENS is empty: every /v1 request will get 401")
-    app = create_app(settings, CollectorRegistry())  # loads the signing key, if any
+    try:
+        app = create_app(settings, CollectorRegistry())  # loads the signing key, if any
+    except SettingsError as err:
+        print(f"procledger serve audit: {err}", file=sys.stderr)
+        return 2
     log.info("audit API on http://%s:%d (page at /, OpenAPI at /docs)", host, port)
     # log_config=None: uvicorn's own lines go through the root handler, so LOG_FORMAT=json
     # applies to them too.

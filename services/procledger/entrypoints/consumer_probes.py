@@ -1,4 +1,5 @@
-"""The consumer's background probes: the ledger database answering, and the business snapshot."""
+"""The consumer's background probes: the ledger database and Kafka answering, the business
+snapshot."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
+from procledger.adapters.kafka.probe import BrokerProbe
 from procledger.adapters.postgres.business import PostgresBusinessQueries
 from procledger.adapters.postgres.health import PostgresPing
 from procledger.ledger.business_metrics import BusinessSnapshot, LedgerBusinessCollector
 from procledger.ledger.metrics import ConsumerMetrics
 from procledger.probes import OutageLog, Refresher
+from procledger.settings import KafkaSettings
 
 log = logging.getLogger("procledger.consume")
 
@@ -23,6 +26,8 @@ STORE_TIMEOUT_S = 3.0
 # by its own 3 s statement timeout, and counted failed past 5 s.
 BUSINESS_INTERVAL_S = 5.0
 BUSINESS_TIMEOUT_S = 5.0
+# How often the consumer asks the brokers for metadata on its own (a small request).
+KAFKA_PROBE_INTERVAL_S = 5.0
 
 
 @dataclass
@@ -62,3 +67,19 @@ class ConsumerProbes:
             self.ping.close()
         if self.business.stop():
             self.queries.close()
+
+
+def watch_kafka(
+    kafka: KafkaSettings, topics: list[str], group: str
+) -> tuple[OutageLog, BrokerProbe]:
+    """The application's own word on Kafka, at start and every minute while it stays out (not
+    only kafka-python's connection errors): unreachable, or a topic missing. One outage log
+    for the probe, the lag check and the polls: one line each way."""
+    outage = OutageLog(f"Kafka at {kafka.bootstrap_servers}", log)
+    broker = BrokerProbe(
+        kafka, topics, interval_s=KAFKA_PROBE_INTERVAL_S,
+        client_id=f"procledger-consumer-probe-{group}",
+        missing_means="this consumer gets nothing from it until it is created", outage=outage,
+    )  # fmt: skip
+    broker.start()
+    return outage, broker

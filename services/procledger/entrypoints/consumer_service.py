@@ -7,6 +7,7 @@ import faulthandler
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,18 +30,22 @@ from procledger.adapters.postgres.migrations import (
     SchemaCheckUnavailable,
     require_relations,
 )
+from procledger.adapters.postgres.standby import StandbyNotWritable
 from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.domain.events import EVENT_TYPES
-from procledger.entrypoints.cli.exits import EXIT_USAGE, guarded
 from procledger.entrypoints.cli.support import collect_less_often
-from procledger.entrypoints.consumer_probes import ConsumerProbes
+from procledger.entrypoints.consumer_probes import ConsumerProbes, watch_kafka
 from procledger.ledger.dlq import DlqOutbox
 from procledger.ledger.loop import ConsumerTuning, LedgerConsumer
 from procledger.ledger.metrics import ConsumerMetrics
-from procledger.settings import Env
+from procledger.ledger.ports import SourceFailed
+from procledger.settings import Env, SettingsError
 from procledger.settings.consumer import ConsumerSettings
 
 log = logging.getLogger("procledger.consume")
+
+# The exit code when a stop signal could not finish the batch in hand in time.
+EXIT_STOP_TIMEOUT = 3
 
 
 def _dead_letters(
@@ -72,14 +77,26 @@ def _kill_before_dlq(after: int) -> Callable[[], None] | None:
     return hook
 
 
-@guarded("procledger consume", {LedgerSchemaMissing: EXIT_USAGE})
 def run(args: argparse.Namespace) -> int:
-    settings = ConsumerSettings.from_env(Env())
     try:
-        require_relations(settings.database.url, LEDGER_RELATIONS, "DATABASE_URL")
+        settings = ConsumerSettings.from_env(Env())
+    except SettingsError as err:
+        print(f"procledger consume: {err}", file=sys.stderr)
+        return 2
+    try:
+        require_relations(
+            settings.database.url, LEDGER_RELATIONS, "DATABASE_URL", writer="the consumer"
+        )
+    except (LedgerSchemaMissing, StandbyNotWritable) as err:
+        print(f"procledger consume: {err}", file=sys.stderr)
+        return 2
     except SchemaCheckUnavailable as err:
         # Not a reason to stop: the loop retries an unavailable database like any outage.
         log.warning("could not check the ledger's tables at start: %s", err)
+    # From here SIGTERM is ours: during the start-up (the Kafka client waits for a broker
+    # that does not answer) nothing is in hand, so the process ends at once.
+    looping = threading.Event()
+    stop = _stop_on_signals(settings.stop_timeout_s, looping)
     group = args.group or settings.group
     registry = CollectorRegistry()
     metrics = ConsumerMetrics(registry, event_types=EVENT_TYPES)
@@ -92,9 +109,11 @@ def run(args: argparse.Namespace) -> int:
     if port:
         start_http_server(port, addr="0.0.0.0", registry=registry)  # noqa: S104 - scraped
         log.info("metrics on http://0.0.0.0:%d/metrics", port)
+    topics = [settings.topics.orders, settings.topics.stockpile_targets]
+    kafka_outage, broker = watch_kafka(settings.kafka, topics, group)
     source = KafkaEventSource(
         settings.kafka,
-        [settings.topics.orders, settings.topics.stockpile_targets],
+        topics,
         group,
         session_timeout_ms=settings.session_timeout_ms,
     )
@@ -108,25 +127,13 @@ def run(args: argparse.Namespace) -> int:
             max_records=settings.max_records, prefetch=True,
             progress_interval_s=settings.progress_interval_s,
         ),
-        head_timestamps=heads.timestamps, dlq=dlq,
+        head_timestamps=heads.timestamps, dlq=dlq, kafka_outage=kafka_outage,
     )  # fmt: skip
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: finishing the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    # `kill -USR1 <pid>` writes every thread's stack to stderr: how a stuck consumer is read.
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
     collect_less_often()
     log.info("consuming as group %s from %s", group, settings.kafka.bootstrap_servers)
+    looping.set()
     try:
-        if args.until_idle is None:
-            consumer.run(stop)
-        else:
-            _run_until_idle(consumer, source, store, stop, args.until_idle)
+        return _drive(consumer, source, store, stop, args.until_idle)
     finally:
         consumer.close()  # joins a prefetch in flight before the source closes under it
         source.close()
@@ -134,7 +141,69 @@ def run(args: argparse.Namespace) -> int:
         heads.close()
         dlq_log.close()
         probes.stop()
+        broker.close()
         store.close()
+
+
+def _stop_on_signals(timeout_s: float, looping: threading.Event) -> threading.Event:
+    """SIGTERM and SIGINT end the start-up at once (before `looping` is set) and finish the
+    batch in hand, within `timeout_s`, once the loop runs; a crash in C code
+    (SIGSEGV, SIGABRT...) writes every thread's stack to stderr, and `kill -USR1 <pid>` does
+    so on demand: how a stuck or vanished consumer is read."""
+    stop = threading.Event()
+
+    def give_up() -> None:
+        # A frozen PostgreSQL (SIGSTOP, a paused VM) never answers and no server-side limit
+        # runs: the loop is blocked inside a statement. Ending the process closes its
+        # connections, and a transaction never committed is rolled back whole by the server
+        # (exactly once holds: the batch is applied again by whoever owns the partition).
+        log.error(
+            "stopping: the batch in hand did not finish within %ds of the signal "
+            "(CONSUMER_STOP_TIMEOUT_S; the database or Kafka does not answer); exiting with "
+            "it uncommitted", timeout_s,
+        )  # fmt: skip
+        os._exit(EXIT_STOP_TIMEOUT)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if not looping.is_set():
+            log.info("received %s during the start-up: exiting (nothing was applied)", name)
+            os._exit(0)
+        log.info("received %s: finishing the current batch", name)
+        if not stop.is_set():
+            watchdog = threading.Timer(timeout_s, give_up)
+            watchdog.daemon = True  # a clean exit before the limit does not wait for it
+            watchdog.start()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    faulthandler.enable(all_threads=True)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    return stop
+
+
+def _drive(
+    consumer: LedgerConsumer,
+    source: KafkaEventSource,
+    store: PostgresLedgerStore,
+    stop: threading.Event,
+    until_idle: float | None,
+) -> int:
+    """Run the loop; 0 when stopped or idle, 1 with the reason logged when it failed."""
+    try:
+        if until_idle is None:
+            consumer.run(stop)
+        else:
+            _run_until_idle(consumer, source, store, stop, until_idle)
+    except SourceFailed as err:
+        log.error("stopping: Kafka refused this consumer: %s", err)
+        return 1
+    except Exception:
+        # Said in the log's own format (LOG_FORMAT=json too), then a non-zero exit: a
+        # consumer never ends without a line saying why.
+        log.critical("stopping on an unexpected error", exc_info=True)
+        return 1
     return 0
 
 

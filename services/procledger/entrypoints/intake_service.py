@@ -89,8 +89,12 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     try:
         # Stops on SIGTERM/SIGINT once the requests in flight are answered (or failed).
+        # uvicorn's loggers go through the process's handler (LOG_FORMAT=json: one object
+        # per line, access lines too), not a config of uvicorn's own; its start-up chatter
+        # only from WARNING up (the line above says where the intake listens).
+        logging.getLogger("uvicorn.error").setLevel(max(log.getEffectiveLevel(), logging.WARNING))
         config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_level="warning",
+            app, host=settings.host, port=settings.port, log_config=None, log_level=None,
             timeout_graceful_shutdown=int(STOP_GRACE_S) + 2,
         )  # fmt: skip
         _Server(config, publishing.stop).run()

@@ -38,13 +38,20 @@ class LagReporter:
         store: LedgerStore,
         metrics: ConsumerMetrics,
         head_timestamps: HeadTimestamps | None = None,
+        outage: OutageLog | None = None,
     ) -> None:
         self._source = source
         self._store = store
         self._metrics = metrics
         self._head_timestamps = head_timestamps
         self._lag_labels: set[TopicPartition] = set()
-        self._kafka_outage = OutageLog("Kafka", log)
+        # Shared with the consumer's broker probe and its polls: one outage, one story.
+        self._kafka_outage = outage or OutageLog("Kafka", log)
+
+    def unreachable(self, reason: str) -> None:
+        """A poll could not reach the brokers: the same outage a failed lag check sees."""
+        self._metrics.kafka_up.set(0)
+        self._kafka_outage.failed(reason)
 
     def report(self) -> int | None:
         """Measure and export lag; the total in messages, or None if Kafka was not reached."""

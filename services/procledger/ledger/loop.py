@@ -23,14 +23,16 @@ from procledger.ledger.ports import (
     KafkaRecord,
     LedgerStore,
     RejectForwarder,
+    SourceUnavailable,
     StalePosition,
     StoreConflict,
     StoreUnavailable,
     TopicPartition,
     iter_partitions,
 )
-from procledger.ledger.prefetch import PrefetchingSource
+from procledger.ledger.prefetch import Polled, PrefetchingSource
 from procledger.ledger.progress import ProgressLog
+from procledger.probes import OutageLog
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ class LedgerConsumer:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         head_timestamps: HeadTimestamps | None = None,
         dlq: DlqOutbox | None = None,
+        kafka_outage: OutageLog | None = None,
     ) -> None:
         self._source = PrefetchingSource(source, enabled=tuning.prefetch)
         self._store = store
@@ -91,7 +94,7 @@ class LedgerConsumer:
         self._retry = retry
         self._clock = clock
         self._last_lag = 0.0
-        self._lag = LagReporter(self._source, store, metrics, head_timestamps)
+        self._lag = LagReporter(self._source, store, metrics, head_timestamps, kafka_outage)
         self.applied_batches = 0
         self.progress = ProgressLog(tuning.progress_interval_s)
 
@@ -115,9 +118,7 @@ class LedgerConsumer:
         self._seek_new_assignments(stop)  # a seek drops a prefetched batch: wrong offsets
         if self._dlq.due():  # a crashed owner's or a failed send's copies, before new work
             self._dlq.drain(self._source.assigned())
-        records, items = self._source.poll_decoded(
-            self._tuning.poll_timeout_s, self._tuning.max_records
-        )
+        records, items = self._poll()
         polled = len(records)
         # Partitions assigned during that very poll came with records from Kafka's committed
         # offsets: seek them to the ledger's first, so "resuming at" is logged before anything
@@ -149,6 +150,17 @@ class LedgerConsumer:
             log.info("partition %s-%d: resuming at ledger offset %d", tp[0], tp[1], offset)
         self._dlq.assigned()
         return new
+
+    def _poll(self) -> Polled:
+        try:
+            return self._source.poll_decoded(self._tuning.poll_timeout_s, self._tuning.max_records)
+        except SourceUnavailable as err:
+            # The brokers are out (a restart): nothing polled, nothing lost; the client
+            # reconnects by itself. Waited like an empty poll, so the loop does not spin.
+            self._metrics.retries.labels("kafka").inc()
+            self._lag.unreachable(str(err))
+            time.sleep(self._tuning.poll_timeout_s)
+            return [], []
 
     def _apply(
         self, records: Sequence[KafkaRecord], items: list[Item], stop: threading.Event | None

@@ -15,7 +15,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
                    60, 120, 300)  # fmt: skip
 BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000)
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-RETRY_KINDS = ("unavailable", "conflict")
+RETRY_KINDS = ("unavailable", "conflict", "kafka")
 
 
 # The HELP text of each metric, by its name after the prefix.
@@ -51,7 +51,10 @@ HELP = {
     "committed_offset": "The ledger's next offset to apply, per partition",
     "assigned_partitions": "Partitions this member owns, as of the last lag check",
     "rebalances": "Partition assignments received from the group coordinator",
-    "retries": "Batches retried after a transient failure, by kind",
+    "retries": (
+        "Retries after a transient failure, by kind: unavailable (the database), conflict, "
+        "kafka (a poll that could not reach the brokers)"
+    ),
     "fenced_batches": "Batches rolled back because another member owned a partition",
     "start_time_seconds": "Unix time the consumer process started",
     "last_batch_time_seconds": "Unix time of the last committed batch",

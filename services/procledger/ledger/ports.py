@@ -158,6 +158,15 @@ class StoreConflict(StoreError):
     """A concurrent transaction got in the way: retried a few times, then fatal."""
 
 
+class SourceUnavailable(Exception):
+    """The brokers could not be reached for a poll (down, restarting): poll again later."""
+
+
+class SourceFailed(Exception):
+    """Kafka refused the consumer for good (authorization, a bad setting): polling again
+    cannot help, so the consumer stops and says why."""
+
+
 class LedgerTransaction(Protocol):
     def lock_positions(
         self, partitions: Collection[TopicPartition]
@@ -190,7 +199,9 @@ class LedgerStore(Protocol):
 
 
 class EventSource(Protocol):
-    def poll(self, timeout_s: float, max_records: int) -> list[KafkaRecord]: ...
+    def poll(self, timeout_s: float, max_records: int) -> list[KafkaRecord]:
+        """The next records, maybe none; raises SourceUnavailable or SourceFailed."""
+        ...
 
     def assigned(self) -> set[TopicPartition]: ...
 

@@ -1,4 +1,4 @@
-"""AuditSettings: AUDIT_DATABASE_URL, AUDIT_HOST/PORT, AUDIT_VERIFY_INTERVAL_S, tokens, keys."""
+"""AuditSettings: AUDIT_DATABASE_URL, AUDIT_READ_DATABASE_URL, AUDIT_HOST/PORT, verify interval."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ class AuditSettings:
     """What the audit CLI and API read from the environment, once, at start."""
 
     database_url: str = field(default=DEFAULT_AUDIT_DATABASE_URL, repr=False)
+    # Where every audit query reads: a streaming replica keeps auditors' heavy reads off the
+    # primary the consumers write to; unset, the primary (database_url). Nothing the audit
+    # CLI or service does writes to the database.
+    read_url: str = field(default=DEFAULT_AUDIT_DATABASE_URL, repr=False)
     host: str = "127.0.0.1"
     port: int = 8082
     verify_interval_s: int = 300
@@ -26,12 +30,18 @@ class AuditSettings:
     signing_key_file: str | None = None
     verify_key_file: str | None = None
 
+    @property
+    def read_variable(self) -> str:
+        """The variable that named read_url, for messages."""
+        same = self.read_url == self.database_url
+        return "AUDIT_DATABASE_URL" if same else "AUDIT_READ_DATABASE_URL"
+
     @classmethod
     def from_env(cls, env: Env) -> AuditSettings:
+        url = env.secrets({"AUDIT_DATABASE_URL": DEFAULT_AUDIT_DATABASE_URL})["AUDIT_DATABASE_URL"]
         return cls(
-            database_url=env.secrets({"AUDIT_DATABASE_URL": DEFAULT_AUDIT_DATABASE_URL})[
-                "AUDIT_DATABASE_URL"
-            ],
+            database_url=url,
+            read_url=env.optional("AUDIT_READ_DATABASE_URL") or url,
             host=env.text("AUDIT_HOST", "127.0.0.1"),
             port=env.integer("AUDIT_PORT", 8082, minimum=1, maximum=65535),
             verify_interval_s=env.integer("AUDIT_VERIFY_INTERVAL_S", 300, maximum=86_400 * 7),

@@ -10,8 +10,8 @@ from procledger.settings import DatabaseSettings, Env, KafkaSettings, Topics
 @dataclass(frozen=True, slots=True)
 class ConsumerSettings:
     """CONSUMER_GROUP, CONSUMER_METRICS_PORT, CONSUMER_MAX_RECORDS, CONSUMER_SESSION_TIMEOUT_MS,
-    CONSUMER_PROGRESS_INTERVAL_S, and PROCLEDGER_FAULT_KILL_BEFORE_DLQ (a fault point for the
-    fault suite only)."""
+    CONSUMER_PROGRESS_INTERVAL_S, CONSUMER_STOP_TIMEOUT_S, and PROCLEDGER_FAULT_KILL_BEFORE_DLQ
+    (a fault point for the fault suite only)."""
 
     kafka: KafkaSettings
     topics: Topics
@@ -21,6 +21,7 @@ class ConsumerSettings:
     max_records: int
     session_timeout_ms: int
     progress_interval_s: int = 30
+    stop_timeout_s: int = 20
     kill_before_dlq: int = 0
 
     @classmethod
@@ -36,5 +37,6 @@ class ConsumerSettings:
                 "CONSUMER_SESSION_TIMEOUT_MS", 10_000, minimum=1000, maximum=300_000
             ),
             progress_interval_s=env.integer("CONSUMER_PROGRESS_INTERVAL_S", 30, maximum=86_400),
+            stop_timeout_s=env.integer("CONSUMER_STOP_TIMEOUT_S", 20, minimum=1, maximum=3600),
             kill_before_dlq=env.integer("PROCLEDGER_FAULT_KILL_BEFORE_DLQ", 0, minimum=0),
         )

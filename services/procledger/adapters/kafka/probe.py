@@ -39,8 +39,19 @@ class BrokerProbe:
     CHECK_TIMEOUT_S = 8.0
     MAX_STUCK = 3  # checks left waiting at once; past that, no new one is started
 
-    def __init__(self, kafka: KafkaSettings, topics: Iterable[str], interval_s: float = 2.0):
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        topics: Iterable[str],
+        interval_s: float = 2.0,
+        *,
+        client_id: str = "procledger-intake-probe",
+        missing_means: str = "POSTs for it are refused with 503",
+        outage: OutageLog | None = None,
+    ):
         self._kafka = kafka
+        self._client_id = client_id
+        self._missing_means = missing_means  # what a missing topic does to the user
         self._topics = tuple(dict.fromkeys(topics))
         self._interval_s = interval_s
         self._stale_s = interval_s + self.CHECK_TIMEOUT_S + 2
@@ -50,7 +61,7 @@ class BrokerProbe:
         self._answered_at: float | None = None
         self._missing: tuple[str, ...] = ()
         self._error: str | None = "not checked yet"
-        self._outage = OutageLog(f"Kafka at {kafka.bootstrap_servers}", log)
+        self._outage = outage or OutageLog(f"Kafka at {kafka.bootstrap_servers}", log)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kafka-probe", daemon=True)
 
@@ -84,7 +95,7 @@ class BrokerProbe:
             if client is None:
                 # A short request timeout: an outage is seen within seconds, not 30.
                 client = KafkaConsumer(
-                    client_id="procledger-intake-probe", enable_auto_commit=False,
+                    client_id=self._client_id, enable_auto_commit=False,
                     request_timeout_ms=5000, **self._kafka.client_config(),
                 )  # fmt: skip
             outcome += [client, set(client.topics())]
@@ -123,7 +134,7 @@ class BrokerProbe:
         self._outage.recovered()
         if missing != was_missing:
             if missing:
-                log.error("%s: POSTs for it are refused with 503", self.status().problem)
+                log.error("%s: %s", self.status().problem, self._missing_means)
             else:
                 log.info("topics %s exist", ", ".join(self._topics))
 

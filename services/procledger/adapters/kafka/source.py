@@ -12,7 +12,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from procledger.ledger.ports import KafkaRecord
+from procledger.ledger.ports import KafkaRecord, SourceFailed, SourceUnavailable
 from procledger.ledger.ports import TopicPartition as TopicPartitionKey
 from procledger.settings import KafkaSettings
 
@@ -81,9 +81,20 @@ class KafkaEventSource:
         log.info("revoked %s", sorted(partitions))
 
     def poll(self, timeout_s: float, max_records: int) -> list[KafkaRecord]:
-        batches: dict[Any, list[Any]] = self._consumer.poll(
-            timeout_ms=int(timeout_s * 1000), max_records=max_records
-        )
+        try:
+            batches: dict[Any, list[Any]] = self._consumer.poll(
+                timeout_ms=int(timeout_s * 1000), max_records=max_records
+            )
+        except KafkaError as err:
+            # kafka-python 3.0.12 lets some outage errors out of poll(): while the broker
+            # restarts, a failed FindCoordinator (KafkaConnectionError, an InvalidMetadataError)
+            # makes ensure_coordinator_ready wait for a metadata refresh, and that refresh's
+            # own ECONNREFUSED is not caught (coordinator/base.py). Uncaught, it ended the
+            # consumer process. The client's state is intact: the next poll looks again.
+            reason = f"{type(err).__name__}: {err}"
+            if err.retriable:
+                raise SourceUnavailable(reason) from err
+            raise SourceFailed(reason) from err
         records: list[KafkaRecord] = []
         for tp, items in batches.items():
             topic, partition = tp.topic, tp.partition

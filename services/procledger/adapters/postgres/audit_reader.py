@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import IsolationLevel
 
+from procledger.adapters.postgres.standby import is_recovery_conflict
 from procledger.domain.chain import instant_text
 from procledger.domain.money import cents_str
+from procledger.ledger.loop import RetryPolicy
 from procledger.ledger.ports import JOURNAL_FIELD_COLUMNS, JournalEntry
 
 Connection = psycopg.Connection[Any]
 JSONValue = str | int | bool | None | list[Any] | dict[str, Any]
+T = TypeVar("T")
+log = logging.getLogger("procledger.audit")
+READ_ATTEMPTS = 4  # a read a standby cancels is run again up to 3 more times
 
 
 class AuditUnavailable(RuntimeError):
     """The database could not be reached or refused the auditor; the message says why."""
+
+
+class AuditReadCancelled(AuditUnavailable):
+    """A standby cancelled the read to go on replaying the primary's changes (a recovery
+    conflict): nothing is wrong with the ledger, and the read may be run again."""
 
 
 @contextmanager
@@ -36,6 +48,12 @@ def connect(url: str) -> Iterator[Connection]:
         conn.read_only = True
         with conn.transaction():
             yield conn
+    except (psycopg.errors.SerializationFailure, psycopg.errors.DatabaseDropped) as err:
+        if is_recovery_conflict(err):
+            raise AuditReadCancelled(
+                f"the replica cancelled the read to replay the primary's changes: {err}"
+            ) from err
+        raise AuditUnavailable(f"the audit database refused the read: {err}") from err
     except psycopg.errors.InsufficientPrivilege as err:
         raise AuditUnavailable(f"the audit role may not read this: {err}") from err
     except psycopg.errors.UndefinedTable as err:
@@ -46,6 +64,25 @@ def connect(url: str) -> Iterator[Connection]:
         raise AuditUnavailable(f"lost the audit database: {err}") from err
     finally:
         conn.close()
+
+
+def retrying(read: Callable[[], T], policy: RetryPolicy | None = None) -> T:
+    """Run `read` (a whole connect-and-query), again after jittered backoff when a standby
+    cancelled it, at most READ_ATTEMPTS times; then the cancellation is the error."""
+    policy = policy or RetryPolicy(base_s=0.5, cap_s=8.0)
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            return read()
+        except AuditReadCancelled as err:
+            if attempt == READ_ATTEMPTS - 1:
+                raise AuditReadCancelled(
+                    f"{err} (cancelled {READ_ATTEMPTS} times in a row; the replica's "
+                    "max_standby_streaming_delay bounds how long replay waits for a read)"
+                ) from err
+            delay = policy.delay(attempt + 1)
+            log.warning("%s; reading again in %.1fs", err, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import psycopg
+
+T = TypeVar("T")
 
 
 class DatabaseUnreachable(Exception):
@@ -32,6 +35,10 @@ class PostgresPing:
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
 
     def __call__(self) -> None:
+        self.run(lambda conn: conn.execute("SELECT 1"))
+
+    def run(self, query: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """`query` on the kept connection; any failure is DatabaseUnreachable."""
         try:
             if self._conn is None or self._conn.closed or self._conn.broken:
                 self._conn = psycopg.connect(
@@ -40,7 +47,7 @@ class PostgresPing:
                     connect_timeout=self._connect_timeout_s,
                     application_name=self._application_name,
                 )
-            self._conn.execute("SELECT 1")
+            return query(self._conn)
         except psycopg.Error as err:
             self.close()
             raise DatabaseUnreachable(one_line(err)) from err

@@ -10,6 +10,7 @@ import psycopg
 from psycopg import sql
 from yoyo import get_backend, read_migrations
 
+from procledger.adapters.postgres.standby import refuse_standby
 from procledger.resources import MIGRATIONS_DIR_ENV, migrations_dir
 from procledger.settings import DatabaseSettings
 
@@ -82,6 +83,7 @@ def _migrate(settings: DatabaseSettings, auditor_url: str | None) -> MigrationRe
         raise ValueError(f"DATABASE_URL must connect as {APP_ROLE}, not {app_user!r}")
     created = False
     with psycopg.connect(_with_database(settings.admin_url, "postgres"), autocommit=True) as conn:
+        refuse_standby(conn, "DATABASE_ADMIN_URL", "`procledger db migrate`")
         found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
         if found.fetchone() is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
@@ -131,10 +133,15 @@ class SchemaCheckUnavailable(Exception):
     """The database could not be reached to check its relations."""
 
 
-def require_relations(url: str, relations: tuple[str, ...], variable: str) -> None:
-    """Raise LedgerSchemaMissing naming what the database at `url` (env `variable`) lacks."""
+def require_relations(
+    url: str, relations: tuple[str, ...], variable: str, writer: str | None = None
+) -> None:
+    """Raise LedgerSchemaMissing naming what the database at `url` (env `variable`) lacks;
+    for a `writer`, StandbyNotWritable when `url` is a read-only standby."""
     try:
         with psycopg.connect(url, connect_timeout=10) as conn:
+            if writer is not None:
+                refuse_standby(conn, variable, writer)
             rows = conn.execute(
                 "SELECT r FROM unnest(%s::text[]) AS r WHERE to_regclass(r) IS NULL",
                 (list(relations),),

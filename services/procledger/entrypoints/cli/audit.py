@@ -15,7 +15,9 @@ _CLOCKS_HELP = (
 AUDIT = Command(
     "audit",
     "read-only audit queries, verification and evidence bundles",
-    "Answers auditors' questions with the read-only role (AUDIT_DATABASE_URL). "
+    "Answers auditors' questions with the read-only role (AUDIT_DATABASE_URL), reading "
+    "AUDIT_READ_DATABASE_URL instead when set (e.g. a streaming replica: each command "
+    "then says on stderr how far it has replayed). "
     + _CLOCKS_HELP
     + " Exit codes: 0 ok, 1 not found or verification failed, 2 invalid input.",
 )

@@ -12,7 +12,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from procledger.adapters.postgres.audit_reader import AuditUnavailable, Connection, connect
+from procledger.adapters.postgres.audit_reader import (
+    AuditUnavailable,
+    Connection,
+    connect,
+    retrying,
+)
+from procledger.adapters.postgres.standby import read_position
 from procledger.audit import bundle as bundles
 from procledger.audit import history, queries
 from procledger.audit import verify as verifying
@@ -39,9 +45,16 @@ def _guarded(body: Callable[[argparse.Namespace, Connection], int]) -> Handler:
 
     @guarded(_prog, {FilterError: EXIT_USAGE, AuditUnavailable: EXIT_FAILED})
     def handler(args: argparse.Namespace) -> int:
+        def run(settings: AuditSettings) -> int:
+            with connect(settings.read_url) as conn:
+                position = read_position(conn)
+                if position.standby:
+                    # Reading a replica: say how fresh its data is (stderr: stdout is the answer).
+                    print(f"procledger audit: reading a {position.describe()}", file=sys.stderr)
+                return body(args, conn)
+
         settings = AuditSettings.from_env(Env())
-        with connect(settings.database_url) as conn:
-            return body(args, conn)
+        return retrying(lambda: run(settings))
 
     return handler
 
@@ -173,14 +186,19 @@ def verify(args: argparse.Namespace, conn: Connection) -> int:
     if _fmt(args) == "json":
         sys.stdout.write(to_json(result))
     else:
-        sys.stdout.write(_verify_text(result))
+        sys.stdout.write(_verify_text(result, report))
     return 0 if report.ok else 1
 
 
-def _verify_text(result: dict[str, Any]) -> str:
+def _verify_text(result: dict[str, Any], report: verifying.VerifyReport | None = None) -> str:
     checked = ", ".join(f"{k} {v}" for k, v in result["checked"].items())
     head = "OK" if result["ok"] else f"FAILED: {len(result['discrepancies'])} discrepancies"
-    return "".join([f"{head} ({checked})\n", *(f"  {d}\n" for d in result["discrepancies"])])
+    lines = [f"{head} ({checked})\n"]
+    if report is not None and report.database is not None:
+        # Which data was verified: a replica verifies what it had replayed.
+        through = ", ".join(f"{tp} {n}" for tp, n in report.verified_through.items())
+        lines.append(f"as of the {report.database.describe()}; next offsets: {through}\n")
+    return "".join([*lines, *(f"  {d}\n" for d in result["discrepancies"])])
 
 
 @_guarded

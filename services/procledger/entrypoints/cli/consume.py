@@ -12,9 +12,12 @@ CONSUME = Command(
     "Reads TOPIC_ORDERS and TOPIC_STOCKPILE_TARGETS as a member of CONSUMER_GROUP and "
     "applies each polled batch in one transaction (journal, postings, projections, "
     "positions). Run several processes with the same group to share partitions. "
-    "SIGTERM finishes the current batch and exits 0. Metrics on CONSUMER_METRICS_PORT "
-    "(0 disables them). Exits 2 on bad configuration or a database without the "
-    "ledger's tables (run `procledger db migrate` first).",
+    "SIGTERM finishes the current batch and exits 0; if the batch cannot finish within "
+    "CONSUMER_STOP_TIMEOUT_S (20; a database that does not answer), it exits 3 with "
+    "the batch uncommitted (applied again later, exactly once). Metrics on "
+    "CONSUMER_METRICS_PORT (0 disables them). Exits 1 when Kafka refuses the consumer "
+    "or on an unexpected error (the log says why), 2 on bad configuration or a "
+    "database without the ledger's tables (run `procledger db migrate` first).",
     "procledger.entrypoints.consumer_service:run",
 )
 

@@ -214,7 +214,7 @@ def create_app(settings: AuditSettings, registry: CollectorRegistry) -> FastAPI:
     """The audit service; verifies every AUDIT_VERIFY_INTERVAL_S seconds (0: on demand only)."""
     metrics = AuditMetrics(registry)
     verifier = Verifier(settings, metrics)
-    database = database_probe(settings.database_url)
+    database = database_probe(settings.read_url)
     metrics.watch(database)
 
     @contextlib.asynccontextmanager

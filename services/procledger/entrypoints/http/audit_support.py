@@ -13,8 +13,14 @@ from typing import Any, TypeVar
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
-from procledger.adapters.postgres.audit_reader import AuditUnavailable, Connection, connect
+from procledger.adapters.postgres.audit_reader import (
+    AuditUnavailable,
+    Connection,
+    connect,
+    retrying,
+)
 from procledger.adapters.postgres.health import PostgresPing
+from procledger.adapters.postgres.standby import DatabasePosition, read_position
 from procledger.audit import verify as verifying
 from procledger.audit.filters import FilterError
 from procledger.audit.formats import to_csv
@@ -46,12 +52,7 @@ class Verifier:
         with self._lock:
             started = time.monotonic()
             try:
-                with connect(self._settings.database_url) as conn:
-                    report = verifying.verify(conn)
-                    if against_kafka:
-                        from procledger.adapters.kafka.digests import check_against_kafka  # noqa: PLC0415
-
-                        check_against_kafka(conn, self._settings.kafka, report, lambda _n: None)
+                report = retrying(lambda: self._verify(against_kafka))
             except AuditUnavailable as err:
                 self._metrics.record_error()
                 log.warning("verification could not run: %s", err)
@@ -63,6 +64,15 @@ class Verifier:
             log.info("verification: ok=%s discrepancies=%d", report.ok, len(report.discrepancies))
             return result
 
+    def _verify(self, against_kafka: bool) -> verifying.VerifyReport:
+        with connect(self._settings.read_url) as conn:
+            report = verifying.verify(conn)
+            if against_kafka:
+                from procledger.adapters.kafka.digests import check_against_kafka  # noqa: PLC0415
+
+                check_against_kafka(conn, self._settings.kafka, report, lambda _n: None)
+        return report
+
     async def periodically(self, interval_s: int) -> None:
         """Verify now and then every interval_s seconds, until cancelled."""
         while True:
@@ -72,18 +82,29 @@ class Verifier:
             await asyncio.sleep(interval_s)
 
 
-def database_probe(url: str) -> Refresher[None]:
-    """SELECT 1 every 2 s, down after 3 s without an answer; logs each outage once each way."""
+def database_probe(url: str) -> Refresher[DatabasePosition]:
+    """The read database's position (a replica's replay lag) every 2 s, down after 3 s
+    without an answer; logs each outage once each way."""
     outage = OutageLog("PostgreSQL (the audit database)", log)
     ping = PostgresPing(url, "procledger-audit-probe")
-    return Refresher("audit-db-probe", ping, interval_s=2.0, timeout_s=3.0, outage=outage)
+    return Refresher(
+        "audit-db-probe",
+        lambda: ping.run(read_position),
+        interval_s=2.0,
+        timeout_s=3.0,
+        outage=outage,
+    )
 
 
 def query(settings: AuditSettings, body: Callable[[Connection], T]) -> T:
     """Run `body` in one read-only snapshot; bad filters are 422, an unreachable DB 503."""
-    try:
-        with connect(settings.database_url) as conn:
+
+    def read() -> T:
+        with connect(settings.read_url) as conn:
             return body(conn)
+
+    try:
+        return retrying(read)
     except FilterError as err:
         raise invalid(err) from err
     except AuditUnavailable as err:
