@@ -9,6 +9,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from procledger.logs import configure
+
 COMMAND_MODULES = ("procledger_dev.stack.commands",)
 
 
@@ -37,13 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = getattr(logging, str(args.log_level).upper(), None)
     if not isinstance(level, int):
         parser.error(f"--log-level: unknown level {args.log_level!r}")
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # kafka-python's connection chatter is not the user's business unless asked for.
-    logging.getLogger("kafka").setLevel(max(level, logging.WARNING))
+    configure(level, "text")  # the product's own setup, kafka-python's chatter quietened
     code: int = args.func(args)
     return code
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from procledger_dev.stack.config import REPO_ROOT, StackConfig
+from tests.plugins.ledger import ledger_variables
 
 # What the Dockerfile copies into its build stage: the same inputs make the same wheel.
 BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "services", "schemas")
@@ -111,21 +112,13 @@ def _get(url: str, deadline_s: float, proc: subprocess.Popen[str]) -> str:
 
 @pytest.fixture
 def product_env(stack: StackConfig, unique: str, venv: Path) -> Iterator[dict[str, str]]:
-    base = f"127.0.0.1:{stack.pg_port}/pl_inst_{unique}"
+    # The ledger fixture's settings, but the product migrates and creates topics itself here.
     yield {
         # Only the venv and the system: no checkout on any path, no development profile.
         "PATH": f"{venv}:/usr/bin:/bin",
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "C.UTF-8",
-        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
-        "DATABASE_URL": f"postgresql://procledger_app:procledger_app@{base}",
-        "DATABASE_ADMIN_URL": f"postgresql://postgres:{stack.pg_superuser_password}@{base}",
-        "AUDIT_DATABASE_URL": f"postgresql://procledger_auditor:procledger_auditor@{base}",
-        "TOPIC_ORDERS": f"t.{unique}.orders",
-        "TOPIC_STOCKPILE_TARGETS": f"t.{unique}.targets",
-        "TOPIC_DLQ": f"t.{unique}.dlq",
-        "CONSUMER_GROUP": f"g.{unique}",
-        "CONSUMER_METRICS_PORT": "0",
+        **ledger_variables(stack, unique, f"pl_inst_{unique}"),
         "INTAKE_TOKENS": f"intake-{unique}",
         "AUDITOR_TOKENS": f"auditor-{unique}",
     }

@@ -103,3 +103,22 @@ def produce_and_fold(
         "SELECT quantity, unit_price, delivered_quantity, paid, currency, status"
         " FROM ledger.orders ORDER BY quantity"
     )
+
+
+def build_example(command: list[str], folder: Path, timeout_s: int) -> None:
+    """Build an example in `folder`; a failed build fails the test with its output."""
+    build = subprocess.run(
+        command, cwd=folder, capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+
+
+def assert_reads_what_publish_wrote(command: list[str], ledger: LedgerEnv, tmp_path: Path) -> None:
+    """The example's `read` decodes every event `procledger publish` wrote, field for field."""
+    published = publish_story(ledger, tmp_path)
+    read = run_example(
+        command, "read", "--bootstrap", ledger.kafka.bootstrap_servers,
+        "--topics", f"{ledger.topics.orders},{ledger.topics.stockpile_targets}",
+        "--expect", str(len(published)),
+    )  # fmt: skip
+    assert decoded_lines(read) == published

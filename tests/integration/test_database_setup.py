@@ -11,16 +11,13 @@ import psycopg
 import pytest
 
 from procledger_dev.stack.config import StackConfig
+from tests.plugins.ledger import server_variables
 
 
 def _env(stack: StackConfig, database: str, **extra: str) -> dict[str, str]:
-    base = f"127.0.0.1:{stack.pg_port}/{database}"
     return {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
-        "DATABASE_URL": f"postgresql://procledger_app:procledger_app@{base}",
-        "DATABASE_ADMIN_URL": f"postgresql://postgres:{stack.pg_superuser_password}@{base}",
-        "AUDIT_DATABASE_URL": f"postgresql://procledger_auditor:procledger_auditor@{base}",
+        **server_variables(stack, database),
         "CONSUMER_METRICS_PORT": "0",
         **extra,
     }

@@ -7,7 +7,6 @@ must be folded into the ledger, and its decoder must read what `procledger publi
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -16,10 +15,9 @@ import pytest
 
 from tests.integration.example_support import (
     EXAMPLES,
-    decoded_lines,
+    assert_reads_what_publish_wrote,
+    build_example,
     produce_and_fold,
-    publish_story,
-    run_example,
 )
 from tests.plugins.ledger import LedgerEnv
 
@@ -29,11 +27,7 @@ def go_example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
     """The example built by `go build` into a temporary folder (the tree stays clean)."""
     go = shutil.which("go") or "/usr/local/go/bin/go"
     binary = tmp_path_factory.mktemp("go-example") / "procledger-go-example"
-    build = subprocess.run(
-        [go, "build", "-o", str(binary), "."], cwd=EXAMPLES / "go", capture_output=True,
-        text=True, timeout=1500, check=False,
-    )  # fmt: skip
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    build_example([go, "build", "-o", str(binary), "."], EXAMPLES / "go", timeout_s=1500)
     yield [str(binary)]
 
 
@@ -47,10 +41,4 @@ def test_go_events_are_folded_into_the_ledger(go_example: list[str], ledger: Led
 def test_go_reads_what_procledger_publish_wrote(
     go_example: list[str], ledger: LedgerEnv, tmp_path: Path
 ) -> None:
-    published = publish_story(ledger, tmp_path)
-    read = run_example(
-        go_example, "read", "--bootstrap", ledger.kafka.bootstrap_servers,
-        "--topics", f"{ledger.topics.orders},{ledger.topics.stockpile_targets}",
-        "--expect", str(len(published)),
-    )  # fmt: skip
-    assert decoded_lines(read) == published
+    assert_reads_what_publish_wrote(go_example, ledger, tmp_path)

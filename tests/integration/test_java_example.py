@@ -7,7 +7,6 @@ folded into the ledger, and its decoder must read what `procledger publish` wrot
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -16,10 +15,9 @@ import pytest
 
 from tests.integration.example_support import (
     EXAMPLES,
-    decoded_lines,
+    assert_reads_what_publish_wrote,
+    build_example,
     produce_and_fold,
-    publish_story,
-    run_example,
 )
 from tests.plugins.ledger import LedgerEnv
 
@@ -32,11 +30,7 @@ def java_example() -> Iterator[list[str]]:
     mvn, java = shutil.which("mvn"), shutil.which("java")
     assert mvn and java, "the Java example needs Maven and a JDK (installed by .ci/run)"
     # Normal resolution against ~/.m2: the first build downloads, later ones find it all.
-    build = subprocess.run(
-        [mvn, "-B", "-q", "compile"], cwd=EXAMPLE, capture_output=True, text=True,
-        timeout=900, check=False,
-    )  # fmt: skip
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    build_example([mvn, "-B", "-q", "compile"], EXAMPLE, timeout_s=900)
     classpath = (EXAMPLE / "target" / "classpath.txt").read_text().strip()
     yield [java, "-cp", f"{EXAMPLE / 'target' / 'classes'}:{classpath}", "procledger.example.Main"]
 
@@ -51,10 +45,4 @@ def test_java_events_are_folded_into_the_ledger(java_example: list[str], ledger:
 def test_java_reads_what_procledger_publish_wrote(
     java_example: list[str], ledger: LedgerEnv, tmp_path: Path
 ) -> None:
-    published = publish_story(ledger, tmp_path)
-    read = run_example(
-        java_example, "read", "--bootstrap", ledger.kafka.bootstrap_servers,
-        "--topics", f"{ledger.topics.orders},{ledger.topics.stockpile_targets}",
-        "--expect", str(len(published)),
-    )  # fmt: skip
-    assert decoded_lines(read) == published
+    assert_reads_what_publish_wrote(java_example, ledger, tmp_path)

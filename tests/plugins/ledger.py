@@ -108,21 +108,34 @@ class LedgerEnv:
                 proc.wait()
 
 
-def make_ledger(stack: StackConfig, unique: str, **overrides: str) -> LedgerEnv:
-    """A fresh ledger on the stack: its own database, topics and consumer group."""
-    database = f"pl_{unique}"
+def server_variables(stack: StackConfig, database: str) -> dict[str, str]:
+    """The stack's Kafka, and `database` on its PostgreSQL under the three roles."""
     base = f"127.0.0.1:{stack.pg_port}/{database}"
-    env = {
-        **os.environ,
+    return {
         "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
         "DATABASE_URL": f"postgresql://procledger_app:procledger_app@{base}",
         "DATABASE_ADMIN_URL": f"postgresql://postgres:{stack.pg_superuser_password}@{base}",
         "AUDIT_DATABASE_URL": f"postgresql://procledger_auditor:procledger_auditor@{base}",
+    }
+
+
+def ledger_variables(stack: StackConfig, unique: str, database: str) -> dict[str, str]:
+    """The settings of one isolated ledger on the stack: its database, topics and group."""
+    return {
+        **server_variables(stack, database),
         "TOPIC_ORDERS": f"t.{unique}.orders",
         "TOPIC_STOCKPILE_TARGETS": f"t.{unique}.targets",
         "TOPIC_DLQ": f"t.{unique}.dlq",
         "CONSUMER_GROUP": f"g.{unique}",
         "CONSUMER_METRICS_PORT": "0",
+    }
+
+
+def make_ledger(stack: StackConfig, unique: str, **overrides: str) -> LedgerEnv:
+    """A fresh ledger on the stack: its own database, topics and consumer group."""
+    env = {
+        **os.environ,
+        **ledger_variables(stack, unique, f"pl_{unique}"),
         "LOG_LEVEL": "INFO",
         **overrides,
     }

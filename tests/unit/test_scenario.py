@@ -29,8 +29,8 @@ from procledger.domain.events import (
     event_type,
 )
 from procledger.domain.money import order_value
+from procledger.domain.reference import NATO_MEMBERS_2023 as NATO_MEMBERS
 from procledger.scenario import story as story_module
-from procledger.scenario.reference_data import NATO_MEMBERS
 from procledger.scenario.replay import Replay
 from procledger.scenario.story import (
     STORY_TOTAL_USD,

@@ -17,6 +17,7 @@ from procledger_dev.ops.grafana import (
     quantiles,
     render,
     row,
+    stat,
 )
 from procledger_dev.ops.procurement_dashboard import procurement
 from procledger_dev.ops.servers_dashboard import servers
@@ -56,23 +57,17 @@ def ledger_pipeline() -> Dashboard:
                 width=6,
                 height=4,
             ),
-            Panel(
+            stat(
                 "Since last batch",
-                "stat",
-                (Target(f"time() - max({C}last_batch_time_seconds{{{INST}}})"),),
+                f"time() - max({C}last_batch_time_seconds{{{INST}}})",
+                "Seconds since any consumer committed a batch",
                 unit=s,
-                width=6,
-                height=4,
-                description="Seconds since any consumer committed a batch",
             ),
-            Panel(
+            stat(
                 "Consumer up time",
-                "stat",
-                (Target(f"time() - min({C}start_time_seconds{{{INST}}})"),),
+                f"time() - min({C}start_time_seconds{{{INST}}})",
+                "Since the most recently started consumer began",
                 unit=s,
-                width=6,
-                height=4,
-                description="Since the most recently started consumer began",
             ),
             Panel(
                 "Events applied per second",

@@ -44,6 +44,18 @@ class Panel:
     cumulative: bool = False
 
 
+def stat(
+    title: str,
+    expr: str,
+    description: str,
+    thresholds: tuple[Threshold, ...] = ((None, "green"),),
+    unit: str = "short",
+) -> Panel:
+    """A quarter-width single-value panel, the dashboards' headline figures."""
+    targets = (Target(expr),)
+    return Panel(title, "stat", targets, description, unit, 6, 4, thresholds)
+
+
 def row(title: str) -> Panel:
     """A full-width section heading; the panels after it belong to it."""
     return Panel(title, "row", (), width=GRID_WIDTH, height=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from procledger_dev.ops.grafana import RATE, Dashboard, Panel, Target, Variable, row
+from procledger_dev.ops.grafana import RATE, Dashboard, Panel, Target, Variable, row, stat
 
 K = 'instance=~"$broker"'
 # Per-topic broker meters carry a topic label; the all-topics ones have none, and =~".*"
@@ -16,42 +16,30 @@ def _kafka() -> tuple[Panel, ...]:
     red_from_1 = ((None, "green"), (1, "red"))
     return (
         row("Kafka brokers"),
-        Panel(
+        stat(
             "Brokers up",
-            "stat",
-            (Target(f'sum(up{{job="kafka", {K}}})'),),
-            width=6,
-            height=4,
+            f'sum(up{{job="kafka", {K}}})',
+            "Brokers whose JMX exporter agent answers (the KafkaBrokerDown alert)",
             thresholds=((None, "red"), (1, "green")),
-            description="Brokers whose JMX exporter agent answers (the KafkaBrokerDown alert)",
         ),
-        Panel(
+        stat(
             "Under-replicated partitions",
-            "stat",
-            (Target(f"sum(kafka_server_replicamanager_underreplicatedpartitions{{{K}}})"),),
-            width=6,
-            height=4,
-            thresholds=red_from_1,
-            description="Partitions with fewer in-sync replicas than replicas "
+            f"sum(kafka_server_replicamanager_underreplicatedpartitions{{{K}}})",
+            "Partitions with fewer in-sync replicas than replicas "
             "(the KafkaUnderReplicatedPartitions alert)",
-        ),
-        Panel(
-            "Offline partitions",
-            "stat",
-            (Target(f"max(kafka_controller_kafkacontroller_offlinepartitionscount{{{K}}})"),),
-            width=6,
-            height=4,
             thresholds=red_from_1,
-            description="Partitions without a leader: nobody can write or read them",
         ),
-        Panel(
+        stat(
+            "Offline partitions",
+            f"max(kafka_controller_kafkacontroller_offlinepartitionscount{{{K}}})",
+            "Partitions without a leader: nobody can write or read them",
+            thresholds=red_from_1,
+        ),
+        stat(
             "Active controllers",
-            "stat",
-            (Target(f"sum(kafka_controller_kafkacontroller_activecontrollercount{{{K}}})"),),
-            width=6,
-            height=4,
+            f"sum(kafka_controller_kafkacontroller_activecontrollercount{{{K}}})",
+            "Exactly one in a healthy KRaft quorum",
             thresholds=((None, "red"), (1, "green"), (2, "red")),
-            description="Exactly one in a healthy KRaft quorum",
         ),
         Panel(
             "Requests per second by type",
@@ -186,37 +174,23 @@ def _kafka() -> tuple[Panel, ...]:
 def _postgres() -> tuple[Panel, ...]:
     return (
         row("PostgreSQL"),
-        Panel(
+        stat(
             "PostgreSQL up",
-            "stat",
-            (Target(f"min(pg_up{{{PG}}})"),),
-            width=6,
-            height=4,
+            f"min(pg_up{{{PG}}})",
+            "postgres_exporter reaches the server (the PostgresDown alert)",
             thresholds=((None, "red"), (1, "green")),
-            description="postgres_exporter reaches the server (the PostgresDown alert)",
         ),
-        Panel(
+        stat(
             "Connections used",
-            "stat",
-            (
-                Target(
-                    f"sum(pg_stat_database_numbackends{{{PG}}}) / "
-                    f"max(pg_settings_max_connections{{{PG}}})"
-                ),
-            ),
-            unit="percentunit",
-            width=6,
-            height=4,
+            f"sum(pg_stat_database_numbackends{{{PG}}}) / max(pg_settings_max_connections{{{PG}}})",
+            "Backends of every database over max_connections",
             thresholds=((None, "green"), (0.8, "orange"), (0.95, "red")),
-            description="Backends of every database over max_connections",
+            unit="percentunit",
         ),
-        Panel(
+        stat(
             "Standbys streaming",
-            "stat",
-            (Target(f"max(pg_replication_standbys{{{PG}}})"),),
-            width=6,
-            height=4,
-            description="Rows of pg_stat_replication; the local stack runs no standby",
+            f"max(pg_replication_standbys{{{PG}}})",
+            "Rows of pg_stat_replication; the local stack runs no standby",
         ),
         Panel(
             "Disk: WAL",

@@ -22,10 +22,15 @@ from procledger.adapters.postgres.audit_reader import (
 )
 from procledger.audit.filters import Clocks, FilterError
 from procledger.audit.signing import SIGNATURE_FILE, Signer
-from procledger.audit.timetravel import clock_where
+from procledger.audit.timetravel import clock_where, set_conditions
 from procledger.domain.chain import GENESIS, entry_hash
 
 FORMAT = "procledger-evidence-bundle/1"
+# A buyer's rows: its orders' events, and the stockpile targets of its country.
+_OF_BUYER = (
+    "(order_id IN (SELECT order_id FROM audit.orders WHERE buyer = %s) OR "
+    "(event_type = 'StockpileTargetSet' AND payload->>'country' = %s))"
+)
 NOTE = (
     "journal.jsonl holds the selected journal rows with every hashed field, prev_hash and hash; "
     "recompute hash = sha256(prev_hash || canonical row) with procledger.domain.chain.entry_hash. "
@@ -85,21 +90,13 @@ def export(  # noqa: PLR0917 - the CLI and the API pass the same five things
     """Write the bundle zip to `out` (signed when a signer is given); returns its manifest."""
     params: list[Any] = []
     conditions = ["true", *clock_where(clocks, params)]
-    if flt.order_id is not None:
-        conditions.append("order_id = %s")
-        params.append(flt.order_id)
-    if flt.buyer is not None:
-        conditions.append(
-            "(order_id IN (SELECT order_id FROM audit.orders WHERE buyer = %s) OR "
-            "(event_type = 'StockpileTargetSet' AND payload->>'country' = %s))"
-        )
-        params += [flt.buyer, flt.buyer]
-    if flt.occurred_from is not None:
-        conditions.append("occurred_at >= %s")
-        params.append(flt.occurred_from)
-    if flt.occurred_to is not None:
-        conditions.append("occurred_at < %s")
-        params.append(flt.occurred_to)
+    conditions += set_conditions(
+        params,
+        ("order_id = %s", flt.order_id),
+        (_OF_BUYER, flt.buyer),
+        ("occurred_at >= %s", flt.occurred_from),
+        ("occurred_at < %s", flt.occurred_to),
+    )
     # The predecessor is found over the whole chain, before the filter drops rows.
     query = (
         f"SELECT * FROM (SELECT j.*, lag(kafka_offset) OVER (PARTITION BY topic, kafka_partition "

@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from procledger.adapters.postgres.audit_reader import Connection, JSONValue, fixed, money, ts
 from procledger.adapters.postgres.store import order_from_row
 from procledger.audit.filters import Clocks, OrderFilter
-from procledger.audit.timetravel import state_and_fx_at, state_at, unseen
+from procledger.audit.timetravel import set_conditions, state_and_fx_at, state_at, unseen
 from procledger.domain.projections import DIMENSIONS
 from procledger.domain.projections import totals as domain_totals
 from procledger.domain.state import LedgerState, Order
@@ -67,21 +67,16 @@ class Page:
 
 def order_where(flt: OrderFilter, params: list[Any]) -> str:
     """The WHERE clause (parameterised into `params`) equivalent to OrderFilter.matches."""
-    conditions = ["true"]
-    for column, value in (("buyer", flt.buyer), ("caliber_mm", flt.caliber_mm)):
-        if value is not None:
-            conditions.append(f"{column} = %s")
-            params.append(value)
-    if flt.placed_from is not None:
-        conditions.append("placed_at >= %s")
-        params.append(flt.placed_from)
-    if flt.placed_to is not None:
-        conditions.append("placed_at < %s")
-        params.append(flt.placed_to)
-    if flt.status is not None:
-        conditions.append("status = %s")
-        params.append(flt.status.value)
-    return " AND ".join(conditions)
+    status = None if flt.status is None else flt.status.value
+    conditions = set_conditions(
+        params,
+        ("buyer = %s", flt.buyer),
+        ("caliber_mm = %s", flt.caliber_mm),
+        ("placed_at >= %s", flt.placed_from),
+        ("placed_at < %s", flt.placed_to),
+        ("status = %s", status),
+    )
+    return " AND ".join(["true", *conditions])
 
 
 def _filtered(state: LedgerState, flt: OrderFilter) -> list[Order]:
@@ -238,12 +233,9 @@ def stockpile(conn: Connection, flt: OrderFilter, clocks: Clocks) -> Page:
     if clocks.live:
         params: list[Any] = []
         conditions = ["true"]
-        if flt.buyer is not None:
-            conditions.append("country = %s")
-            params.append(flt.buyer)
-        if flt.caliber_mm is not None:
-            conditions.append("caliber_mm = %s")
-            params.append(flt.caliber_mm)
+        conditions += set_conditions(
+            params, ("country = %s", flt.buyer), ("caliber_mm = %s", flt.caliber_mm)
+        )
         raw = conn.execute(
             "SELECT country, caliber_mm, target_quantity, authority, set_at, ordered_quantity, "
             f"delivered_quantity, gap FROM audit.stockpile WHERE {' AND '.join(conditions)} "

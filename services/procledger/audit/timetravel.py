@@ -23,16 +23,24 @@ from procledger.domain.replay import CHUNK, replay
 from procledger.domain.state import LedgerState
 
 
+def set_conditions(params: list[Any], *optional: tuple[str, object]) -> list[str]:
+    """The (condition, value) pairs' conditions whose value is set (not None), in order; each
+    binds its value into `params` once per %s placeholder."""
+    conditions = []
+    for condition, value in optional:
+        if value is not None:
+            conditions.append(condition)
+            params += [value] * condition.count("%s")
+    return conditions
+
+
 def clock_where(clocks: Clocks, params: list[Any], prefix: str = "") -> list[str]:
     """SQL conditions (parameterised into `params`) for the two clocks on journal rows."""
-    conditions = []
-    if clocks.as_of is not None:
-        conditions.append(f"{prefix}occurred_at <= %s")
-        params.append(clocks.as_of)
-    if clocks.known_at is not None:
-        conditions.append(f"{prefix}recorded_at <= %s")
-        params.append(clocks.known_at)
-    return conditions
+    return set_conditions(
+        params,
+        (f"{prefix}occurred_at <= %s", clocks.as_of),
+        (f"{prefix}recorded_at <= %s", clocks.known_at),
+    )
 
 
 def journal_rows(
@@ -46,12 +54,7 @@ def journal_rows(
     """Journal rows in application order (id), restricted by the clocks and optional filters."""
     params: list[Any] = []
     conditions = clock_where(clocks, params)
-    if order_id is not None:
-        conditions.append("order_id = %s")
-        params.append(order_id)
-    if before_id is not None:
-        conditions.append("id <= %s")
-        params.append(before_id)
+    conditions += set_conditions(params, ("order_id = %s", order_id), ("id <= %s", before_id))
     if extra is not None:
         conditions.append(extra[0])
         params.extend(extra[1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, DecimalException
@@ -192,7 +192,15 @@ def _result(number: int, built: Event | list[FieldError]) -> ParsedLine:
     return ParsedLine(number, built, ())
 
 
-def _object_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+def strict_json_loads(text: str | bytes) -> Any:
+    """json.loads that refuses what JSON does not allow: duplicate keys, NaN and Infinity.
+
+    Raises ValueError (JSONDecodeError, UnicodeDecodeError for bytes) naming the problem.
+    """
+    return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     result = dict(pairs)
     if len(result) != len(pairs):
         raise ValueError("duplicate key in object")
@@ -203,31 +211,35 @@ def _no_constants(name: str) -> object:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _each_line(
+    lines: Iterator[tuple[int, str | None]], limit: int, parse: Callable[[int, str], ParsedLine]
+) -> Iterator[ParsedLine]:
+    """`parse` of every non-blank line; a line over `limit` is reported, not parsed."""
+    for number, text in lines:
+        if text is None:
+            yield _too_long(number, limit)
+        elif text.strip():
+            yield parse(number, text)
+
+
 def read_jsonl(
     stream: TextSource, *, max_line_length: int = MAX_LINE_LENGTH
 ) -> Iterator[ParsedLine]:
     """One ParsedLine per non-blank line of JSON Lines; key "type" names the event type."""
-    for number, text in _lines(stream, max_line_length):
-        if text is None:
-            yield _too_long(number, max_line_length)
-            continue
-        if not text.strip():
-            continue
-        try:
-            data = json.loads(text, object_pairs_hook=_object_pairs, parse_constant=_no_constants)
-        except ValueError as err:
-            yield ParsedLine(number, None, (LineError(number, LINE, f"invalid JSON: {err}"),))
-            continue
-        if not isinstance(data, dict):
-            yield ParsedLine(number, None, (LineError(number, LINE, "must be a JSON object"),))
-            continue
-        if "type" not in data:
-            yield ParsedLine(
-                number, None, (LineError(number, "type", "required field is missing"),)
-            )
-            continue
-        kind = data.pop("type")
-        yield _result(number, _build(kind, data, from_csv=False, check=True))
+    yield from _each_line(_lines(stream, max_line_length), max_line_length, _jsonl_line)
+
+
+def _jsonl_line(number: int, text: str) -> ParsedLine:
+    try:
+        data = strict_json_loads(text)
+    except ValueError as err:
+        return ParsedLine(number, None, (LineError(number, LINE, f"invalid JSON: {err}"),))
+    if not isinstance(data, dict):
+        return ParsedLine(number, None, (LineError(number, LINE, "must be a JSON object"),))
+    if "type" not in data:
+        return ParsedLine(number, None, (LineError(number, "type", "required field is missing"),))
+    kind = data.pop("type")
+    return _result(number, _build(kind, data, from_csv=False, check=True))
 
 
 def _csv_row(text: str) -> list[str]:
@@ -289,20 +301,16 @@ def read_orders_csv(
     if problems:
         yield ParsedLine(number, None, tuple(problems))
         return
-    for number, text in lines:
-        if text is None:
-            yield _too_long(number, max_line_length)
-            continue
-        if not text.strip():
-            continue
+
+    def parse(number: int, text: str) -> ParsedLine:
         try:
             row = _csv_row(text)
         except csv.Error as err:
-            yield ParsedLine(number, None, (LineError(number, LINE, f"invalid CSV: {err}"),))
-            continue
+            return ParsedLine(number, None, (LineError(number, LINE, f"invalid CSV: {err}"),))
         if len(row) != len(header):
             reason = f"expected {len(header)} columns, found {len(row)}"
-            yield ParsedLine(number, None, (LineError(number, LINE, reason),))
-            continue
+            return ParsedLine(number, None, (LineError(number, LINE, reason),))
         data = dict(zip(header, row, strict=True))
-        yield _result(number, _build(OrderPlaced.__name__, data, from_csv=True, check=True))
+        return _result(number, _build(OrderPlaced.__name__, data, from_csv=True, check=True))
+
+    yield from _each_line(lines, max_line_length, parse)

@@ -8,16 +8,7 @@ from datetime import datetime
 from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation
 from functools import cache
 
-from procledger.domain.events import (
-    DeliveryRecorded,
-    Event,
-    OrderAmended,
-    OrderCancelled,
-    OrderPlaced,
-    PaymentRecorded,
-    Purpose,
-    StockpileTargetSet,
-)
+from procledger.domain import events as ev
 from procledger.domain.reference import COUNTRIES_ALPHA3, CURRENCIES
 
 # The Avro schemas' decimal (precision, scale) per field name; test_validation checks every
@@ -167,12 +158,12 @@ class _Checks:
             self.fail(field, "must be greater than 0", value)
 
 
-def _common(c: _Checks, e: Event) -> None:
+def _common(c: _Checks, e: ev.Event) -> None:
     c.uuid("event_id", e.event_id)
     c.instant("occurred_at", e.occurred_at)
 
 
-def _placed(c: _Checks, e: OrderPlaced) -> None:
+def _placed(c: _Checks, e: ev.OrderPlaced) -> None:
     c.ident("order_id", e.order_id)
     c.country("buyer", e.buyer)
     c.text("supplier", e.supplier)
@@ -182,8 +173,8 @@ def _placed(c: _Checks, e: OrderPlaced) -> None:
     c.positive_decimal("unit_price", e.unit_price)
     c.currency("currency", e.currency)
     c.positive_decimal("usd_rate", e.usd_rate)
-    if not isinstance(e.purpose, Purpose):
-        c.fail("purpose", "must be one of " + ", ".join(Purpose.__members__), e.purpose)
+    if not isinstance(e.purpose, ev.Purpose):
+        c.fail("purpose", "must be one of " + ", ".join(ev.Purpose.__members__), e.purpose)
     c.country("destination", e.destination, optional=True)
     c.country("supplier_country", e.supplier_country, optional=True)
     c.ident("contract_ref", e.contract_ref, optional=True)
@@ -192,7 +183,7 @@ def _placed(c: _Checks, e: OrderPlaced) -> None:
     c.instant("expected_delivery", e.expected_delivery, optional=True)
 
 
-def _amended(c: _Checks, e: OrderAmended) -> None:
+def _amended(c: _Checks, e: ev.OrderAmended) -> None:
     c.ident("order_id", e.order_id)
     if e.quantity is None and e.unit_price is None:
         c.fail("quantity", "an amendment must set quantity, unit_price or both", None)
@@ -201,19 +192,19 @@ def _amended(c: _Checks, e: OrderAmended) -> None:
     c.text("reason", e.reason)
 
 
-def _cancelled(c: _Checks, e: OrderCancelled) -> None:
+def _cancelled(c: _Checks, e: ev.OrderCancelled) -> None:
     c.ident("order_id", e.order_id)
     c.text("reason", e.reason)
 
 
-def _delivered(c: _Checks, e: DeliveryRecorded) -> None:
+def _delivered(c: _Checks, e: ev.DeliveryRecorded) -> None:
     c.ident("order_id", e.order_id)
     c.ident("delivery_id", e.delivery_id)
     c.long("quantity", e.quantity, 1)
     c.country("destination", e.destination, optional=True)
 
 
-def _paid(c: _Checks, e: PaymentRecorded) -> None:
+def _paid(c: _Checks, e: ev.PaymentRecorded) -> None:
     c.ident("order_id", e.order_id)
     c.ident("payment_id", e.payment_id)
     c.positive_decimal("amount", e.amount)
@@ -221,33 +212,33 @@ def _paid(c: _Checks, e: PaymentRecorded) -> None:
     c.positive_decimal("usd_rate", e.usd_rate)
 
 
-def _target(c: _Checks, e: StockpileTargetSet) -> None:
+def _target(c: _Checks, e: ev.StockpileTargetSet) -> None:
     c.country("country", e.country)
     c.long("caliber_mm", e.caliber_mm, 1)
     c.long("target_quantity", e.target_quantity, 0)
     c.text("authority", e.authority)
 
 
-def validate(event: Event) -> list[FieldError]:
+def validate(event: ev.Event) -> list[FieldError]:
     """Every broken field rule of one event, in field order; an empty list means valid."""
     checks = _Checks()
     match event:
-        case OrderPlaced():
+        case ev.OrderPlaced():
             _common(checks, event)
             _placed(checks, event)
-        case OrderAmended():
+        case ev.OrderAmended():
             _common(checks, event)
             _amended(checks, event)
-        case OrderCancelled():
+        case ev.OrderCancelled():
             _common(checks, event)
             _cancelled(checks, event)
-        case DeliveryRecorded():
+        case ev.DeliveryRecorded():
             _common(checks, event)
             _delivered(checks, event)
-        case PaymentRecorded():
+        case ev.PaymentRecorded():
             _common(checks, event)
             _paid(checks, event)
-        case StockpileTargetSet():
+        case ev.StockpileTargetSet():
             _common(checks, event)
             _target(checks, event)
         case _:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
+
+from procledger.metric_factory import MetricFactory
 
 # Broker confirmation of one intake request or one CLI window: 1 ms up to 2 minutes.
 PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
                    60, 120)  # fmt: skip
-HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 # The bounded values of the `reason` label; anything else is counted as invalid_value.
 REASONS = (
@@ -54,43 +55,27 @@ def reason_label(reason: str) -> str:
     return "invalid_value"
 
 
+# The HELP text of each metric, by its name after the prefix.
+HELP = {
+    "publish_events": "Events the broker confirmed, by event type and path",
+    "publish_failures": "Events the broker did not confirm, by event type and path",
+    "publish_latency_seconds": (
+        "Time until the broker confirmed one intake request or one CLI window of events"
+    ),
+    "validation_failures": "Input problems that stopped a publish, by bounded reason",
+}
+
+
 class PublishMetrics:
     """Events published, failed and refused, and confirmation latency; `path` is cli|intake."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        p = "procledger_"
-        self.published = Counter(
-            p + "publish_events", "Events the broker confirmed, by event type and path",
-            ["event_type", "path"], registry=registry,
-        )  # fmt: skip
-        self.failures = Counter(
-            p + "publish_failures", "Events the broker did not confirm, by event type and path",
-            ["event_type", "path"], registry=registry,
-        )  # fmt: skip
-        self.latency = Histogram(
-            p + "publish_latency_seconds",
-            "Time until the broker confirmed one intake request or one CLI window of events",
-            ["path"], buckets=PUBLISH_BUCKETS, registry=registry,
-        )  # fmt: skip
-        self.validation_failures = Counter(
-            p + "validation_failures", "Input problems that stopped a publish, by bounded reason",
-            ["path", "reason"], registry=registry,
-        )  # fmt: skip
+        m = MetricFactory(registry, "procledger_", HELP)
+        self.published = m.counter("publish_events", ("event_type", "path"))
+        self.failures = m.counter("publish_failures", ("event_type", "path"))
+        self.latency = m.histogram("publish_latency_seconds", ("path",), buckets=PUBLISH_BUCKETS)
+        self.validation_failures = m.counter("validation_failures", ("path", "reason"))
 
     def refused(self, path: str, reason: str) -> None:
         """Count one validation problem, given its message (mapped to a bounded label)."""
         self.validation_failures.labels(path=path, reason=reason_label(reason)).inc()
-
-
-class HttpMetrics:
-    """HTTP requests and durations per service and route template (never the raw path)."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter(
-            "procledger_http_requests", "HTTP requests answered, by route template and status",
-            ["service", "route", "method", "status"], registry=registry,
-        )  # fmt: skip
-        self.duration = Histogram(
-            "procledger_http_request_duration_seconds", "Time to answer an HTTP request",
-            ["service", "route", "method"], buckets=HTTP_BUCKETS, registry=registry,
-        )  # fmt: skip

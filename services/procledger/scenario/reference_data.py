@@ -1,18 +1,10 @@
-"""Reference data for scenarios: NATO members, suppliers, items and approx. 2023 FX rates."""
+"""Reference data for scenarios: suppliers, agencies, NSNs and approx. 2023 FX rates."""
 
 from __future__ import annotations
 
 import zlib
 from datetime import date
 from decimal import Decimal
-
-# NATO members in June 2023 (31: Finland joined 4 April 2023, Sweden only in March 2024).
-NATO_MEMBERS: tuple[str, ...] = (
-    "ALB", "BEL", "BGR", "CAN", "HRV", "CZE", "DNK", "EST", "FIN", "FRA", "DEU",
-    "GRC", "HUN", "ISL", "ITA", "LVA", "LTU", "LUX", "MNE", "NLD", "MKD", "NOR",
-    "POL", "PRT", "ROU", "SVK", "SVN", "ESP", "TUR", "GBR", "USA",
-)  # fmt: skip
-UKRAINE = "UKR"
 
 # Maker -> home country (approx.; some makers produce in several countries).
 SUPPLIERS: dict[str, str] = {

@@ -7,16 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from procledger.domain.events import (
-    DeliveryRecorded,
-    Event,
-    OrderAmended,
-    OrderCancelled,
-    OrderPlaced,
-    PaymentRecorded,
-    StockpileTargetSet,
-    event_type,
-)
+from procledger.domain import events as ev
 from procledger.domain.money import order_value
 
 # This module deliberately does not import the production ledger: it is the second,
@@ -31,7 +22,7 @@ ZERO = Decimal(0)
 class OrderState:
     """Where one order stands: committed quantity, price, deliveries and payments so far."""
 
-    placed: OrderPlaced
+    placed: ev.OrderPlaced
     quantity: int
     unit_price: Decimal
     delivered: int = 0
@@ -58,31 +49,31 @@ class Replay:
     """Folds events one by one; `apply` returns None or the reason the event is refused."""
 
     orders: dict[str, OrderState] = field(default_factory=dict)
-    seen: dict[str, Event] = field(default_factory=dict)
+    seen: dict[str, ev.Event] = field(default_factory=dict)
     applied: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
-    targets: dict[tuple[str, int], StockpileTargetSet] = field(default_factory=dict)
+    targets: dict[tuple[str, int], ev.StockpileTargetSet] = field(default_factory=dict)
 
-    def apply(self, event: Event) -> str | None:
+    def apply(self, event: ev.Event) -> str | None:
         """Apply one event if the lifecycle allows it; count it either way."""
         reason = self._check_and_apply(event)
         if reason is None:
-            self.applied[event_type(event)] += 1
+            self.applied[ev.event_type(event)] += 1
         else:
             self.rejected[reason] += 1
         return reason
 
-    def _check_and_apply(self, event: Event) -> str | None:
+    def _check_and_apply(self, event: ev.Event) -> str | None:
         first = self.seen.get(event.event_id)
         if first is not None:
             return "redelivered" if first == event else "event_id_conflict"
-        if isinstance(event, StockpileTargetSet):
+        if isinstance(event, ev.StockpileTargetSet):
             if event.target_quantity < 0:
                 return "invalid"
             self.seen[event.event_id] = event
             self.targets[(event.country, event.caliber_mm)] = event
             return None
-        if isinstance(event, OrderPlaced):
+        if isinstance(event, ev.OrderPlaced):
             reason = self._place(event)
         else:
             state = self.orders.get(event.order_id)
@@ -97,7 +88,7 @@ class Replay:
             self.seen[event.event_id] = event
         return reason
 
-    def _place(self, event: OrderPlaced) -> str | None:
+    def _place(self, event: ev.OrderPlaced) -> str | None:
         if event.order_id in self.orders:
             return "duplicate_order"
         if event.quantity <= 0 or event.unit_price <= 0 or event.usd_rate <= 0:
@@ -110,20 +101,20 @@ class Replay:
     def _change(
         self,
         state: OrderState,
-        event: OrderAmended | OrderCancelled | DeliveryRecorded | PaymentRecorded,
+        event: ev.OrderAmended | ev.OrderCancelled | ev.DeliveryRecorded | ev.PaymentRecorded,
     ) -> str | None:
-        if isinstance(event, PaymentRecorded):
+        if isinstance(event, ev.PaymentRecorded):
             return _pay(state, event)
         if state.closed:
             return "order_closed"
-        if isinstance(event, DeliveryRecorded):
+        if isinstance(event, ev.DeliveryRecorded):
             if event.quantity <= 0:
                 return "invalid"
             if state.delivered + event.quantity > state.quantity:
                 return "over_delivery"
             state.delivered += event.quantity
             return None
-        if isinstance(event, OrderAmended):
+        if isinstance(event, ev.OrderAmended):
             return _amend(state, event)
         # Cancellation: the undelivered remainder is released, value shrinks to what arrived.
         if order_value(state.delivered, state.unit_price) < state.paid:
@@ -137,7 +128,7 @@ class Replay:
         return self.orders[order_id].value_usd()
 
 
-def _amend(state: OrderState, event: OrderAmended) -> str | None:
+def _amend(state: OrderState, event: ev.OrderAmended) -> str | None:
     if event.quantity is None and event.unit_price is None:
         return "invalid"
     quantity = state.quantity if event.quantity is None else event.quantity
@@ -153,7 +144,7 @@ def _amend(state: OrderState, event: OrderAmended) -> str | None:
     return None
 
 
-def _pay(state: OrderState, event: PaymentRecorded) -> str | None:
+def _pay(state: OrderState, event: ev.PaymentRecorded) -> str | None:
     if event.currency != state.placed.currency:
         return "currency_mismatch"
     exponent = event.amount.as_tuple().exponent

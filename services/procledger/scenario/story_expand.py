@@ -7,14 +7,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
-from procledger.domain.events import (
-    DeliveryRecorded,
-    Event,
-    OrderAmended,
-    OrderCancelled,
-    OrderPlaced,
-    PaymentRecorded,
-)
+from procledger.domain import events as ev
 from procledger.domain.money import CENT, order_value
 from procledger.scenario.reference_data import AGENCIES, SUPPLIERS, nsn, usd_rate
 from procledger.scenario.story_data import (
@@ -44,7 +37,7 @@ _FAT_TARGET = Decimal("620000.00")
 _PLACES4 = Decimal("0.0001")
 
 # (occurred_at, order index, sequence within the order, event): the global sort key.
-Timed = tuple[datetime, int, int, Event]
+Timed = tuple[datetime, int, int, ev.Event]
 
 
 def uid(path: str) -> str:
@@ -62,11 +55,11 @@ def in_window(spec: Spec) -> bool:
     return spec.caliber == STORY_CALIBER and WINDOW_START.date() <= spec.placed <= WINDOW_END.date()
 
 
-def placed_event(spec: Spec, index: int) -> OrderPlaced:
+def placed_event(spec: Spec, index: int) -> ev.OrderPlaced:
     """The OrderPlaced of a spec, with supplier country, contract reference and NSN."""
     country = spec.supplier_country or SUPPLIERS[spec.supplier]
     agency = "NSPA" if spec.purpose.value == "NATO_COMMON_FUNDING" else AGENCIES.get(spec.buyer)
-    return OrderPlaced(
+    return ev.OrderPlaced(
         event_id=uid(f"{spec.key}/placed"),
         occurred_at=at(spec.placed, "place", index),
         order_id=uid(f"order/{spec.key}"),
@@ -103,7 +96,7 @@ class Expansion:
             when, n, kind, payload = heapq.heappop(self._actions)
             self._run(when, f"{spec.key}/{kind}/{n}", kind, payload)
         if in_window(spec) and any(
-            t[0] > WINDOW_END and isinstance(t[3], OrderAmended | OrderCancelled)
+            t[0] > WINDOW_END and isinstance(t[3], ev.OrderAmended | ev.OrderCancelled)
             for t in self.events
         ):
             raise AssertionError(f"story order {spec.key} changes value after mid-June")
@@ -117,7 +110,7 @@ class Expansion:
         heapq.heappush(self._actions, (when, self._seq, kind, payload))
         self._seq += 1
 
-    def _emit(self, event: Event) -> None:
+    def _emit(self, event: ev.Event) -> None:
         self.events.append((event.occurred_at, self.index, len(self.events), event))
 
     def _schedule(self) -> None:
@@ -139,12 +132,12 @@ class Expansion:
         if isinstance(payload, Amend):
             price = None if payload.unit_price is None else Decimal(payload.unit_price)
             self._emit(
-                OrderAmended(uid(path), when, order_id, payload.quantity, price, payload.reason)
+                ev.OrderAmended(uid(path), when, order_id, payload.quantity, price, payload.reason)
             )
             self.quantity = payload.quantity or self.quantity
             self.price = price or self.price
         elif kind == "cancel":
-            self._emit(OrderCancelled(uid(path), when, order_id, str(payload)))
+            self._emit(ev.OrderCancelled(uid(path), when, order_id, str(payload)))
             self.quantity, self.cancelled = self.delivered, True
         elif kind == "lot" and not self.cancelled and self.delivered < self.quantity:
             self._deliver(when, path)
@@ -156,7 +149,9 @@ class Expansion:
             rate = usd_rate(self.spec.currency, when.date())
             pay_id = uid(f"{path}/pay")
             self._emit(
-                PaymentRecorded(uid(path), when, order_id, pay_id, amount, self.spec.currency, rate)
+                ev.PaymentRecorded(
+                    uid(path), when, order_id, pay_id, amount, self.spec.currency, rate
+                )
             )
 
     def _deliver(self, when: datetime, path: str) -> None:
@@ -164,7 +159,9 @@ class Expansion:
         quantity = min(spec.lot_size or max(1, spec.quantity // 5), self.quantity - self.delivered)
         lot_id = uid(f"{path}/lot")
         order_id = self.placed.order_id
-        self._emit(DeliveryRecorded(uid(path), when, order_id, lot_id, quantity, spec.destination))
+        self._emit(
+            ev.DeliveryRecorded(uid(path), when, order_id, lot_id, quantity, spec.destination)
+        )
         self.delivered += quantity
         # The invoice for a lot is paid a month later, net of any advance already paid.
         share = Decimal(100 - spec.advance_pct) / 100

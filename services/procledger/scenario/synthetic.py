@@ -8,18 +8,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from procledger.domain.events import (
-    DeliveryRecorded,
-    Event,
-    OrderAmended,
-    OrderCancelled,
-    OrderPlaced,
-    PaymentRecorded,
-    Purpose,
-    StockpileTargetSet,
-)
+from procledger.domain import events as ev
 from procledger.domain.money import order_value
-from procledger.scenario.reference_data import NATO_MEMBERS, UKRAINE, supply_class
+from procledger.domain.reference import NATO_MEMBERS_2023, UKRAINE
+from procledger.scenario.reference_data import supply_class
 from procledger.scenario.synthetic_catalog import (
     HOME,
     ITEMS,
@@ -64,7 +56,7 @@ class _Generator:
         self.prefix = [f"{run:08x}-{kind:04x}-4000-8000-" for kind in range(6)]
         self.counters = [0] * 6
         self.open: list[OpenOrder] = []
-        self.last: Event | None = None
+        self.last: ev.Event | None = None
 
     def next_id(self, kind: int) -> str:
         self.counters[kind] += 1
@@ -75,16 +67,16 @@ class _Generator:
         self.micros += self.rng.randrange(1, 4_000_000)
         return self.start + timedelta(microseconds=self.micros)
 
-    def place(self, at: datetime) -> tuple[OrderPlaced, int]:
+    def place(self, at: datetime) -> tuple[ev.OrderPlaced, int]:
         rng = self.rng
         description, caliber, lo, hi, qlo, qhi = rng.choice(ITEMS)
-        buyer = rng.choice(NATO_MEMBERS)
+        buyer = rng.choice(NATO_MEMBERS_2023)
         currency = "USD" if rng.random() < 0.25 else HOME.get(buyer, "EUR")
         price = rng.randrange(lo, hi) * SCALE[currency]
         supplier, supplier_country = rng.choice(SUPPLIER_PAIRS)
         purpose = rng.choice(PURPOSES)
         number = self.counters[1] + 1
-        event = OrderPlaced(
+        event = ev.OrderPlaced(
             event_id=self.next_id(0),
             occurred_at=at,
             order_id=self.next_id(1),
@@ -97,14 +89,14 @@ class _Generator:
             currency=currency,
             usd_rate=rng.choice(RATES[currency]),
             purpose=purpose,
-            destination=UKRAINE if purpose is Purpose.UKRAINE_SUPPORT else buyer,
+            destination=UKRAINE if purpose is ev.Purpose.UKRAINE_SUPPORT else buyer,
             supplier_country=supplier_country,
             contract_ref=f"SYN-{buyer}-{number:08d}",
             nsn=f"{supply_class(caliber)}-00-{number % 1000:03d}-{number % 10000:04d}",
         )
         return event, price
 
-    def open_order(self, at: datetime, max_open: int) -> OrderPlaced:
+    def open_order(self, at: datetime, max_open: int) -> ev.OrderPlaced:
         event, price = self.place(at)
         value = order_value(event.quantity, event.unit_price, event.usd_rate)
         order = OpenOrder(event, price, value)
@@ -120,7 +112,7 @@ class _Generator:
         self.open[index] = self.open[-1]
         self.open.pop()
 
-    def act(self, at: datetime) -> Event:
+    def act(self, at: datetime) -> ev.Event:
         """One valid event on a random open order; settled orders leave the window."""
         index = self.rng.randrange(len(self.open))
         order = self.open[index]
@@ -129,7 +121,7 @@ class _Generator:
             self._drop(index)
         return event
 
-    def _action(self, order: OpenOrder, at: datetime) -> Event:
+    def _action(self, order: OpenOrder, at: datetime) -> ev.Event:
         rng = self.rng
         if order.closed:
             return self._pay(order, at)
@@ -141,29 +133,29 @@ class _Generator:
         if roll >= 0.97 and order.delivered * order.price >= order.paid:
             order.cancelled = True
             self._revalue(order, order.delivered, order.price)
-            return OrderCancelled(self.next_id(0), at, order.order_id, "Synthetic cancellation")
+            return ev.OrderCancelled(self.next_id(0), at, order.order_id, "Synthetic cancellation")
         return self._deliver(order, at)
 
-    def _deliver(self, order: OpenOrder, at: datetime) -> DeliveryRecorded:
+    def _deliver(self, order: OpenOrder, at: datetime) -> ev.DeliveryRecorded:
         remaining = order.quantity - order.delivered
         quantity = min(remaining, max(1, order.quantity // self.rng.choice(LOT_DIVISORS)))
         order.delivered += quantity
-        return DeliveryRecorded(
+        return ev.DeliveryRecorded(
             self.next_id(0), at, order.order_id, self.next_id(3), quantity, order.destination
         )
 
-    def _pay(self, order: OpenOrder, at: datetime) -> PaymentRecorded:
+    def _pay(self, order: OpenOrder, at: datetime) -> ev.PaymentRecorded:
         payable = order.payable
         if self.rng.random() < 0.5:
             payable = max(1, payable * self.rng.randrange(20, 90) // 100)
         order.paid += payable
         rate = self.rng.choice(RATES[order.currency])
-        return PaymentRecorded(
+        return ev.PaymentRecorded(
             self.next_id(0), at, order.order_id, self.next_id(4), _money(payable),
             order.currency, rate,
         )  # fmt: skip
 
-    def _amend(self, order: OpenOrder, at: datetime) -> OrderAmended:
+    def _amend(self, order: OpenOrder, at: datetime) -> ev.OrderAmended:
         rng = self.rng
         quantity: int | None = None
         price: int | None = None
@@ -179,7 +171,7 @@ class _Generator:
             quantity, price = order.quantity + 1 + rng.randrange(order.quantity), None
             new_quantity, new_price = quantity, order.price
         self._revalue(order, new_quantity, new_price)
-        return OrderAmended(
+        return ev.OrderAmended(
             self.next_id(0), at, order.order_id, quantity,
             None if price is None else _money(price), "Synthetic renegotiation",
         )  # fmt: skip
@@ -189,14 +181,14 @@ class _Generator:
         self.oracle.add_value(order.key, value - order.value_usd)
         order.quantity, order.price, order.value_usd = quantity, price, value
 
-    def target(self, at: datetime) -> StockpileTargetSet:
+    def target(self, at: datetime) -> ev.StockpileTargetSet:
         rng = self.rng
         caliber = rng.choice((155, 155, 105, 120, 81))
-        country = rng.choice(NATO_MEMBERS)
+        country = rng.choice(NATO_MEMBERS_2023)
         quantity = rng.randrange(1000, 500000)
-        return StockpileTargetSet(self.next_id(0), at, country, caliber, quantity, AUTHORITY)
+        return ev.StockpileTargetSet(self.next_id(0), at, country, caliber, quantity, AUTHORITY)
 
-    def invalid(self, at: datetime) -> tuple[Event, str]:
+    def invalid(self, at: datetime) -> tuple[ev.Event, str]:
         """A deliberate fault and the reason a correct ledger refuses (or drops) it."""
         rng = self.rng
         kind = rng.randrange(3)
@@ -207,11 +199,11 @@ class _Generator:
             if candidates:
                 order = rng.choice(candidates)
                 quantity = order.quantity - order.delivered + 1 + rng.randrange(10)
-                event = DeliveryRecorded(
+                event = ev.DeliveryRecorded(
                     self.next_id(0), at, order.order_id, self.next_id(3), quantity, None
                 )
                 return event, "over_delivery"
-        event = DeliveryRecorded(self.next_id(0), at, self.next_id(5), self.next_id(3), 1, None)
+        event = ev.DeliveryRecorded(self.next_id(0), at, self.next_id(5), self.next_id(3), 1, None)
         return event, "unknown_order"
 
 
@@ -224,7 +216,7 @@ def synthetic_events(
     invalid_ratio: float = 0.0,
     oracle: SyntheticOracle | None = None,
     max_open: int = DEFAULT_MAX_OPEN,
-) -> Iterator[Event]:
+) -> Iterator[ev.Event]:
     """Exactly `events` events (lazily), valid lifecycles sorted by time, same for a seed.
 
     `orders` is how many OrderPlaced to spread over the stream (default: about events // 8,
@@ -245,7 +237,7 @@ def synthetic_events(
     placed = 0
     for step in range(events):
         at = gen.tick()
-        event: Event
+        event: ev.Event
         if invalid_ratio and rng.random() < invalid_ratio:
             event, reason = gen.invalid(at)
             stats.rejected[reason] += 1
@@ -268,7 +260,7 @@ def synthetic_events(
 
 def synthetic_placed(
     n: int, seed: int = 1, start: datetime = DEFAULT_START
-) -> Iterator[OrderPlaced]:
+) -> Iterator[ev.OrderPlaced]:
     """Only OrderPlaced events, independent of one another (for publish benchmarks)."""
     gen = _Generator("placed", seed, start, None)
     for _ in range(n):

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import argparse
 
-from procledger.entrypoints.cli.support import lazy
+from procledger.entrypoints.cli.support import Command, lazy
 
 _CLOCKS_HELP = (
     "Time travel: --as-of T keeps events that occurred (business time) at or before T, "
     "--known-at T keeps journal rows recorded at or before T; T is ISO-8601 with a zone."
+)
+
+
+AUDIT = Command(
+    "audit",
+    "read-only audit queries, verification and evidence bundles",
+    "Answers auditors' questions with the read-only role (AUDIT_DATABASE_URL), reading "
+    "AUDIT_READ_DATABASE_URL instead when set (e.g. a streaming replica: each command "
+    "then says on stderr how far it has replayed). "
+    + _CLOCKS_HELP
+    + " Exit codes: 0 ok, 1 not found or verification failed, 2 invalid input.",
 )
 
 
@@ -32,17 +43,7 @@ def _order_filters(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # noqa: PLR0915
-    audit = sub.add_parser(
-        "audit",
-        help="read-only audit queries, verification and evidence bundles",
-        description=(
-            "Answers auditors' questions with the read-only role (AUDIT_DATABASE_URL), reading "
-            "AUDIT_READ_DATABASE_URL instead when set (e.g. a streaming replica: each command "
-            "then says on stderr how far it has replayed). "
-            + _CLOCKS_HELP
-            + " Exit codes: 0 ok, 1 not found or verification failed, 2 invalid input."
-        ),
-    )
+    audit = AUDIT.add_to(sub)
     cmds = audit.add_subparsers(dest="audit_command", metavar="QUERY", required=True)
 
     p = cmds.add_parser("totals", help="ordered, delivered and paid, grouped by dimensions")

@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from procledger.entrypoints.cli.support import lazy
+from procledger.entrypoints.cli.support import Command
 
 Table = dict[str, list[str]]
 
@@ -99,16 +99,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+COMPLETION = Command(
+    "completion",
+    "print a shell completion script (bash or zsh)",
+    "Prints a completion script generated from this command's own options. bash: "
+    "`procledger completion bash > ~/.local/share/bash-completion/completions/"
+    "procledger` (or `source <(procledger completion bash)` in ~/.bashrc). zsh: "
+    '`procledger completion zsh > "${fpath[1]}/_procledger"`, then `compinit`.',
+    "procledger.entrypoints.cli.completion:run",
+)
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    completion = sub.add_parser(
-        "completion",
-        help="print a shell completion script (bash or zsh)",
-        description=(
-            "Prints a completion script generated from this command's own options. bash: "
-            "`procledger completion bash > ~/.local/share/bash-completion/completions/"
-            "procledger` (or `source <(procledger completion bash)` in ~/.bashrc). zsh: "
-            '`procledger completion zsh > "${fpath[1]}/_procledger"`, then `compinit`.'
-        ),
-    )
+    completion = COMPLETION.add_to(sub)
     completion.add_argument("shell", choices=("bash", "zsh"))
-    completion.set_defaults(func=lazy("procledger.entrypoints.cli.completion:run"))

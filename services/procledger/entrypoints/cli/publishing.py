@@ -4,12 +4,52 @@ from __future__ import annotations
 
 import argparse
 
-from procledger.entrypoints.cli.support import lazy
+from procledger.entrypoints.cli.support import Command
 
 EXIT_CODES = (
     "Exit codes: 0 done, 1 the broker failed (the message says how many events were "
     "confirmed), 2 bad usage or configuration, 3 invalid input (nothing was published); "
     "with --wait also 4 the ledger rejected an event, 5 not all were folded in time."
+)
+
+
+PUBLISH = Command(
+    "publish",
+    "validate a JSON Lines or CSV file of order events, then publish all of it",
+    "Reads FILE twice with bounded memory: pass 1 validates every line and reports each "
+    "problem to stderr as 'line N: field: reason'; only if every line is valid does "
+    "pass 2 publish the events to TOPIC_ORDERS / TOPIC_STOCKPILE_TARGETS (idempotent "
+    'producer, acks=all). JSON Lines hold one event per line with "type" naming the '
+    "event type; CSV holds OrderPlaced events under a header row of field names. " + EXIT_CODES,
+    "procledger.entrypoints.cli.publish_handlers:run",
+)
+
+EVENTS = Command(
+    "events",
+    "what became of sent events",
+    "What became of sent events.",
+)
+
+STATUS = Command(
+    "status",
+    "applied (with ledger coordinates), rejected (with reason) or unknown, per event",
+    "Looks each EVENT_ID up in the ledger over a read-only connection "
+    "(STATUS_DATABASE_URL, default AUDIT_DATABASE_URL): applied, with the topic, "
+    "partition and offset it was folded from; rejected, with the reason code and "
+    "message; or unknown (not folded yet, or never seen). Exit codes: 0 all applied, "
+    "1 the ledger could not be read, 2 bad usage, 4 at least one rejected, 5 none "
+    "rejected but some unknown.",
+    "procledger.entrypoints.cli.events_handlers:run",
+)
+
+SCENARIO = Command(
+    "scenario",
+    "write the demo story or a synthetic stream as JSON Lines, or publish it",
+    "Without --events: the June 2023 155mm story. With --events N: a synthetic stream "
+    "of N valid events (streamed, never held in memory), the same for the same --seed. "
+    "Writes JSON Lines to stdout or --out (summary on stderr), or with --publish sends "
+    "the events to Kafka (summary on stdout). " + EXIT_CODES,
+    "procledger.entrypoints.cli.scenario_handlers:run",
 )
 
 
@@ -34,18 +74,7 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    publish = sub.add_parser(
-        "publish",
-        help="validate a JSON Lines or CSV file of order events, then publish all of it",
-        description=(
-            "Reads FILE twice with bounded memory: pass 1 validates every line and reports each "
-            "problem to stderr as 'line N: field: reason'; only if every line is valid does "
-            "pass 2 publish the events to TOPIC_ORDERS / TOPIC_STOCKPILE_TARGETS (idempotent "
-            'producer, acks=all). JSON Lines hold one event per line with "type" naming the '
-            "event type; CSV holds OrderPlaced events under a header row of field names. "
-            + EXIT_CODES
-        ),
-    )
+    publish = PUBLISH.add_to(sub)
     publish.add_argument("file", metavar="FILE", help="input file, or - for standard input")
     publish.add_argument(
         "--format",
@@ -78,40 +107,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "rejected, 5 if some were not folded in time",
     )
     _output_options(publish)
-    publish.set_defaults(func=lazy("procledger.entrypoints.cli.publish_handlers:run"))
 
-    events = sub.add_parser(
-        "events", help="what became of sent events", description="What became of sent events."
-    )
+    events = EVENTS.add_to(sub)
     events_sub = events.add_subparsers(dest="events_command", metavar="COMMAND", required=True)
-    status = events_sub.add_parser(
-        "status",
-        help="applied (with ledger coordinates), rejected (with reason) or unknown, per event",
-        description=(
-            "Looks each EVENT_ID up in the ledger over a read-only connection "
-            "(STATUS_DATABASE_URL, default AUDIT_DATABASE_URL): applied, with the topic, "
-            "partition and offset it was folded from; rejected, with the reason code and "
-            "message; or unknown (not folded yet, or never seen). Exit codes: 0 all applied, "
-            "1 the ledger could not be read, 2 bad usage, 4 at least one rejected, 5 none "
-            "rejected but some unknown."
-        ),
-    )
+    status = STATUS.add_to(events_sub)
     status.add_argument("event_ids", nargs="+", metavar="EVENT_ID", help="lowercase UUID")
     status.add_argument(
         "--format", choices=("table", "json", "csv"), default="table", help="default table"
     )
-    status.set_defaults(func=lazy("procledger.entrypoints.cli.events_handlers:run"))
 
-    scenario = sub.add_parser(
-        "scenario",
-        help="write the demo story or a synthetic stream as JSON Lines, or publish it",
-        description=(
-            "Without --events: the June 2023 155mm story. With --events N: a synthetic stream "
-            "of N valid events (streamed, never held in memory), the same for the same --seed. "
-            "Writes JSON Lines to stdout or --out (summary on stderr), or with --publish sends "
-            "the events to Kafka (summary on stdout). " + EXIT_CODES
-        ),
-    )
+    scenario = SCENARIO.add_to(sub)
     scenario.add_argument("--events", type=int, metavar="N", help="synthetic stream of N events")
     scenario.add_argument(
         "--orders", type=int, metavar="M", help="orders placed in it (default about N/8)"
@@ -126,4 +131,3 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--publish", action="store_true", help="publish to Kafka instead of writing JSON Lines"
     )
     _output_options(scenario)
-    scenario.set_defaults(func=lazy("procledger.entrypoints.cli.scenario_handlers:run"))

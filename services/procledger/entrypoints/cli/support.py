@@ -31,6 +31,27 @@ def lazy(target: str) -> Handler:
     return LazyHandler(target)
 
 
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A subcommand's words: its name, its line in the parent's list, its --help description,
+    and its handler ('package.module:function', imported only when it runs; None for a group
+    of subcommands)."""
+
+    name: str
+    summary: str
+    description: str
+    handler: str | None = None
+
+    def add_to(
+        self, sub: argparse._SubParsersAction[argparse.ArgumentParser]
+    ) -> argparse.ArgumentParser:
+        """Add this command to `sub` and return its parser, for its own options."""
+        parser = sub.add_parser(self.name, help=self.summary, description=self.description)
+        if self.handler is not None:
+            parser.set_defaults(func=lazy(self.handler))
+        return parser
+
+
 def collect_less_often() -> None:
     """Tune the cyclic garbage collector for a process that folds events, from its entry point.
 

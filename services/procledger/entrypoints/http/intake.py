@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -13,11 +12,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from procledger.codec.errors import InvalidEventData
-from procledger.codec.textformats import UNKNOWN_TYPE, event_from_json_dict
+from procledger.codec.textformats import UNKNOWN_TYPE, event_from_json_dict, strict_json_loads
 from procledger.domain.events import Event, event_type
 from procledger.entrypoints.http.auth import Role, require_role
 from procledger.entrypoints.http.intake_schema import Accepted, AcceptedEvent, Outcome, request_body
-from procledger.entrypoints.http.metrics import install_http_metrics
+from procledger.entrypoints.http.metrics import HttpMetrics, install_http_metrics
 from procledger.entrypoints.http.problems import Problem, install_problems, problem, summary
 from procledger.publishing.intake_publish import (
     RETRY_AFTER_S,
@@ -26,7 +25,7 @@ from procledger.publishing.intake_publish import (
     IntakePublishing,
     Unavailable,
 )
-from procledger.publishing.metrics import HttpMetrics, PublishMetrics, reason_label
+from procledger.publishing.metrics import PublishMetrics, reason_label
 from procledger.publishing.status import (
     StatusReader,
     StatusUnavailable,
@@ -48,22 +47,11 @@ class _Invalid(Exception):
         self.problems = problems
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate key in object")
-    return result
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _parse(body: bytes) -> object:
     if not body.strip():
         raise _Invalid([(("body",), "invalid JSON: the body is empty")])
     try:
-        return json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
+        return strict_json_loads(body)
     except (ValueError, RecursionError) as err:
         # ValueError covers JSONDecodeError and UnicodeDecodeError; RecursionError deep nesting.
         reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
