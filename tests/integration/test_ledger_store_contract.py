@@ -59,7 +59,7 @@ def test_a_written_batch_moves_the_position_and_is_visible(store: LedgerStore) -
     assert position.next_offset == 30
     assert position.chain_head != GENESIS
     with store.transaction() as tx:
-        state = tx.load_state(*state_keys([decode_record(r) for r in records]))
+        state = tx.load_state(state_keys([decode_record(r) for r in records]))
     assert state.orders
     assert len(state.seen_event_ids) == 30
 
@@ -77,14 +77,14 @@ def test_a_stale_position_rolls_the_whole_batch_back(store: LedgerStore) -> None
     items = [decode_record(r) for r in _records(10, start=10)]
     with pytest.raises(StalePosition), store.transaction() as tx:
         positions = tx.lock_positions({(TOPIC, 0)})
-        state = tx.load_state(*state_keys(items))
+        state = tx.load_state(state_keys(items))
         batch = build_batch(items, state, positions, NOW)
         # A zombie that believed the partition stood at offset 3.
         stale = replace(batch.positions[0], expected_offset=3)
         tx.write(replace(batch, positions=[stale]))
     assert store.positions()[(TOPIC, 0)].next_offset == 10
     with store.transaction() as tx:
-        seen = tx.load_state(*state_keys(items)).seen_event_ids
+        seen = tx.load_state(state_keys(items)).seen_event_ids
     assert not seen, "nothing of the rolled-back batch may remain"
 
 

@@ -27,6 +27,7 @@ from procledger.ledger.ports import (
     BatchWrite,
     LedgerTransaction,
     Position,
+    StateKeys,
     TopicPartition,
 )
 from procledger.settings import DatabaseSettings, KafkaSettings, Topics
@@ -224,8 +225,8 @@ class _TimedTransaction:
     ) -> dict[TopicPartition, Position]:  # pragma: no cover - plain delegation
         return self._inner.lock_positions(partitions)
 
-    def load_state(self, order_ids: Any, event_ids: Any, target_keys: Any) -> LedgerState:
-        return self._inner.load_state(order_ids, event_ids, target_keys)
+    def load_state(self, keys: StateKeys) -> LedgerState:
+        return self._inner.load_state(keys)
 
     def write(self, batch: BatchWrite) -> None:
         self._inner.write(batch)

@@ -113,8 +113,7 @@ def measure(url: str, batches: list[list[KafkaRecord]], clock: Clock) -> None:
                     positions = tx.lock_positions(set(iter_partitions(batch)))
                 with clock.stage("load state", "PostgreSQL: load state"):
                     trimmed = trim(items, positions).items
-                    orders, events, targets = state_keys(trimmed)
-                    state = tx.load_state(orders, events, targets)
+                    state = tx.load_state(state_keys(trimmed))
                 with clock.stage("  fold (timed apart)"):
                     fold(state, [i.decoded.event for i in trimmed])  # type: ignore[union-attr]
                 with clock.stage("build_batch (fold, hash chain, rows)"):

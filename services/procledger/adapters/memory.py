@@ -18,6 +18,7 @@ from procledger.ledger.ports import (
     Position,
     RejectionEntry,
     StalePosition,
+    StateKeys,
     TopicPartition,
 )
 
@@ -43,12 +44,8 @@ class _MemoryTransaction:
             self.tables.positions.setdefault(tp, Position(0, GENESIS))
         return {tp: self.tables.positions[tp] for tp in partitions}
 
-    def load_state(
-        self,
-        order_ids: Collection[str],
-        event_ids: Collection[str],
-        target_keys: Collection[tuple[str, int]],
-    ) -> LedgerState:
+    def load_state(self, keys: StateKeys) -> LedgerState:
+        order_ids, event_ids, target_keys = keys.order_ids, keys.event_ids, keys.target_keys
         wanted = set(event_ids)
         content = {
             j.event_id: (j.event_type, canonical_payload(j.payload))

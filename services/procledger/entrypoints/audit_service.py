@@ -15,6 +15,7 @@ from procledger.adapters.postgres.migrations import (
     SchemaCheckUnavailable,
     require_relations,
 )
+from procledger.entrypoints.cli.exits import guarded
 from procledger.entrypoints.http.audit import create_app
 from procledger.settings import Env, SettingsError
 from procledger.settings.audit import AuditSettings
@@ -22,13 +23,10 @@ from procledger.settings.audit import AuditSettings
 log = logging.getLogger("procledger.entrypoints.http.audit")
 
 
+@guarded("procledger serve audit", {})
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or Ctrl-C; exit 2 on bad configuration."""
-    try:
-        settings = AuditSettings.from_env(Env())
-    except SettingsError as err:
-        print(f"procledger serve audit: {err}", file=sys.stderr)
-        return 2
+    settings = AuditSettings.from_env(Env())
     host = getattr(args, "host", None) or settings.host
     port = getattr(args, "port", None) or settings.port
     if not 0 < port < 65536:

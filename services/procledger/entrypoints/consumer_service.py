@@ -33,13 +33,14 @@ from procledger.adapters.postgres.migrations import (
 from procledger.adapters.postgres.standby import StandbyNotWritable
 from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.domain.events import EVENT_TYPES
+from procledger.entrypoints.cli.exits import guarded
 from procledger.entrypoints.cli.support import collect_less_often
 from procledger.entrypoints.consumer_probes import ConsumerProbes, watch_kafka
 from procledger.ledger.dlq import DlqOutbox
 from procledger.ledger.loop import ConsumerTuning, LedgerConsumer
 from procledger.ledger.metrics import ConsumerMetrics
 from procledger.ledger.ports import SourceFailed
-from procledger.settings import Env, SettingsError
+from procledger.settings import Env
 from procledger.settings.consumer import ConsumerSettings
 
 log = logging.getLogger("procledger.consume")
@@ -77,12 +78,9 @@ def _kill_before_dlq(after: int) -> Callable[[], None] | None:
     return hook
 
 
+@guarded("procledger consume", {})
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = ConsumerSettings.from_env(Env())
-    except SettingsError as err:
-        print(f"procledger consume: {err}", file=sys.stderr)
-        return 2
+    settings = ConsumerSettings.from_env(Env())
     try:
         require_relations(
             settings.database.url, LEDGER_RELATIONS, "DATABASE_URL", writer="the consumer"

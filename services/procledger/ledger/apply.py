@@ -35,7 +35,7 @@ def apply_batch(
         trimmed = trim(items, positions)
         if not trimmed.items:
             return AppliedBatch(None, trimmed.gaps)
-        state = tx.load_state(*state_keys(trimmed.items))
+        state = tx.load_state(state_keys(trimmed.items))
         batch = build_batch(trimmed.items, state, positions, now)
         if not fits_ledger(batch):  # an amount no column can hold: reject it, never crash
             batch = build_batch(refuse_unstorable(trimmed.items, state), state, positions, now)

@@ -26,6 +26,7 @@ from procledger.ledger.ports import (
     Position,
     PositionUpdate,
     RejectionEntry,
+    StateKeys,
     TopicPartition,
 )
 
@@ -109,7 +110,7 @@ def trim(items: Sequence[Item], positions: Mapping[TopicPartition, Position]) ->
     return Trimmed([i for i in kept if (i.record.topic, i.record.partition) not in gaps], gaps)
 
 
-def state_keys(items: Sequence[Item]) -> tuple[set[str], set[str], set[tuple[str, int]]]:
+def state_keys(items: Sequence[Item]) -> StateKeys:
     """The orders, event ids and stockpile keys a batch can touch."""
     orders: set[str] = set()
     events: set[str] = set()
@@ -122,7 +123,7 @@ def state_keys(items: Sequence[Item]) -> tuple[set[str], set[str], set[tuple[str
                 targets.add((event.country, event.caliber_mm))
             else:
                 orders.add(event.order_id)
-    return orders, events, targets
+    return StateKeys(orders, events, targets)
 
 
 def build_batch(

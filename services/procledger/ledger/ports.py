@@ -168,6 +168,15 @@ class SourceFailed(Exception):
     cannot help, so the consumer stops and says why."""
 
 
+@dataclass(frozen=True, slots=True)
+class StateKeys:
+    """What a batch can touch: its orders, its event ids, its (country, calibre) targets."""
+
+    order_ids: Collection[str]
+    event_ids: Collection[str]
+    target_keys: Collection[tuple[str, int]]
+
+
 class LedgerTransaction(Protocol):
     def lock_positions(
         self, partitions: Collection[TopicPartition]
@@ -175,12 +184,7 @@ class LedgerTransaction(Protocol):
         """Lock the partitions' rows (creating them at offset 0) and return where they stand."""
         ...
 
-    def load_state(
-        self,
-        order_ids: Collection[str],
-        event_ids: Collection[str],
-        target_keys: Collection[tuple[str, int]],
-    ) -> LedgerState:
+    def load_state(self, keys: StateKeys) -> LedgerState:
         """The part of the ledger state a batch can touch."""
         ...
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -22,7 +20,6 @@ from procledger.adapters.postgres.store import ORDER_COLUMNS, order_to_row
 from procledger.domain.replay import replay_by_order
 from procledger.domain.state import StockpileTarget
 from procledger.entrypoints.cli.support import collect_less_often
-from procledger.settings import DatabaseSettings, Env, SettingsError
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,40 +95,3 @@ def _replace(conn: psycopg.Connection[Any]) -> None:
         with cur.copy(statement) as copy:
             for t in targets.values():
                 copy.write_row(tuple(getattr(t, c) for c in STOCKPILE_COLUMNS))
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        database = DatabaseSettings.from_env(Env())
-    except SettingsError as err:
-        print(f"procledger ledger rebuild: {err}", file=sys.stderr)
-        return 2
-    progress = args.progress or sys.stderr.isatty()
-    collect_less_often()  # this process folds too when there is one share
-    try:
-        report = rebuild(database.url, replace=args.replace, progress=progress)
-    except psycopg.OperationalError as err:
-        print(f"procledger ledger rebuild: cannot reach PostgreSQL: {err}", file=sys.stderr)
-        return 1
-    if args.format == "json":
-        result = {
-            "events": report.events,
-            "orders": report.orders,
-            "targets": report.targets,
-            "seconds": round(report.seconds, 3),
-            "differences": list(report.differences),
-            "replaced": report.replaced,
-        }
-        print(json.dumps(result, indent=2))
-    else:
-        print(
-            f"re-folded {report.events} journal events into {report.orders} orders and "
-            f"{report.targets} stockpile targets in {report.seconds:.2f}s"
-        )
-        for line in report.differences:
-            print(f"  DIFFERENCE {line}")
-        if not report.differences:
-            print("live projections are identical to the journal's fold")
-        elif report.replaced:
-            print(f"replaced the live projections ({len(report.differences)} differences)")
-    return 1 if report.differences and not report.replaced else 0

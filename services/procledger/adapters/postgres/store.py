@@ -26,6 +26,7 @@ from procledger.ledger.ports import (
     LedgerTransaction,
     Position,
     StalePosition,
+    StateKeys,
     StoreConflict,
     StoreUnavailable,
     TopicPartition,
@@ -107,12 +108,8 @@ class _PostgresTransaction:
             )
             return {(t, p): Position(o, bytes(h)) for t, p, o, h in cur.fetchall()}
 
-    def load_state(
-        self,
-        order_ids: Collection[str],
-        event_ids: Collection[str],
-        target_keys: Collection[tuple[str, int]],
-    ) -> LedgerState:
+    def load_state(self, keys: StateKeys) -> LedgerState:
+        order_ids, event_ids, target_keys = keys.order_ids, keys.event_ids, keys.target_keys
         orders: dict[str, Order] = {}
         targets: dict[tuple[str, int], StockpileTarget] = {}
         seen: frozenset[str] = frozenset()

@@ -29,7 +29,7 @@ LEDGER = Command(
     "Exit 0 when they are identical, 1 when they differ. --replace then swaps the "
     "live projections for the rebuilt ones in one transaction (consumers wait); it "
     "refuses to when a journal payload makes no valid event (that is tampering).",
-    "procledger.adapters.postgres.rebuild:run",
+    "procledger.entrypoints.cli.rebuild_handlers:run",
 )
 
 
