@@ -51,8 +51,7 @@ class OutageLog:
         if since is None:
             self._log.warning("%s unreachable: %s", self.what, error)
         else:
-            self._log.warning("%s still unreachable after %.0fs: %s", self.what, now - since,
-                              error)  # fmt: skip
+            self._log.warning("%s still unreachable after %.0fs: %s", self.what, now - since, error)
 
     def recovered(self) -> None:
         with self._lock:

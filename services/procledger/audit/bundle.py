@@ -64,15 +64,24 @@ class BundleFilter:
 
 def _row_json(row: JournalRow, prev_offset: int | None) -> dict[str, Any]:
     return {
-        "id": row.id, "event_id": row.event_id, "event_type": row.event_type,
-        "order_id": row.order_id, "payload": row.payload,
-        "writer_fingerprint": row.writer_fingerprint, "schema_version": row.schema_version,
-        "occurred_at": ts(row.occurred_at), "recorded_at": ts(row.recorded_at),
-        "topic": row.topic, "partition": row.partition, "offset": row.offset,
-        "kafka_timestamp": ts(row.kafka_timestamp), "record_sha256": row.record_sha256.hex(),
-        "prev_hash": row.prev_hash.hex(), "hash": row.hash.hex(),
+        "id": row.id,
+        "event_id": row.event_id,
+        "event_type": row.event_type,
+        "order_id": row.order_id,
+        "payload": row.payload,
+        "writer_fingerprint": row.writer_fingerprint,
+        "schema_version": row.schema_version,
+        "occurred_at": ts(row.occurred_at),
+        "recorded_at": ts(row.recorded_at),
+        "topic": row.topic,
+        "partition": row.partition,
+        "offset": row.offset,
+        "kafka_timestamp": ts(row.kafka_timestamp),
+        "record_sha256": row.record_sha256.hex(),
+        "prev_hash": row.prev_hash.hex(),
+        "hash": row.hash.hex(),
         "chain_prev_offset": prev_offset,
-    }  # fmt: skip
+    }
 
 
 def _jsonl(items: list[dict[str, Any]]) -> bytes:
@@ -112,22 +121,35 @@ def export(  # noqa: PLR0917 - the CLI and the API pass the same five things
         if progress:
             progress(1)
     postings = [
-        {"event_id": e, "order_id": o, "account": a, "side": s, "amount": money(m),
-         "currency": c.strip(), "amount_usd": money(u)}
+        {
+            "event_id": e,
+            "order_id": o,
+            "account": a,
+            "side": s,
+            "amount": money(m),
+            "currency": c.strip(),
+            "amount_usd": money(u),
+        }
         for e, o, a, s, m, c, u in conn.execute(
             "SELECT event_id, order_id, account, side, amount, currency, amount_usd "
-            "FROM audit.postings WHERE event_id = ANY(%s) ORDER BY id", (event_ids,),
+            "FROM audit.postings WHERE event_id = ANY(%s) ORDER BY id",
+            (event_ids,),
         )
-    ]  # fmt: skip
+    ]
     heads = [
-        {"topic": t, "partition": p, "next_offset": n, "chain_head": bytes(h).hex(),
-         "head_offset": last}
+        {
+            "topic": t,
+            "partition": p,
+            "next_offset": n,
+            "chain_head": bytes(h).hex(),
+            "head_offset": last,
+        }
         for t, p, n, h, last in conn.execute(
             "SELECT p.topic, p.kafka_partition, p.next_offset, p.chain_head, "
             "(SELECT max(kafka_offset) FROM audit.journal j WHERE j.topic = p.topic "
             "AND j.kafka_partition = p.kafka_partition) FROM audit.positions p ORDER BY 1, 2"
         )
-    ]  # fmt: skip
+    ]
     files = {"journal.jsonl": _jsonl(rows), "postings.jsonl": _jsonl(postings)}
     manifest = {
         "format": FORMAT,
@@ -161,9 +183,14 @@ def read_contents(path: Path) -> dict[str, bytes] | str:
             return {name: zf.read(name) for name in zf.namelist()}
     # A damaged zip fails in the container (BadZipFile), the inflater (zlib.error) or the CRC.
     except (
-        OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError, NotImplementedError,
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+        ValueError,
+        NotImplementedError,
         RuntimeError,
-    ) as err:  # fmt: skip
+    ) as err:
         return f"{path}: cannot read the bundle: {err}"
 
 
@@ -174,14 +201,20 @@ def _parse_ts(value: str | None) -> datetime | None:
 def _recompute(row: dict[str, Any]) -> bytes:
     return entry_hash(
         bytes.fromhex(row["prev_hash"]),
-        event_id=row["event_id"], event_type=row["event_type"], order_id=row["order_id"],
-        payload=row["payload"], writer_fingerprint=row["writer_fingerprint"],
-        schema_version=row["schema_version"], occurred_at=_parse_ts(row["occurred_at"]),  # type: ignore[arg-type]
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        order_id=row["order_id"],
+        payload=row["payload"],
+        writer_fingerprint=row["writer_fingerprint"],
+        schema_version=row["schema_version"],
+        occurred_at=_parse_ts(row["occurred_at"]),  # type: ignore[arg-type]
         recorded_at=_parse_ts(row["recorded_at"]),  # type: ignore[arg-type]
-        topic=row["topic"], partition=row["partition"], offset=row["offset"],
+        topic=row["topic"],
+        partition=row["partition"],
+        offset=row["offset"],
         kafka_timestamp=_parse_ts(row["kafka_timestamp"]),
         record_sha256=bytes.fromhex(row["record_sha256"]),
-    )  # fmt: skip
+    )
 
 
 def check_bundle(path: Path) -> tuple[list[str], dict[str, int]]:

@@ -25,16 +25,20 @@ POSTING_COLUMNS = ("account", "side", "amount", "currency", "amount_usd")
 def _step(row: JournalRow, state: LedgerState) -> Row:
     after = state.orders.get(row.order_id or "")
     return {
-        "event_id": row.event_id, "event_type": row.event_type,
-        "occurred_at": ts(row.occurred_at), "recorded_at": ts(row.recorded_at),
-        "topic": row.topic, "partition": row.partition, "offset": row.offset,
+        "event_id": row.event_id,
+        "event_type": row.event_type,
+        "occurred_at": ts(row.occurred_at),
+        "recorded_at": ts(row.recorded_at),
+        "topic": row.topic,
+        "partition": row.partition,
+        "offset": row.offset,
         "order_status_after": None if after is None else after.status.value,
         "quantity_after": None if after is None else after.quantity,
         "value_usd_after": None if after is None else money(after.value_usd),
         "delivered_after": None if after is None else after.delivered_quantity,
         "paid_usd_after": None if after is None else money(after.paid_usd),
         "payload": dict(row.payload),
-    }  # fmt: skip
+    }
 
 
 def order_detail(conn: Connection, order_id: str, clocks: Clocks) -> dict[str, Any] | None:
@@ -82,14 +86,23 @@ def trace(conn: Connection, event_id: str) -> dict[str, Any] | None:
         return {"event_id": event_id, "applied": False, "rejections": rejected}
     row = found[0]
     entry: dict[str, JSONValue] = {
-        "id": row.id, "event_id": row.event_id, "event_type": row.event_type,
-        "order_id": row.order_id, "occurred_at": ts(row.occurred_at),
-        "recorded_at": ts(row.recorded_at), "topic": row.topic, "partition": row.partition,
-        "offset": row.offset, "kafka_timestamp": ts(row.kafka_timestamp),
-        "writer_fingerprint": row.writer_fingerprint, "schema_version": row.schema_version,
-        "record_sha256": row.record_sha256.hex(), "prev_hash": row.prev_hash.hex(),
-        "hash": row.hash.hex(), "payload": dict(row.payload),
-    }  # fmt: skip
+        "id": row.id,
+        "event_id": row.event_id,
+        "event_type": row.event_type,
+        "order_id": row.order_id,
+        "occurred_at": ts(row.occurred_at),
+        "recorded_at": ts(row.recorded_at),
+        "topic": row.topic,
+        "partition": row.partition,
+        "offset": row.offset,
+        "kafka_timestamp": ts(row.kafka_timestamp),
+        "writer_fingerprint": row.writer_fingerprint,
+        "schema_version": row.schema_version,
+        "record_sha256": row.record_sha256.hex(),
+        "prev_hash": row.prev_hash.hex(),
+        "hash": row.hash.hex(),
+        "payload": dict(row.payload),
+    }
     before: JSONValue = None
     after: JSONValue = None
     if row.order_id is not None:
@@ -129,9 +142,12 @@ def trace(conn: Connection, event_id: str) -> dict[str, Any] | None:
 
 def _target(t: Any) -> Row:
     return {
-        "country": t.country, "caliber_mm": t.caliber_mm, "target_quantity": t.target_quantity,
-        "authority": t.authority, "set_at": ts(t.set_at),
-    }  # fmt: skip
+        "country": t.country,
+        "caliber_mm": t.caliber_mm,
+        "target_quantity": t.target_quantity,
+        "authority": t.authority,
+        "set_at": ts(t.set_at),
+    }
 
 
 def rejections(  # noqa: PLR0917 - the CLI and API pass the same five filters by position
@@ -149,8 +165,11 @@ def rejections(  # noqa: PLR0917 - the CLI and API pass the same five filters by
     params: list[Any] = []
     conditions = ["true", *clock_where(Clocks(known_at=known_at), params)]
     for column, value in (
-        ("reason_code", reason), ("topic", topic), ("order_id", order_id), ("event_id", event_id),
-    ):  # fmt: skip
+        ("reason_code", reason),
+        ("topic", topic),
+        ("order_id", order_id),
+        ("event_id", event_id),
+    ):
         if value is not None:
             conditions.append(f"{column} = %s")
             params.append(value)

@@ -178,16 +178,28 @@ def _totals_row(by: Sequence[str], key: Sequence[Any], sums: Sequence[Any]) -> R
 def order_row(o: Order) -> Row:
     """An order as lists, CSV and JSON show it (money 2 places, price 4, rate 8)."""
     return {
-        "order_id": o.order_id, "buyer": o.buyer, "supplier": o.supplier,
-        "supplier_country": o.supplier_country, "item_description": o.item_description,
-        "caliber_mm": o.caliber_mm, "purpose": o.purpose.value, "currency": o.currency,
-        "usd_rate": fixed(o.usd_rate, 8), "unit_price": fixed(o.unit_price, 4),
-        "quantity": o.quantity, "value": money(o.value), "value_usd": money(o.value_usd),
+        "order_id": o.order_id,
+        "buyer": o.buyer,
+        "supplier": o.supplier,
+        "supplier_country": o.supplier_country,
+        "item_description": o.item_description,
+        "caliber_mm": o.caliber_mm,
+        "purpose": o.purpose.value,
+        "currency": o.currency,
+        "usd_rate": fixed(o.usd_rate, 8),
+        "unit_price": fixed(o.unit_price, 4),
+        "quantity": o.quantity,
+        "value": money(o.value),
+        "value_usd": money(o.value_usd),
         "delivered_quantity": o.delivered_quantity,
-        "delivered_value_usd": money(o.delivered_value_usd), "paid": money(o.paid),
-        "paid_usd": money(o.paid_usd), "status": o.status.value, "placed_at": ts(o.placed_at),
-        "updated_at": ts(o.updated_at), "destination": o.destination,
-    }  # fmt: skip
+        "delivered_value_usd": money(o.delivered_value_usd),
+        "paid": money(o.paid),
+        "paid_usd": money(o.paid_usd),
+        "status": o.status.value,
+        "placed_at": ts(o.placed_at),
+        "updated_at": ts(o.updated_at),
+        "destination": o.destination,
+    }
 
 
 def _sort_key(o: Order) -> tuple[Any, str]:
@@ -257,10 +269,16 @@ def stockpile(conn: Connection, flt: OrderFilter, clocks: Clocks) -> Page:
         ordered, delivered = sums.get((country, caliber), [0, 0])
         rows.append(
             _stockpile_row(
-                country, caliber, t.target_quantity, t.authority, t.set_at, ordered, delivered,
+                country,
+                caliber,
+                t.target_quantity,
+                t.authority,
+                t.set_at,
+                ordered,
+                delivered,
                 t.target_quantity - delivered,
             )
-        )  # fmt: skip
+        )
     return Page(STOCKPILE_COLUMNS, rows, len(rows))
 
 

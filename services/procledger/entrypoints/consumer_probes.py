@@ -45,15 +45,20 @@ class ConsumerProbes:
     ) -> ConsumerProbes:
         ping = PostgresPing(database_url, "procledger-consumer-probe")
         store = Refresher(
-            "store-probe", ping, interval_s=STORE_INTERVAL_S, timeout_s=STORE_TIMEOUT_S,
+            "store-probe",
+            ping,
+            interval_s=STORE_INTERVAL_S,
+            timeout_s=STORE_TIMEOUT_S,
             outage=OutageLog("PostgreSQL (the ledger database)", log),
-        )  # fmt: skip
+        )
         queries = PostgresBusinessQueries(database_url)
         business = Refresher(
-            "business-metrics", queries, interval_s=BUSINESS_INTERVAL_S,
+            "business-metrics",
+            queries,
+            interval_s=BUSINESS_INTERVAL_S,
             timeout_s=BUSINESS_TIMEOUT_S,
             outage=OutageLog("ledger projections for the business metrics", log),
-        )  # fmt: skip
+        )
         metrics.watch(store)
         registry.register(LedgerBusinessCollector(business))
         probes = cls(store, business, ping, queries)
@@ -77,9 +82,12 @@ def watch_kafka(
     for the probe, the lag check and the polls: one line each way."""
     outage = OutageLog(f"Kafka at {kafka.bootstrap_servers}", log)
     broker = BrokerProbe(
-        kafka, topics, interval_s=KAFKA_PROBE_INTERVAL_S,
+        kafka,
+        topics,
+        interval_s=KAFKA_PROBE_INTERVAL_S,
         client_id=f"procledger-consumer-probe-{group}",
-        missing_means="this consumer gets nothing from it until it is created", outage=outage,
-    )  # fmt: skip
+        missing_means="this consumer gets nothing from it until it is created",
+        outage=outage,
+    )
     broker.start()
     return outage, broker

@@ -56,9 +56,12 @@ def _dead_letters(
     forwarder = KafkaDlqForwarder(settings.kafka, settings.topics.dlq)
     dlq_log = PostgresDlqLog(settings.database.url)
     dlq = DlqOutbox(
-        forwarder, dlq_log, metrics, originals=heads.records,
+        forwarder,
+        dlq_log,
+        metrics,
+        originals=heads.records,
         before_forward=_kill_before_dlq(settings.kill_before_dlq),
-    )  # fmt: skip
+    )
     return forwarder, dlq_log, dlq
 
 
@@ -120,13 +123,19 @@ def run(args: argparse.Namespace) -> int:
     heads = KafkaHeadReader(settings.kafka)
     forwarder, dlq_log, dlq = _dead_letters(settings, metrics, heads)
     consumer = LedgerConsumer(
-        source, store, forwarder, metrics,
+        source,
+        store,
+        forwarder,
+        metrics,
         tuning=ConsumerTuning(
-            max_records=settings.max_records, prefetch=True,
+            max_records=settings.max_records,
+            prefetch=True,
             progress_interval_s=settings.progress_interval_s,
         ),
-        head_timestamps=heads.timestamps, dlq=dlq, kafka_outage=kafka_outage,
-    )  # fmt: skip
+        head_timestamps=heads.timestamps,
+        dlq=dlq,
+        kafka_outage=kafka_outage,
+    )
     collect_less_often()
     log.info("consuming as group %s from %s", group, settings.kafka.bootstrap_servers)
     looping.set()
@@ -158,8 +167,9 @@ def _stop_on_signals(timeout_s: float, looping: threading.Event) -> threading.Ev
         log.error(
             "stopping: the batch in hand did not finish within %ds of the signal "
             "(CONSUMER_STOP_TIMEOUT_S; the database or Kafka does not answer); exiting with "
-            "it uncommitted", timeout_s,
-        )  # fmt: skip
+            "it uncommitted",
+            timeout_s,
+        )
         os._exit(EXIT_STOP_TIMEOUT)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

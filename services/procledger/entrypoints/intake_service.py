@@ -67,9 +67,12 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         publisher = KafkaOrderPublisher(
-            settings.kafka, settings.topics, source_system=settings.source_system,
-            linger_ms=5, delivery_timeout_s=settings.publish_timeout_s,
-        )  # fmt: skip
+            settings.kafka,
+            settings.topics,
+            source_system=settings.source_system,
+            linger_ms=5,
+            delivery_timeout_s=settings.publish_timeout_s,
+        )
     except KafkaError as err:
         print(
             f"procledger serve intake: cannot reach Kafka at "
@@ -83,10 +86,13 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings, publisher, CollectorRegistry(), reader, probe)
     publishing: IntakePublishing = app.state.publishing
     log.info(
-        "intake API on http://%s:%d (Kafka %s, publish limit %d s)%s", settings.host,
-        settings.port, settings.kafka.bootstrap_servers, settings.publish_timeout_s,
+        "intake API on http://%s:%d (Kafka %s, publish limit %d s)%s",
+        settings.host,
+        settings.port,
+        settings.kafka.bootstrap_servers,
+        settings.publish_timeout_s,
         "" if status.problem is None else f"; not ready: {status.problem}",
-    )  # fmt: skip
+    )
     try:
         # Stops on SIGTERM/SIGINT once the requests in flight are answered (or failed).
         # uvicorn's loggers go through the process's handler (LOG_FORMAT=json: one object
@@ -94,9 +100,13 @@ def run(args: argparse.Namespace) -> int:
         # only from WARNING up (the line above says where the intake listens).
         logging.getLogger("uvicorn.error").setLevel(max(log.getEffectiveLevel(), logging.WARNING))
         config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_config=None, log_level=None,
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            log_level=None,
             timeout_graceful_shutdown=int(STOP_GRACE_S) + 2,
-        )  # fmt: skip
+        )
         _Server(config, publishing.stop).run()
     finally:
         probe.close()

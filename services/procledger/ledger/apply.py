@@ -93,8 +93,10 @@ def refuse_unstorable(items: Sequence[Item], state: LedgerState) -> list[Item]:
         if bad is None:
             return current
         refused = Undecodable(
-            bad.record, "INVALID_EVENT",
+            bad.record,
+            "INVALID_EVENT",
             "amounts beyond the ledger's range (postings numeric(20,2), orders numeric(30,2))",
-            bad.decoded.event, bad.record_sha256,
-        )  # fmt: skip
+            bad.decoded.event,
+            bad.record_sha256,
+        )
         current = [refused if i is bad else i for i in current]

@@ -283,10 +283,22 @@ def _refused(
     rec = item.record
     event = item.decoded.event
     return RejectionEntry(
-        rec.topic, rec.partition, rec.offset, ts, event.event_id, event_type(event),
-        order_id_of(event), outcome.code, outcome.message, item.payload, None,
-        item.record_sha256, recorded_at, rec.headers, rec.value,
-    )  # fmt: skip
+        rec.topic,
+        rec.partition,
+        rec.offset,
+        ts,
+        event.event_id,
+        event_type(event),
+        order_id_of(event),
+        outcome.code,
+        outcome.message,
+        item.payload,
+        None,
+        item.record_sha256,
+        recorded_at,
+        rec.headers,
+        rec.value,
+    )
 
 
 def storable(text: str | None) -> str | None:
@@ -304,9 +316,19 @@ def _rejection(item: Undecodable, recorded_at: datetime) -> RejectionEntry:
         # JSONB refuses NUL characters: keep the exact bytes instead of the decoded payload.
         payload = None
     return RejectionEntry(
-        rec.topic, rec.partition, rec.offset, kafka_time(rec),
-        storable(event.event_id) if event else None, event_type(event) if event else None,
-        storable(order_id_of(event)), item.reason_code, storable(item.error) or "", payload,
-        None if payload is not None else rec.value, item.record_sha256, recorded_at,
-        rec.headers, rec.value,
-    )  # fmt: skip
+        rec.topic,
+        rec.partition,
+        rec.offset,
+        kafka_time(rec),
+        storable(event.event_id) if event else None,
+        event_type(event) if event else None,
+        storable(order_id_of(event)),
+        item.reason_code,
+        storable(item.error) or "",
+        payload,
+        None if payload is not None else rec.value,
+        item.record_sha256,
+        recorded_at,
+        rec.headers,
+        rec.value,
+    )

@@ -90,8 +90,11 @@ class DlqOutbox:
         if not pending:
             self._due = None
             return
-        log.info("dead-letter copies: %d rejection(s) not confirmed on the DLQ; sending "
-                 "%d again", total, len(pending))  # fmt: skip
+        log.info(
+            "dead-letter copies: %d rejection(s) not confirmed on the DLQ; sending %d again",
+            total,
+            len(pending),
+        )
         ready = self._with_originals(pending)
         if ready and self._send(ready):
             left = total - len(ready)
@@ -116,13 +119,17 @@ class DlqOutbox:
         for r in pending:
             original = found.get(key_of(r))
             if original is not None:
-                ready.append(dataclasses.replace(
-                    r, record_value=original.value, headers=original.headers))  # fmt: skip
+                ready.append(
+                    dataclasses.replace(r, record_value=original.value, headers=original.headers)
+                )
             elif r.raw_value is not None:  # undecodable: the ledger kept the bytes themselves
                 ready.append(dataclasses.replace(r, record_value=r.raw_value))
         if len(ready) < len(pending):
-            log.warning("dead-letter copies: %d original record(s) not readable from Kafka "
-                        "yet; they stay pending", len(pending) - len(ready))  # fmt: skip
+            log.warning(
+                "dead-letter copies: %d original record(s) not readable from Kafka "
+                "yet; they stay pending",
+                len(pending) - len(ready),
+            )
         return ready
 
     def _send(self, rejections: Sequence[RejectionEntry]) -> bool:
@@ -131,8 +138,7 @@ class DlqOutbox:
             self._forwarder.forward(rejections)
         except Exception:  # the rejections table holds them; a later drain sends them
             self._metrics.dlq_failures.inc()
-            log.exception("could not forward %d rejections to the DLQ; will retry",
-                          len(rejections))  # fmt: skip
+            log.exception("could not forward %d rejections to the DLQ; will retry", len(rejections))
             self._retry_later()
             return False
         self._metrics.dlq_forwarded.inc(len(rejections))
@@ -141,8 +147,12 @@ class DlqOutbox:
         try:
             self._log.mark_forwarded([key_of(r) for r in rejections])
         except Exception as err:  # sent but not marked: sent again later, a repeat
-            log.warning("forwarded %d rejections to the DLQ but could not record it (%s); "
-                        "they will be sent again", len(rejections), err)  # fmt: skip
+            log.warning(
+                "forwarded %d rejections to the DLQ but could not record it (%s); "
+                "they will be sent again",
+                len(rejections),
+                err,
+            )
             self._retry_later()
             return False
         return True

@@ -84,8 +84,11 @@ class LagReporter:
             # A lagging partition whose head record could not be read keeps its last value.
         # Drop partitions this member no longer owns: another member reports them now, and a
         # stale series would be counted twice by a sum over the group.
-        gauges = (self._metrics.lag_messages, self._metrics.lag_seconds,
-                  self._metrics.committed_offset)  # fmt: skip
+        gauges = (
+            self._metrics.lag_messages,
+            self._metrics.lag_seconds,
+            self._metrics.committed_offset,
+        )
         for tp in self._lag_labels - set(ends):
             for gauge in gauges:
                 with contextlib.suppress(KeyError):

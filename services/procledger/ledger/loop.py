@@ -267,7 +267,8 @@ class LedgerConsumer:
                 # locks held); the rest only at DEBUG (the store probe logs the outage and its
                 # end once, see entrypoints.consumer_service).
                 level = logging.WARNING if attempt == 0 else logging.DEBUG
-                log.log(level, "database unavailable, retry %d in %.1fs: %s", attempt + 1, delay,
-                        reason)  # fmt: skip
+                log.log(
+                    level, "database unavailable, retry %d in %.1fs: %s", attempt + 1, delay, reason
+                )
             attempt += 1
             time.sleep(delay)

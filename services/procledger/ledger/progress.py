@@ -57,8 +57,13 @@ class ProgressLog:
             self._log.info(
                 "progress: applied %s, rejected %s in the last %.0fs (%.0f records/s); "
                 "total applied %s, rejected %s; lag %s",
-                f"{self._window_applied:,}", f"{self._window_rejected:,}", elapsed, rate,
-                f"{self.applied:,}", f"{self.rejected:,}", lag,
-            )  # fmt: skip
+                f"{self._window_applied:,}",
+                f"{self._window_rejected:,}",
+                elapsed,
+                rate,
+                f"{self.applied:,}",
+                f"{self.rejected:,}",
+                lag,
+            )
         self._since = now
         self._window_applied = self._window_rejected = 0

@@ -119,8 +119,11 @@ class IntakePublishing:
         stop: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
         either: set[asyncio.Future[Any]] = {work, stop}
         try:
-            await asyncio.wait(either, timeout=max(0.0, deadline - loop.time()),
-                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+            await asyncio.wait(
+                either,
+                timeout=max(0.0, deadline - loop.time()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
             if not work.done() and stop.done():
                 grace = min(STOP_GRACE_S, max(0.0, deadline - loop.time()))
                 await asyncio.wait({work}, timeout=grace)
@@ -133,10 +136,14 @@ class IntakePublishing:
         return work.result()
 
     def _late(self) -> str:
-        why = "the intake is stopping" if self._stopping and self._stopping.is_set() else (
-            f"Kafka did not confirm the events within {self.limit_s:g} s "
-            "(INTAKE_PUBLISH_TIMEOUT_S)"
-        )  # fmt: skip
+        why = (
+            "the intake is stopping"
+            if self._stopping and self._stopping.is_set()
+            else (
+                f"Kafka did not confirm the events within {self.limit_s:g} s "
+                "(INTAKE_PUBLISH_TIMEOUT_S)"
+            )
+        )
         return f"{why}; some may have been written: {RESEND}"
 
     def close(self) -> None:

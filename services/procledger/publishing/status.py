@@ -37,10 +37,12 @@ class EventStatus:
         if self.status is Outcome.UNKNOWN:
             return out
         out.update(
-            event_type=self.event_type, topic=self.topic, partition=self.partition,
+            event_type=self.event_type,
+            topic=self.topic,
+            partition=self.partition,
             offset=self.offset,
             recorded_at=instant_text(self.recorded_at) if self.recorded_at else None,
-        )  # fmt: skip
+        )
         if self.status is Outcome.REJECTED:
             out.update(reason=self.reason, message=self.message)
         return out

@@ -176,11 +176,34 @@ def balancing(remainder: Decimal) -> tuple[Spec, Spec]:
     if fat_price != fat_price.quantize(_PLACES4):
         raise AssertionError(f"balancing price {fat_price} needs more than 4 places")
     item = "155mm M795 HE projectile"
-    big = Spec("usa-gdots-01", date(2023, 6, 9), "USA", "General Dynamics OTS", item, 155,
-               _BIG_QUANTITY, str(big_price), "USD", NATIONAL, "USA", first_lot_days=60,
-               lot_size=10000)  # fmt: skip
-    fat = Spec("usa-gdots-fat", date(2023, 6, 14), "USA", "General Dynamics OTS",
-               f"{item}, first-article test lot", 155, _FAT_QUANTITY,
-               str(fat_price.quantize(_PLACES4)), "USD", NATIONAL, "USA",
-               first_lot_days=30, lot_size=_FAT_QUANTITY)  # fmt: skip
+    big = Spec(
+        "usa-gdots-01",
+        date(2023, 6, 9),
+        "USA",
+        "General Dynamics OTS",
+        item,
+        155,
+        _BIG_QUANTITY,
+        str(big_price),
+        "USD",
+        NATIONAL,
+        "USA",
+        first_lot_days=60,
+        lot_size=10000,
+    )
+    fat = Spec(
+        "usa-gdots-fat",
+        date(2023, 6, 14),
+        "USA",
+        "General Dynamics OTS",
+        f"{item}, first-article test lot",
+        155,
+        _FAT_QUANTITY,
+        str(fat_price.quantize(_PLACES4)),
+        "USD",
+        NATIONAL,
+        "USA",
+        first_lot_days=30,
+        lot_size=_FAT_QUANTITY,
+    )
     return big, fat

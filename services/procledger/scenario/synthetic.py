@@ -151,9 +151,14 @@ class _Generator:
         order.paid += payable
         rate = self.rng.choice(RATES[order.currency])
         return ev.PaymentRecorded(
-            self.next_id(0), at, order.order_id, self.next_id(4), _money(payable),
-            order.currency, rate,
-        )  # fmt: skip
+            self.next_id(0),
+            at,
+            order.order_id,
+            self.next_id(4),
+            _money(payable),
+            order.currency,
+            rate,
+        )
 
     def _amend(self, order: OpenOrder, at: datetime) -> ev.OrderAmended:
         rng = self.rng
@@ -172,9 +177,13 @@ class _Generator:
             new_quantity, new_price = quantity, order.price
         self._revalue(order, new_quantity, new_price)
         return ev.OrderAmended(
-            self.next_id(0), at, order.order_id, quantity,
-            None if price is None else _money(price), "Synthetic renegotiation",
-        )  # fmt: skip
+            self.next_id(0),
+            at,
+            order.order_id,
+            quantity,
+            None if price is None else _money(price),
+            "Synthetic renegotiation",
+        )
 
     def _revalue(self, order: OpenOrder, quantity: int, price: int) -> None:
         value = order_value(quantity, _money(price), order.rate)

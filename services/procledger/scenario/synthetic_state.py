@@ -38,9 +38,18 @@ class OpenOrder:
     """Generator-side state of one open order; money kept in integer cents for speed."""
 
     __slots__ = (
-        "cancelled", "currency", "delivered", "destination", "key", "order_id",
-        "paid", "price", "quantity", "rate", "value_usd",
-    )  # fmt: skip
+        "cancelled",
+        "currency",
+        "delivered",
+        "destination",
+        "key",
+        "order_id",
+        "paid",
+        "price",
+        "quantity",
+        "rate",
+        "value_usd",
+    )
 
     def __init__(self, placed: OrderPlaced, price_cents: int, value_usd: Decimal) -> None:
         self.order_id = placed.order_id

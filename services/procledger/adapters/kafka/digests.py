@@ -31,9 +31,12 @@ def check_against_kafka(
     ).fetchall()
     # No group: assign + seek reads without joining (or disturbing) any consumer group.
     consumer = KafkaConsumer(
-        enable_auto_commit=False, group_id=None, client_id="procledger-audit",
-        fetch_max_wait_ms=200, **kafka.client_config(),
-    )  # fmt: skip
+        enable_auto_commit=False,
+        group_id=None,
+        client_id="procledger-audit",
+        fetch_max_wait_ms=200,
+        **kafka.client_config(),
+    )
     compared = 0
     try:
         for topic, partition, next_offset in positions:

@@ -41,9 +41,12 @@ class KafkaDlqForwarder:
     def __init__(self, kafka: KafkaSettings, topic: str) -> None:
         self._topic = topic
         self._producer = KafkaProducer(
-            acks="all", enable_idempotence=True, linger_ms=5, client_id="procledger-dlq",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            client_id="procledger-dlq",
             **kafka.client_config(),
-        )  # fmt: skip
+        )
 
     def forward(self, rejections: Sequence[RejectionEntry]) -> None:
         futures = []
@@ -55,9 +58,10 @@ class KafkaDlqForwarder:
                 # value, which failed the whole batch's forwarding. Key it by its source.
                 key = f"{rejection.topic}:{rejection.partition}:{rejection.offset}".encode()
             futures.append(
-                self._producer.send(self._topic, value=value, key=key,
-                                    headers=dlq_headers(rejection))
-            )  # fmt: skip
+                self._producer.send(
+                    self._topic, value=value, key=key, headers=dlq_headers(rejection)
+                )
+            )
         self._producer.flush()
         for future in futures:
             future.get(timeout=30)

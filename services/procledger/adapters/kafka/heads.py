@@ -86,9 +86,14 @@ class KafkaHeadReader:
                 for r in items:
                     if r.offset in want:
                         found[(tp.topic, tp.partition, r.offset)] = ports.KafkaRecord(
-                            tp.topic, tp.partition, r.offset, r.timestamp, r.key, r.value,
+                            tp.topic,
+                            tp.partition,
+                            r.offset,
+                            r.timestamp,
+                            r.key,
+                            r.value,
                             tuple(r.headers or ()),
-                        )  # fmt: skip
+                        )
                 if items and items[-1].offset >= max(want, default=-1):
                     wanted.pop(tp, None)
                     self._consumer.pause(tp)

@@ -95,9 +95,11 @@ class BrokerProbe:
             if client is None:
                 # A short request timeout: an outage is seen within seconds, not 30.
                 client = KafkaConsumer(
-                    client_id=self._client_id, enable_auto_commit=False,
-                    request_timeout_ms=5000, **self._kafka.client_config(),
-                )  # fmt: skip
+                    client_id=self._client_id,
+                    enable_auto_commit=False,
+                    request_timeout_ms=5000,
+                    **self._kafka.client_config(),
+                )
             outcome += [client, set(client.topics())]
         except (KafkaError, OSError) as err:
             if client is not None:

@@ -66,8 +66,11 @@ class KafkaOrderPublisher:
             # (no doomed backlog in a long outage), never blocks send() longer, and times out
             # a request at half of it so one retry still fits.
             ms = max(2000, int(delivery_timeout_s * 1000))
-            limits = {"delivery_timeout_ms": ms, "max_block_ms": ms,
-                      "request_timeout_ms": max(1000, ms // 2 - linger_ms)}  # fmt: skip
+            limits = {
+                "delivery_timeout_ms": ms,
+                "max_block_ms": ms,
+                "request_timeout_ms": max(1000, ms // 2 - linger_ms),
+            }
         self._producer = KafkaProducer(
             acks="all",
             enable_idempotence=True,

@@ -99,10 +99,11 @@ class KafkaEventSource:
         for tp, items in batches.items():
             topic, partition = tp.topic, tp.partition
             records.extend(
-                KafkaRecord(topic, partition, r.offset, r.timestamp, r.key, r.value,
-                            tuple(r.headers or ()))
+                KafkaRecord(
+                    topic, partition, r.offset, r.timestamp, r.key, r.value, tuple(r.headers or ())
+                )
                 for r in items
-            )  # fmt: skip
+            )
         return records
 
     def assigned(self) -> set[TopicPartitionKey]:

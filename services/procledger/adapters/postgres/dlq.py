@@ -37,10 +37,12 @@ class PostgresDlqLog:
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = psycopg.connect(
-                self._url, autocommit=True, connect_timeout=10,
+                self._url,
+                autocommit=True,
+                connect_timeout=10,
                 application_name="procledger-consumer-dlq",
                 options=f"-c statement_timeout={self._timeout_ms}",
-            )  # fmt: skip
+            )
         return self._conn
 
     def mark_forwarded(self, keys: Collection[RecordKey]) -> None:
@@ -69,13 +71,15 @@ class PostgresDlqLog:
             raise StoreUnavailable(f"cannot read pending dead-letter copies: {err}") from err
         total = rows[0]["pending_total"] if rows else 0
         entries = [
-            RejectionEntry(**{
-                **{k: v for k, v in row.items() if k != "pending_total"},
-                "raw_value": _bytes(row["raw_value"]),
-                "record_sha256": bytes(row["record_sha256"]),
-            })
+            RejectionEntry(
+                **{
+                    **{k: v for k, v in row.items() if k != "pending_total"},
+                    "raw_value": _bytes(row["raw_value"]),
+                    "record_sha256": bytes(row["record_sha256"]),
+                }
+            )
             for row in rows
-        ]  # fmt: skip
+        ]
         return entries, int(total)
 
     def close(self) -> None:

@@ -73,6 +73,7 @@ def end_frozen_sessions(conn: psycopg.Connection[Any], limits: SessionLimits) ->
         log.warning(
             "ended PostgreSQL session(s) %s: waiting on their client in a transaction for over "
             "%g s (a frozen consumer holding partition locks; its batch rolls back)",
-            pids, limits.idle_s,
-        )  # fmt: skip
+            pids,
+            limits.idle_s,
+        )
     return pids

@@ -41,9 +41,12 @@ class PostgresStatusReader:
         found: dict[str, EventStatus] = {}
         try:
             with psycopg.connect(
-                self._url, autocommit=True, connect_timeout=self._connect_timeout,
-                options=self._options, application_name="procledger-status",
-            ) as conn:  # fmt: skip
+                self._url,
+                autocommit=True,
+                connect_timeout=self._connect_timeout,
+                options=self._options,
+                application_name="procledger-status",
+            ) as conn:
                 for start in range(0, len(event_ids), _CHUNK):
                     chunk = list(event_ids[start : start + _CHUNK])
                     for row in conn.execute(_REJECTED, (chunk,)).fetchall():
@@ -58,6 +61,13 @@ class PostgresStatusReader:
 def _status(outcome: Outcome, row: tuple[Any, ...]) -> EventStatus:
     reason, message = (row[6], row[7]) if outcome is Outcome.REJECTED else (None, None)
     return EventStatus(
-        event_id=row[0], status=outcome, event_type=row[1], topic=row[2], partition=row[3],
-        offset=row[4], recorded_at=row[5], reason=reason, message=message,
-    )  # fmt: skip
+        event_id=row[0],
+        status=outcome,
+        event_type=row[1],
+        topic=row[2],
+        partition=row[3],
+        offset=row[4],
+        recorded_at=row[5],
+        reason=reason,
+        message=message,
+    )

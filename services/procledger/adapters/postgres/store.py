@@ -175,17 +175,37 @@ class _PostgresTransaction:
                     copy.set_types(POSTING_TYPES)
                     write_row = copy.write_row
                     for p in batch.postings:
-                        write_row((p.event_id, p.order_id, p.account, p.side, p.amount,
-                                   p.currency, p.amount_usd))  # fmt: skip
+                        write_row(
+                            (
+                                p.event_id,
+                                p.order_id,
+                                p.account,
+                                p.side,
+                                p.amount,
+                                p.currency,
+                                p.amount_usd,
+                            )
+                        )
             if batch.rejections:
                 with cur.copy(f"COPY ledger.rejections ({REJECTION_COLUMNS}) FROM STDIN") as copy:
                     for r in batch.rejections:
-                        copy.write_row((
-                            r.topic, r.partition, r.offset, r.kafka_timestamp, r.event_id,
-                            r.event_type, r.order_id, r.reason_code, r.error,
-                            None if r.payload is None else Jsonb(r.payload), r.raw_value,
-                            r.record_sha256, r.recorded_at,
-                        ))  # fmt: skip
+                        copy.write_row(
+                            (
+                                r.topic,
+                                r.partition,
+                                r.offset,
+                                r.kafka_timestamp,
+                                r.event_id,
+                                r.event_type,
+                                r.order_id,
+                                r.reason_code,
+                                r.error,
+                                None if r.payload is None else Jsonb(r.payload),
+                                r.raw_value,
+                                r.record_sha256,
+                                r.recorded_at,
+                            )
+                        )
             orders = [batch.state.orders[o] for o in sorted(batch.touched_orders)]
             if orders:
                 with cur.copy(f"COPY orders_stage ({_ORDER_COLS_SQL}) FROM STDIN") as copy:
@@ -207,9 +227,11 @@ class _PostgresTransaction:
                     "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (country, caliber_mm) DO UPDATE SET "
                     "target_quantity = EXCLUDED.target_quantity, "
                     "authority = EXCLUDED.authority, set_at = EXCLUDED.set_at",
-                    [(t.country, t.caliber_mm, t.target_quantity, t.authority, t.set_at)
-                     for t in targets],
-                )  # fmt: skip
+                    [
+                        (t.country, t.caliber_mm, t.target_quantity, t.authority, t.set_at)
+                        for t in targets
+                    ],
+                )
             self._move_positions(cur, batch)
 
     def _move_positions(self, cur: psycopg.Cursor[Any], batch: BatchWrite) -> None:
@@ -226,11 +248,16 @@ class _PostgresTransaction:
             "rejected_rows) "
             "WHERE p.topic = u.topic AND p.kafka_partition = u.kafka_partition "
             "AND p.next_offset = u.expected RETURNING 1",
-            ([u.topic for u in ups], [u.partition for u in ups],
-             [u.expected_offset for u in ups], [u.new.next_offset for u in ups],
-             [u.new.chain_head for u in ups], [u.journal_rows for u in ups],
-             [u.rejected_rows for u in ups]),
-        )  # fmt: skip
+            (
+                [u.topic for u in ups],
+                [u.partition for u in ups],
+                [u.expected_offset for u in ups],
+                [u.new.next_offset for u in ups],
+                [u.new.chain_head for u in ups],
+                [u.journal_rows for u in ups],
+                [u.rejected_rows for u in ups],
+            ),
+        )
         moved = len(cur.fetchall())
         if moved != len(ups):
             raise StalePosition(

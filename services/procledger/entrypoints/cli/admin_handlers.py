@@ -29,11 +29,13 @@ from procledger.settings.audit import DEFAULT_AUDIT_DATABASE_URL
     {ValueError: EXIT_USAGE, MigrationsNotFound: EXIT_FAILED, MigrationUnavailable: EXIT_FAILED},
 )
 def run_db(args: argparse.Namespace) -> int:
-    urls = Env().secrets({
-        "DATABASE_URL": DEFAULT_DATABASE_URL,
-        "DATABASE_ADMIN_URL": DEFAULT_ADMIN_DATABASE_URL,
-        "AUDIT_DATABASE_URL": DEFAULT_AUDIT_DATABASE_URL,
-    })  # fmt: skip
+    urls = Env().secrets(
+        {
+            "DATABASE_URL": DEFAULT_DATABASE_URL,
+            "DATABASE_ADMIN_URL": DEFAULT_ADMIN_DATABASE_URL,
+            "AUDIT_DATABASE_URL": DEFAULT_AUDIT_DATABASE_URL,
+        }
+    )
     settings = DatabaseSettings(url=urls["DATABASE_URL"], admin_url=urls["DATABASE_ADMIN_URL"])
     report = migrate(settings, auditor_url=urls["AUDIT_DATABASE_URL"])
     created = " (created)" if report.created_database else ""

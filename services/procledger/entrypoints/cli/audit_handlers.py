@@ -69,10 +69,14 @@ def _clocks(args: argparse.Namespace) -> Clocks:
 
 def _filter(args: argparse.Namespace, status: str | None = None) -> Any:
     return order_filter(
-        buyer=args.buyer, caliber_mm=args.caliber_mm, year=getattr(args, "year", None),
-        placed_from=getattr(args, "placed_from", None), placed_to=getattr(args, "placed_to", None),
-        status=status, names=("--from", "--to", "--year"),
-    )  # fmt: skip
+        buyer=args.buyer,
+        caliber_mm=args.caliber_mm,
+        year=getattr(args, "year", None),
+        placed_from=getattr(args, "placed_from", None),
+        placed_to=getattr(args, "placed_to", None),
+        status=status,
+        names=("--from", "--to", "--year"),
+    )
 
 
 def _page_bounds(args: argparse.Namespace) -> tuple[int | None, int]:
@@ -160,8 +164,9 @@ def rejections(args: argparse.Namespace, conn: Connection) -> int:
 @contextmanager
 def _progress(total: int, what: str) -> Iterator[Callable[[int], None]]:
     # Progress goes to stderr and only to a terminal: stdout stays the report.
-    with tqdm(total=total, desc=what, unit="row", file=sys.stderr,
-              disable=not sys.stderr.isatty()) as bar:  # fmt: skip
+    with tqdm(
+        total=total, desc=what, unit="row", file=sys.stderr, disable=not sys.stderr.isatty()
+    ) as bar:
 
         def tick(n: int) -> None:
             bar.update(n)
@@ -232,8 +237,12 @@ def check_bundle(args: argparse.Namespace) -> int:
     if not isinstance(contents, str):
         signature, signature_problems = check_signature(contents, public)
         problems = [*problems, *signature_problems]
-    result = {"ok": not problems, "checked": counts, "signature": signature,
-              "discrepancies": problems}  # fmt: skip
+    result = {
+        "ok": not problems,
+        "checked": counts,
+        "signature": signature,
+        "discrepancies": problems,
+    }
     if _fmt(args) == "json":
         sys.stdout.write(to_json(result))
     else:

@@ -125,8 +125,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _json_content(request: Request) -> bool:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and
-                                            media.endswith("+json"))  # fmt: skip
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 def _outcomes(found: list[Any]) -> list[Outcome]:
@@ -218,17 +219,23 @@ def create_app(
             for event in events:
                 metrics.failures.labels(event_type=event_type(event), path=PATH).inc()
             raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(err),
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail=str(err),
                 headers={"Retry-After": str(RETRY_AFTER_S)},
-            ) from err  # fmt: skip
+            ) from err
         metrics.latency.labels(path=PATH).observe(time.perf_counter() - started)
         for event in events:
             metrics.published.labels(event_type=event_type(event), path=PATH).inc()
         accepted = [
-            AcceptedEvent(event_id=p.event_id, event_type=p.event_type, topic=p.topic,
-                          partition=p.partition, offset=p.offset)
+            AcceptedEvent(
+                event_id=p.event_id,
+                event_type=p.event_type,
+                topic=p.topic,
+                partition=p.partition,
+                offset=p.offset,
+            )
             for p in confirmed
-        ]  # fmt: skip
+        ]
         if wait is None:
             return Accepted(accepted=accepted)
         ids = [p.event_id for p in confirmed]

@@ -117,11 +117,12 @@ def request_body(max_batch: int) -> dict[str, Any]:
     batch = {
         "type": "object",
         "title": "Batch",
-        "properties": {"events": {"type": "array", "items": one, "minItems": 1,
-                                  "maxItems": max_batch}},
+        "properties": {
+            "events": {"type": "array", "items": one, "minItems": 1, "maxItems": max_batch}
+        },
         "required": ["events"],
         "additionalProperties": False,
-    }  # fmt: skip
+    }
     return {
         "required": True,
         "content": {"application/json": {"schema": {"oneOf": [*one["oneOf"], batch]}}},

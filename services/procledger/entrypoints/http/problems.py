@@ -58,10 +58,13 @@ def problem(
     }
     if errors:
         body["errors"] = [
-            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
-             "type": str(e.get("type", "value_error"))}
+            {
+                "loc": list(e.get("loc", ())),
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "value_error")),
+            }
             for e in errors
-        ]  # fmt: skip
+        ]
     return JSONResponse(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
 
 
