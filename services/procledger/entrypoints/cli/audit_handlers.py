@@ -105,20 +105,19 @@ def orders(args: argparse.Namespace, conn: Connection) -> int:
 
 @_guarded
 def order(args: argparse.Namespace, conn: Connection) -> int:
-    clocks = _clocks(args)
-    detail = history.order_detail(conn, args.order_id, clocks)
-    if detail is None:
-        return fail("procledger audit order", f"order {args.order_id!r} not found", EXIT_FAILED)
-    fmt = _fmt(args)
-    if fmt == "json":
-        sys.stdout.write(to_json(detail))
-    elif fmt == "csv":
-        sys.stdout.write(render_rows("csv", history.HISTORY_COLUMNS, detail["history"]))
-    else:
-        sys.stdout.write(to_fields(detail["state"] or {"order_id": args.order_id, "state": None}))
-        sys.stdout.write("\nhistory:\n")
-        sys.stdout.write(render_rows("table", history.HISTORY_COLUMNS, detail["history"]))
-    return 0
+    detail = history.order_detail(conn, args.order_id, _clocks(args))
+
+    def table(d: dict[str, Any]) -> str:
+        state = to_fields(d["state"] or {"order_id": args.order_id, "state": None})
+        return f"{state}\nhistory:\n" + render_rows("table", history.HISTORY_COLUMNS, d["history"])
+
+    return _detail(
+        args,
+        detail,
+        f"order {args.order_id!r}",
+        csv=lambda d: render_rows("csv", history.HISTORY_COLUMNS, d["history"]),
+        table=table,
+    )
 
 
 @_guarded
@@ -131,23 +130,46 @@ def stockpile(args: argparse.Namespace, conn: Connection) -> int:
 
 @_guarded
 def trace(args: argparse.Namespace, conn: Connection) -> int:
-    found = history.trace(conn, args.event_id)
-    if found is None:
-        return fail("procledger audit trace", f"event {args.event_id!r} not found", EXIT_FAILED)
-    fmt = _fmt(args)
-    if fmt == "json":
-        sys.stdout.write(to_json(found))
-    elif fmt == "csv":
-        sys.stdout.write(render_rows("csv", history.POSTING_COLUMNS, found.get("postings", [])))
-    else:
-        sys.stdout.write(to_fields(found.get("entry") or {"event_id": args.event_id}))
-        for part in ("before", "after"):
-            sys.stdout.write(f"\n{part}:\n{to_fields(found.get(part) or {'order': None})}")
-        sys.stdout.write("\npostings:\n")
-        sys.stdout.write(render_rows("table", history.POSTING_COLUMNS, found.get("postings", [])))
+    def postings(found: dict[str, Any], fmt: str) -> str:
+        return render_rows(fmt, history.POSTING_COLUMNS, found.get("postings", []))
+
+    def table(found: dict[str, Any]) -> str:
+        parts = [to_fields(found.get("entry") or {"event_id": args.event_id})]
+        parts += [
+            f"\n{p}:\n{to_fields(found.get(p) or {'order': None})}" for p in ("before", "after")
+        ]
+        parts += ["\npostings:\n", postings(found, "table")]
         if found.get("rejections"):
-            sys.stdout.write("\nrejections:\n")
-            sys.stdout.write(render_rows("table", history.REJECTION_COLUMNS, found["rejections"]))
+            parts += [
+                "\nrejections:\n",
+                render_rows("table", history.REJECTION_COLUMNS, found["rejections"]),
+            ]
+        return "".join(parts)
+
+    return _detail(
+        args,
+        history.trace(conn, args.event_id),
+        f"event {args.event_id!r}",
+        csv=lambda found: postings(found, "csv"),
+        table=table,
+    )
+
+
+def _detail(
+    args: argparse.Namespace,
+    found: dict[str, Any] | None,
+    what: str,
+    *,
+    csv: Callable[[dict[str, Any]], str],
+    table: Callable[[dict[str, Any]], str],
+) -> int:
+    """One thing in detail (an order, an event): JSON whole, CSV its rows, a table its parts."""
+    if found is None:
+        return fail(_prog(args), f"{what} not found", EXIT_FAILED)
+    fmt = _fmt(args)
+    sys.stdout.write(
+        to_json(found) if fmt == "json" else csv(found) if fmt == "csv" else table(found)
+    )
     return 0
 
 
