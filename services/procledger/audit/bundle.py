@@ -16,6 +16,7 @@ from procledger.adapters.postgres.audit_reader import (
     JOURNAL_SELECT,
     Connection,
     JournalRow,
+    journal_json,
     journal_row,
     money,
     ts,
@@ -63,25 +64,7 @@ class BundleFilter:
 
 
 def _row_json(row: JournalRow, prev_offset: int | None) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "event_id": row.event_id,
-        "event_type": row.event_type,
-        "order_id": row.order_id,
-        "payload": row.payload,
-        "writer_fingerprint": row.writer_fingerprint,
-        "schema_version": row.schema_version,
-        "occurred_at": ts(row.occurred_at),
-        "recorded_at": ts(row.recorded_at),
-        "topic": row.topic,
-        "partition": row.partition,
-        "offset": row.offset,
-        "kafka_timestamp": ts(row.kafka_timestamp),
-        "record_sha256": row.record_sha256.hex(),
-        "prev_hash": row.prev_hash.hex(),
-        "hash": row.hash.hex(),
-        "chain_prev_offset": prev_offset,
-    }
+    return {**journal_json(row), "chain_prev_offset": prev_offset}
 
 
 def _jsonl(items: list[dict[str, Any]]) -> bytes:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from procledger.adapters.postgres.audit_reader import Connection, JournalRow, JSONValue, money, ts
+from procledger.adapters.postgres.audit_reader import (
+    Connection,
+    JournalRow,
+    JSONValue,
+    journal_json,
+    money,
+    ts,
+)
 from procledger.audit.filters import Clocks
 from procledger.audit.queries import Page, Row, live_order, order_row
 from procledger.audit.timetravel import clock_where, event_of, fold_rows, journal_rows
@@ -85,24 +92,7 @@ def trace(conn: Connection, event_id: str) -> dict[str, Any] | None:
             return None
         return {"event_id": event_id, "applied": False, "rejections": rejected}
     row = found[0]
-    entry: dict[str, JSONValue] = {
-        "id": row.id,
-        "event_id": row.event_id,
-        "event_type": row.event_type,
-        "order_id": row.order_id,
-        "occurred_at": ts(row.occurred_at),
-        "recorded_at": ts(row.recorded_at),
-        "topic": row.topic,
-        "partition": row.partition,
-        "offset": row.offset,
-        "kafka_timestamp": ts(row.kafka_timestamp),
-        "writer_fingerprint": row.writer_fingerprint,
-        "schema_version": row.schema_version,
-        "record_sha256": row.record_sha256.hex(),
-        "prev_hash": row.prev_hash.hex(),
-        "hash": row.hash.hex(),
-        "payload": dict(row.payload),
-    }
+    entry = journal_json(row)
     before: JSONValue = None
     after: JSONValue = None
     if row.order_id is not None:

@@ -115,6 +115,28 @@ def ts(value: datetime | None) -> str | None:
     return None if value is None else instant_text(value)
 
 
+def journal_json(row: JournalRow) -> dict[str, JSONValue]:
+    """A journal row as the audit shows it in JSON: instants as text, digests in hex."""
+    return {
+        "id": row.id,
+        "event_id": row.event_id,
+        "event_type": row.event_type,
+        "order_id": row.order_id,
+        "occurred_at": ts(row.occurred_at),
+        "recorded_at": ts(row.recorded_at),
+        "topic": row.topic,
+        "partition": row.partition,
+        "offset": row.offset,
+        "kafka_timestamp": ts(row.kafka_timestamp),
+        "writer_fingerprint": row.writer_fingerprint,
+        "schema_version": row.schema_version,
+        "record_sha256": row.record_sha256.hex(),
+        "prev_hash": row.prev_hash.hex(),
+        "hash": row.hash.hex(),
+        "payload": dict(row.payload),
+    }
+
+
 def money(value: Decimal | None) -> str | None:
     """Money as a decimal string with exactly two places."""
     return None if value is None else cents_str(value)
