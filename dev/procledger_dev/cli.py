@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
-import os
 import sys
 from collections.abc import Sequence
 
-from procledger.logs import configure
+from procledger.logs import add_options, configure_from
 
 COMMAND_MODULES = ("procledger_dev.stack.commands",)
 
@@ -22,11 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
             "real servers. The product itself is the `procledger` command."
         ),
     )
-    parser.add_argument(
-        "--log-level",
-        default=os.environ.get("LOG_LEVEL", "INFO"),
-        help="DEBUG, INFO, WARNING or ERROR (env LOG_LEVEL; default INFO)",
-    )
+    add_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -36,10 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = getattr(logging, str(args.log_level).upper(), None)
-    if not isinstance(level, int):
-        parser.error(f"--log-level: unknown level {args.log_level!r}")
-    configure(level, "text")  # the product's own setup, kafka-python's chatter quietened
+    configure_from(parser, args)  # the product's own setup and options
     code: int = args.func(args)
     return code
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 
@@ -57,3 +59,29 @@ def configure(level: int, fmt: str) -> None:
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("kafka").setLevel(max(level, logging.WARNING))
     logging.getLogger("yoyo").setLevel(max(level, logging.WARNING))
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """--log-level and --log-format, with LOG_LEVEL and LOG_FORMAT as their defaults."""
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("LOG_LEVEL", "INFO"),
+        help="DEBUG, INFO, WARNING or ERROR (env LOG_LEVEL; default INFO)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default=os.environ.get("LOG_FORMAT") or "text",
+        help="text (default) or json: one JSON object per line (env LOG_FORMAT)",
+    )
+
+
+def configure_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Check the options add_options() declared (a bad one is a usage error), then configure."""
+    level = getattr(logging, str(args.log_level).upper(), None)
+    if not isinstance(level, int):
+        parser.error(f"--log-level: unknown level {args.log_level!r}")
+    if args.log_format not in FORMATS:
+        parser.error(
+            f"--log-format (env LOG_FORMAT): must be text or json, got {args.log_format!r}"
+        )
+    configure(level, args.log_format)

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -50,3 +52,14 @@ def test_an_unknown_log_format_is_named() -> None:
     result = run("consume", LOG_FORMAT="xml")
     assert result.returncode == 2
     assert "LOG_FORMAT" in result.stderr and "'xml'" in result.stderr
+
+
+@pytest.mark.parametrize("bad", [["--log-format", "xml"], ["--log-level", "LOUD"]])
+def test_both_commands_refuse_a_bad_log_option_as_usage(bad: list[str]) -> None:
+    from procledger.entrypoints.cli import main as product  # noqa: PLC0415
+    from procledger_dev import cli as dev  # noqa: PLC0415
+
+    for main, command in ((product.main, ["topics", "create"]), (dev.main, ["stack", "status"])):
+        with pytest.raises(SystemExit) as exit_:
+            main([*bad, *command])
+        assert exit_.value.code == 2

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
-import os
 import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from procledger.logs import FORMATS, configure
+from procledger.logs import add_options, configure_from
 
 # Each module exposes register(subparsers); imported lazily so `--help` stays fast.
 COMMAND_MODULES = (
@@ -35,16 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=f"procledger {metadata.version('procledger')}"
     )
-    parser.add_argument(
-        "--log-level",
-        default=os.environ.get("LOG_LEVEL", "INFO"),
-        help="DEBUG, INFO, WARNING or ERROR (env LOG_LEVEL; default INFO)",
-    )
-    parser.add_argument(
-        "--log-format",
-        default=os.environ.get("LOG_FORMAT") or "text",
-        help="text (default) or json: one JSON object per line (env LOG_FORMAT)",
-    )
+    add_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -54,14 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = getattr(logging, str(args.log_level).upper(), None)
-    if not isinstance(level, int):
-        parser.error(f"--log-level: unknown level {args.log_level!r}")
-    if args.log_format not in FORMATS:
-        parser.error(
-            f"--log-format (env LOG_FORMAT): must be text or json, got {args.log_format!r}"
-        )
-    configure(level, args.log_format)
+    configure_from(parser, args)
     code: int = args.func(args)
     return code
 
