@@ -13,7 +13,7 @@ from procledger.adapters.postgres.audit_reader import (
     ts,
 )
 from procledger.audit.filters import Clocks
-from procledger.audit.queries import Page, Row, live_order, order_row
+from procledger.audit.queries import Page, Row, live_order, order_row, target_row
 from procledger.audit.timetravel import clock_where, event_of, fold_rows, journal_rows
 from procledger.domain.ledger import empty_state, fold
 from procledger.domain.state import LedgerState
@@ -117,8 +117,8 @@ def trace(conn: Connection, event_id: str) -> dict[str, Any] | None:
         )
         prior_t = fold_rows(history[:-1]).targets.get(key)  # type: ignore[arg-type]
         now_t = fold_rows(history).targets.get(key)  # type: ignore[arg-type]
-        before = None if prior_t is None else _target(prior_t)
-        after = None if now_t is None else _target(now_t)
+        before = None if prior_t is None else target_row(prior_t)
+        after = None if now_t is None else target_row(now_t)
     return {
         "event_id": event_id,
         "applied": True,
@@ -127,16 +127,6 @@ def trace(conn: Connection, event_id: str) -> dict[str, Any] | None:
         "before": before,
         "after": after,
         "rejections": rejected,
-    }
-
-
-def _target(t: Any) -> Row:
-    return {
-        "country": t.country,
-        "caliber_mm": t.caliber_mm,
-        "target_quantity": t.target_quantity,
-        "authority": t.authority,
-        "set_at": ts(t.set_at),
     }
 
 

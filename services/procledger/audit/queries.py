@@ -15,7 +15,7 @@ from procledger.audit.filters import Clocks, OrderFilter
 from procledger.audit.timetravel import set_conditions, state_and_fx_at, state_at, unseen
 from procledger.domain.projections import DIMENSIONS
 from procledger.domain.projections import totals as domain_totals
-from procledger.domain.state import LedgerState, Order
+from procledger.domain.state import LedgerState, Order, StockpileTarget
 
 Row = dict[str, JSONValue]
 
@@ -268,16 +268,12 @@ def stockpile(conn: Connection, flt: OrderFilter, clocks: Clocks) -> Page:
             continue
         ordered, delivered = sums.get((country, caliber), [0, 0])
         rows.append(
-            _stockpile_row(
-                country,
-                caliber,
-                t.target_quantity,
-                t.authority,
-                t.set_at,
-                ordered,
-                delivered,
-                t.target_quantity - delivered,
-            )
+            {
+                **target_row(t),
+                "ordered_quantity": ordered,
+                "delivered_quantity": delivered,
+                "gap": t.target_quantity - delivered,
+            }
         )
     return Page(STOCKPILE_COLUMNS, rows, len(rows))
 
@@ -286,3 +282,14 @@ def _stockpile_row(*values: Any) -> Row:
     row: Row = dict(zip(STOCKPILE_COLUMNS, values, strict=True))
     row["set_at"] = ts(values[4])
     return row
+
+
+def target_row(t: StockpileTarget) -> Row:
+    """A stockpile target as lists, CSV and JSON show it (the first five stockpile columns)."""
+    return {
+        "country": t.country,
+        "caliber_mm": t.caliber_mm,
+        "target_quantity": t.target_quantity,
+        "authority": t.authority,
+        "set_at": ts(t.set_at),
+    }
