@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -31,6 +31,7 @@ from procledger.domain.events import (
 from procledger.domain.money import order_value
 from procledger.domain.reference import NATO_MEMBERS_2023 as NATO_MEMBERS
 from procledger.scenario import story as story_module
+from procledger.scenario.reference_data import CURRENCIES, monthly_rates, usd_rate
 from procledger.scenario.replay import Replay
 from procledger.scenario.story import (
     STORY_TOTAL_USD,
@@ -318,3 +319,13 @@ def test_synthetic_generators_do_not_share_ids() -> None:
     assert not placed & orders
     assert not {e.event_id for e in synthetic_placed(500, seed=1)} & events
     assert not events & {e.event_id for e in synthetic_events(500, seed=2)}
+
+
+def test_the_fx_table_has_twelve_2023_rates_per_currency() -> None:
+    assert CURRENCIES[:3] == ("USD", "EUR", "GBP") and len(CURRENCIES) == 10
+    assert all(len(monthly_rates(c)) == 12 and min(monthly_rates(c)) > 0 for c in CURRENCIES)
+    assert usd_rate("EUR", date(2023, 1, 15)) == Decimal("1.0785")
+    assert usd_rate("HUF", date(2023, 12, 31)) == Decimal("0.002870")
+    assert usd_rate("EUR", date(2022, 12, 1)) == Decimal("1.0600")
+    with pytest.raises(ValueError, match="2024-01"):
+        usd_rate("EUR", date(2024, 1, 1))

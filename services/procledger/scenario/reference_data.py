@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import zlib
 from datetime import date
 from decimal import Decimal
+from importlib import resources
 
 # Maker -> home country (approx.; some makers produce in several countries).
 SUPPLIERS: dict[str, str] = {
@@ -53,28 +55,20 @@ NCB_CODES: dict[str, str] = {
     "USA": "01",
 }
 
-# USD per one unit of currency, approx. monthly averages of 2023 (index 0 = January).
-_MONTHLY_2023: dict[str, tuple[str, ...]] = {
-    "USD": ("1",) * 12,
-    "EUR": ("1.0785", "1.0713", "1.0710", "1.0968", "1.0872", "1.0844",
-            "1.1058", "1.0909", "1.0680", "1.0563", "1.0812", "1.0905"),
-    "GBP": ("1.2230", "1.2124", "1.2171", "1.2434", "1.2428", "1.2574",
-            "1.2855", "1.2704", "1.2369", "1.2136", "1.2447", "1.2673"),
-    "PLN": ("0.2298", "0.2256", "0.2285", "0.2364", "0.2394", "0.2430",
-            "0.2505", "0.2443", "0.2345", "0.2349", "0.2475", "0.2514"),
-    "NOK": ("0.1004", "0.0985", "0.0948", "0.0949", "0.0929", "0.0926",
-            "0.0976", "0.0946", "0.0932", "0.0912", "0.0920", "0.0950"),
-    "CAD": ("0.7454", "0.7431", "0.7335", "0.7413", "0.7388", "0.7519",
-            "0.7565", "0.7406", "0.7401", "0.7302", "0.7299", "0.7436"),
-    "DKK": ("0.1449", "0.1439", "0.1439", "0.1473", "0.1460", "0.1456",
-            "0.1485", "0.1464", "0.1433", "0.1416", "0.1451", "0.1463"),
-    "CZK": ("0.04510", "0.04520", "0.04530", "0.04670", "0.04590", "0.04570",
-            "0.04620", "0.04500", "0.04370", "0.04300", "0.04420", "0.04460"),
-    "RON": ("0.2193", "0.2176", "0.2174", "0.2222", "0.2196", "0.2185",
-            "0.2240", "0.2211", "0.2148", "0.2125", "0.2174", "0.2193"),
-    "HUF": ("0.002720", "0.002800", "0.002760", "0.002920", "0.002900", "0.002920",
-            "0.002870", "0.002840", "0.002760", "0.002740", "0.002850", "0.002870"),
-}  # fmt: skip
+
+def _monthly_2023() -> dict[str, tuple[str, ...]]:
+    """USD per one unit of currency, approx. monthly averages of 2023 (index 0 = January)."""
+    text = resources.files(__package__).joinpath("fx_2023.csv").read_text(encoding="ascii")
+    reader = csv.reader(line for line in text.splitlines() if not line.startswith("#"))
+    header = next(reader)
+    table = {row[0]: tuple(row[1:]) for row in reader}
+    if len(header) != 13 or any(len(rates) != 12 for rates in table.values()):
+        raise ValueError("fx_2023.csv: each row needs a currency and twelve monthly rates")
+    return table
+
+
+# A data file, so that the table is read and updated as a table (with its own diff).
+_MONTHLY_2023 = _monthly_2023()
 # The one pre-2023 order in the story was placed in December 2022.
 _DECEMBER_2022: dict[str, str] = {"EUR": "1.0600", "USD": "1"}
 
