@@ -55,6 +55,17 @@ def test_good_file_round_trips_every_type() -> None:
     assert [p.line for p in parsed] == list(range(1, len(SAMPLES) + 1))
 
 
+def test_a_line_filter_skips_lines_before_parsing_them() -> None:
+    good = [event_to_jsonl(e) for e in SAMPLES.values()]
+    # Line 2 is not JSON: a reader told to skip it never parses it, so reports nothing.
+    text = "\n".join([good[0], "{not json", *good[1:]]) + "\n"
+    kept = list(read_jsonl(io.StringIO(text), keep=lambda n: n != 2))
+    assert [p.line for p in kept] == [1, *range(3, len(good) + 2)]
+    assert all(p.event is not None for p in kept)
+    odd = list(read_jsonl(io.StringIO(text), keep=lambda n: n % 2 == 1))
+    assert [p.line for p in odd] == list(range(1, len(good) + 2, 2))
+
+
 def test_jsonl_record_shape() -> None:
     record = json.loads(event_to_jsonl(PLACED))
     assert next(iter(record)) == "type"

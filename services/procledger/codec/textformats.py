@@ -36,6 +36,10 @@ class TextSource(Protocol):
     def readline(self, size: int = -1, /) -> str: ...
 
 
+# Which lines (by 1-based number) a reader parses; `publish --workers` gives each its own.
+LineFilter = Callable[[int], bool]
+
+
 @dataclass(frozen=True, slots=True)
 class LineError:
     """One problem in one input line (1-based); field is LINE for whole-line problems."""
@@ -212,10 +216,16 @@ def _no_constants(name: str) -> object:
 
 
 def _each_line(
-    lines: Iterator[tuple[int, str | None]], limit: int, parse: Callable[[int, str], ParsedLine]
+    lines: Iterator[tuple[int, str | None]],
+    limit: int,
+    parse: Callable[[int, str], ParsedLine],
+    keep: LineFilter | None,
 ) -> Iterator[ParsedLine]:
-    """`parse` of every non-blank line; a line over `limit` is reported, not parsed."""
+    """`parse` of every non-blank line `keep` wants; a line over `limit` is reported, not
+    parsed."""
     for number, text in lines:
+        if keep is not None and not keep(number):
+            continue
         if text is None:
             yield _too_long(number, limit)
         elif text.strip():
@@ -223,10 +233,13 @@ def _each_line(
 
 
 def read_jsonl(
-    stream: TextSource, *, max_line_length: int = MAX_LINE_LENGTH
+    stream: TextSource, *, max_line_length: int = MAX_LINE_LENGTH, keep: LineFilter | None = None
 ) -> Iterator[ParsedLine]:
-    """One ParsedLine per non-blank line of JSON Lines; key "type" names the event type."""
-    yield from _each_line(_lines(stream, max_line_length), max_line_length, _jsonl_line)
+    """One ParsedLine per non-blank line of JSON Lines; key "type" names the event type.
+
+    `keep` (a line number -> bool) skips the lines it refuses before they are parsed.
+    """
+    yield from _each_line(_lines(stream, max_line_length), max_line_length, _jsonl_line, keep)
 
 
 def _jsonl_line(number: int, text: str) -> ParsedLine:
@@ -261,9 +274,10 @@ def _other_separator(header: list[str]) -> str | None:
 
 
 def read_orders_csv(
-    stream: TextSource, *, max_line_length: int = MAX_LINE_LENGTH
+    stream: TextSource, *, max_line_length: int = MAX_LINE_LENGTH, keep: LineFilter | None = None
 ) -> Iterator[ParsedLine]:
-    """OrderPlaced events from CSV: a header row of field names, then one order per line."""
+    """OrderPlaced events from CSV: a header row of field names, then one order per line
+    (`keep` as for read_jsonl; the header is always read)."""
     lines = _lines(stream, max_line_length)
     first = next(lines, None)
     if first is None:
@@ -313,4 +327,4 @@ def read_orders_csv(
         data = dict(zip(header, row, strict=True))
         return _result(number, _build(OrderPlaced.__name__, data, from_csv=True, check=True))
 
-    yield from _each_line(lines, max_line_length, parse)
+    yield from _each_line(lines, max_line_length, parse, keep)

@@ -12,7 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from procledger.codec.textformats import LINE, LineError, ParsedLine, read_jsonl, read_orders_csv
+from procledger.codec.textformats import (
+    LINE,
+    LineError,
+    LineFilter,
+    ParsedLine,
+    read_jsonl,
+    read_orders_csv,
+)
+from procledger.domain.events import Event
 
 FORMATS = ("jsonl", "csv")
 NOT_UTF8 = "not valid UTF-8"
@@ -114,14 +122,20 @@ def _csv_field(header: str, text: str) -> str:
 
 
 def parsed_lines(
-    path: Path, fmt: str, on_bytes: Callable[[int], object] | None = None
+    path: Path,
+    fmt: str,
+    on_bytes: Callable[[int], object] | None = None,
+    keep: LineFilter | None = None,
 ) -> Iterator[ParsedLine]:
     """Every parsed line of the file; lines with bytes that are not UTF-8 get only that error,
     naming the byte, its column and file offset (and for CSV the column's name). `on_bytes`
-    is told how many bytes each read took (a progress bar over the file's size)."""
+    is told how many bytes each read took (a progress bar over the file's size); `keep`
+    skips, unparsed, the lines it refuses."""
     with path.open(encoding="utf-8-sig", errors="surrogateescape") as stream:
         tracker = _Utf8Tracker(stream, on_bytes)
-        reader = read_orders_csv(tracker) if fmt == "csv" else read_jsonl(tracker)
+        reader = (
+            read_orders_csv(tracker, keep=keep) if fmt == "csv" else read_jsonl(tracker, keep=keep)
+        )
         for parsed in reader:
             found = tracker.bad.pop(parsed.line, None)
             if found is None:
@@ -131,3 +145,20 @@ def parsed_lines(
             field = _csv_field(tracker.header, text) if fmt == "csv" and parsed.line > 1 else LINE
             error = LineError(parsed.line, field, f"{NOT_UTF8}: {where}")
             yield ParsedLine(parsed.line, None, (error,))
+
+
+class InputChanged(Exception):
+    """Pass 2 met a line that pass 1 accepted: the file was modified in between."""
+
+
+def valid_events(
+    path: Path, fmt: str, keep: LineFilter | None = None
+) -> Iterator[tuple[int, Event]]:
+    """Pass 2 over a file pass 1 found valid: (line number, event); InputChanged otherwise."""
+    for parsed in parsed_lines(path, fmt, keep=keep):
+        if parsed.event is None:
+            first = parsed.errors[0]
+            raise InputChanged(
+                f"line {first.line}: {first.field}: {first.reason} (it was valid in pass 1)"
+            )
+        yield parsed.line, parsed.event

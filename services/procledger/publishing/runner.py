@@ -7,9 +7,9 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Never, TextIO
+from typing import Never, Protocol, TextIO
 
 from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, start_http_server
@@ -61,14 +61,38 @@ def metrics_exposure(registry: CollectorRegistry, port: int, linger: float) -> I
         thread.join(timeout=5)
 
 
+class Confirmations(Protocol):
+    """Where `publish_stream` reports: what the broker confirmed, and what it failed."""
+
+    def confirmed(self, kinds: Mapping[str, int], window_s: float) -> None: ...
+
+    def failed(self, kinds: Mapping[str, int]) -> None: ...
+
+
+class Tally:
+    """Confirmations shown on a progress bar and counted in the publish metrics of `path`."""
+
+    def __init__(self, bar: tqdm[Never], metrics: PublishMetrics, path: str) -> None:
+        self._bar = bar
+        self._metrics = metrics
+        self._path = path
+
+    def confirmed(self, kinds: Mapping[str, int], window_s: float) -> None:
+        for kind, n in kinds.items():
+            self._metrics.published.labels(event_type=kind, path=self._path).inc(n)
+        self._metrics.latency.labels(path=self._path).observe(window_s)
+        self._bar.update(sum(kinds.values()))
+
+    def failed(self, kinds: Mapping[str, int]) -> None:
+        for kind, n in kinds.items():
+            self._metrics.failures.labels(event_type=kind, path=self._path).inc(n)
+
+
 def publish_stream(
-    publisher: KafkaOrderPublisher,
-    events: Iterable[Event],
-    bar: tqdm[Never],
-    metrics: PublishMetrics,
-    path: str,
+    publisher: KafkaOrderPublisher, events: Iterable[Event], sink: Confirmations
 ) -> PublishReport:
-    """Publish with progress and metrics; BrokerFailure says how many were confirmed."""
+    """Publish, telling `sink` of each confirmed window; BrokerFailure says how many were
+    confirmed."""
     unconfirmed: Counter[str] = Counter()
     confirmed = 0
     window_started = time.monotonic()
@@ -82,19 +106,15 @@ def publish_stream(
         # The publisher confirms every event it has taken so far before calling back.
         nonlocal confirmed, window_started
         confirmed += count
-        for kind, n in unconfirmed.items():
-            metrics.published.labels(event_type=kind, path=path).inc(n)
-        unconfirmed.clear()
         now = time.monotonic()
-        metrics.latency.labels(path=path).observe(now - window_started)
+        sink.confirmed(dict(unconfirmed), now - window_started)
+        unconfirmed.clear()
         window_started = now
-        bar.update(count)
 
     try:
         return publisher.publish(tally(events), progress=on_confirmed)
     except (PublishError, KafkaError) as err:
-        for kind, n in unconfirmed.items():
-            metrics.failures.labels(event_type=kind, path=path).inc(n)
+        sink.failed(dict(unconfirmed))
         raise BrokerFailure(str(err), confirmed) from err
 
 

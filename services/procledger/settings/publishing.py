@@ -9,6 +9,7 @@ from procledger.entrypoints.http.auth import TokenSettings
 from procledger.settings import Env, KafkaSettings, SettingsError, Topics
 from procledger.settings.audit import DEFAULT_AUDIT_DATABASE_URL
 
+MAX_WORKERS = 32  # publish --workers: more than enough for any machine's cores
 # A source_system header value: short, printable ASCII, so every consumer can log it as is.
 _SOURCE_SYSTEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,63}")
 
@@ -33,12 +34,14 @@ def check_source_system(value: str, key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PublishSettings:
-    """PUBLISH_SOURCE_SYSTEM, PUBLISH_METRICS_PORT, STATUS_DATABASE_URL, Kafka and topics."""
+    """PUBLISH_SOURCE_SYSTEM, PUBLISH_METRICS_PORT, PUBLISH_WORKERS, STATUS_DATABASE_URL,
+    Kafka and topics."""
 
     kafka: KafkaSettings
     topics: Topics
     source_system: str
     metrics_port: int
+    workers: int = 1
     status_database_url: str = field(default=DEFAULT_AUDIT_DATABASE_URL, repr=False)
 
     @classmethod
@@ -51,6 +54,7 @@ class PublishSettings:
                 env.text("PUBLISH_SOURCE_SYSTEM", "procledger-cli"), "PUBLISH_SOURCE_SYSTEM"
             ),
             metrics_port=env.integer("PUBLISH_METRICS_PORT", 0, maximum=65535),
+            workers=env.integer("PUBLISH_WORKERS", 1, minimum=1, maximum=MAX_WORKERS),
         )
 
 

@@ -85,6 +85,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--dry-run", action="store_true", help="validate only; publish nothing (exit 0 or 3)"
     )
     publish.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="publish with N processes, each its own producer; events are split by key "
+        "(order_id, or country and calibre), so each key keeps its order "
+        "(env PUBLISH_WORKERS, default 1; at most 32)",
+    )
+    publish.add_argument(
         "--metrics-port",
         type=int,
         metavar="N",

@@ -21,6 +21,7 @@ from procledger.entrypoints.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, f
 from procledger.publishing.metrics import PublishMetrics
 from procledger.publishing.runner import (
     BrokerFailure,
+    Tally,
     metrics_exposure,
     progress_bar,
     publish_stream,
@@ -120,7 +121,7 @@ def _publish(
             metrics_exposure(registry, settings.metrics_port, 0),
             progress_bar(total, args.progress, "publishing") as bar,
         ):
-            report = publish_stream(publisher, events, bar, metrics, PATH)
+            report = publish_stream(publisher, events, Tally(bar, metrics, PATH))
     except BrokerFailure as err:
         return fail(
             PROG,
