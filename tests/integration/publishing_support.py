@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
 from procledger.adapters.kafka.topics import ensure_topics
 from procledger.codec.avro import decode
+from procledger.codec.jsonform import event_to_json_dict
 from procledger.domain.events import Event
 from procledger.settings import KafkaSettings, Topics
 
@@ -80,6 +83,17 @@ class TopicSet:
             return records
         finally:
             consumer.close()
+
+
+def orders_csv(path: Path, events: Sequence[Event]) -> Path:
+    """OrderPlaced events as the CSV `publish` reads: a header row, every cell quoted."""
+    header = list(event_to_json_dict(events[0]))
+    rows = [",".join(header)]
+    for event in events:
+        values = event_to_json_dict(event)
+        rows.append(",".join("" if values[h] is None else f'"{values[h]}"' for h in header))
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
 
 
 def unique_topics(bootstrap: str, unique: str) -> TopicSet:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from procledger_dev.stack.config import StackConfig
-from tests.plugins.ledger import server_variables
+from tests.plugins.ledger import LedgerEnv, run_procledger, server_variables
 
 
 def _env(stack: StackConfig, database: str, **extra: str) -> dict[str, str]:
@@ -23,17 +21,6 @@ def _env(stack: StackConfig, database: str, **extra: str) -> dict[str, str]:
     }
 
 
-def _procledger(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "procledger", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_migrate_without_migrations_fails_and_names_the_folder(
     stack: StackConfig,
     unique: str,
@@ -42,7 +29,7 @@ def test_migrate_without_migrations_fails_and_names_the_folder(
 ) -> None:
     database = f"pl_{unique}"
     env = _env(stack, database, PROCLEDGER_MIGRATIONS_DIR=str(tmp_path))
-    result = _procledger(env, "db", "migrate")
+    result = run_procledger(env, "db", "migrate")
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"no migrations found in {tmp_path}" in result.stderr
     assert "PROCLEDGER_MIGRATIONS_DIR" in result.stderr
@@ -54,10 +41,15 @@ def test_migrate_without_migrations_fails_and_names_the_folder(
 
 @pytest.fixture
 def bare_database(
-    stack: StackConfig, unique: str, superuser: psycopg.Connection[tuple[object, ...]]
+    stack: StackConfig,
+    unique: str,
+    superuser: psycopg.Connection[tuple[object, ...]],
+    ledger: LedgerEnv,
 ) -> str:
-    """A database that exists but was never migrated (the roles exist on the shared stack)."""
-    database = f"pl_{unique}"
+    """A database that exists but was never migrated. The roles are the server's: `ledger`
+    migrates a database of its own first, so they exist even on a fresh stack (without
+    them the services could not log in, and would wait for the database instead)."""
+    database = f"pl_{unique}_bare"
     superuser.execute(f'CREATE DATABASE "{database}"')
     return database
 
@@ -65,7 +57,7 @@ def bare_database(
 def test_consume_stops_at_start_on_a_database_without_the_ledger(
     stack: StackConfig, bare_database: str
 ) -> None:
-    result = _procledger(_env(stack, bare_database), "consume", "--until-idle", "1")
+    result = run_procledger(_env(stack, bare_database), "consume", "--until-idle", "1")
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"database '{bare_database}' (DATABASE_URL) lacks ledger.journal" in result.stderr
     assert "procledger db migrate" in result.stderr
@@ -76,7 +68,7 @@ def test_serve_audit_stops_at_start_on_a_database_without_the_views(
     stack: StackConfig, bare_database: str
 ) -> None:
     env = _env(stack, bare_database, AUDITOR_TOKENS="t")
-    result = _procledger(env, "serve", "audit", "--port", "1")
+    result = run_procledger(env, "serve", "audit", "--port", "1")
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"database '{bare_database}' (AUDIT_DATABASE_URL) lacks audit.journal" in result.stderr
     assert "procledger db migrate" in result.stderr

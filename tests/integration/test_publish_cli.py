@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,8 @@ from procledger.codec.textformats import MAX_LINE_LENGTH, event_to_jsonl
 from procledger.domain.events import Event, event_type
 from procledger.entrypoints.cli.main import main
 from procledger.scenario import story_events, synthetic_placed
-from tests.integration.publishing_support import TopicSet, unique_topics
+from tests.integration.publishing_support import TopicSet, orders_csv, unique_topics
+from tests.plugins.ledger import run_procledger
 from tests.unit.event_samples import PLACED, PLACED_MINIMAL
 
 # One invalid value per OrderPlaced field; each must be reported under that field's name.
@@ -57,17 +57,8 @@ def _jsonl(path: Path, events: list[Event]) -> Path:
 def _cli(
     topics: TopicSet, *args: str, stdin: bytes | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """The real command in a subprocess (exit code, stdout and stderr as a user sees them)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "procledger", *args],
-        env=topics.env,
-        input=stdin.decode("utf-8", "surrogateescape") if stdin is not None else None,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    return result
+    text = stdin.decode("utf-8", "surrogateescape") if stdin is not None else None
+    return run_procledger(topics.env, *args, stdin=text)
 
 
 def test_a_good_file_is_published_with_headers(topics: TopicSet, tmp_path: Path) -> None:
@@ -134,13 +125,7 @@ def test_each_invalid_field_is_named(
 
 def test_csv_orders_are_published(topics: TopicSet, tmp_path: Path) -> None:
     events = [PLACED, PLACED_MINIMAL]
-    header = list(event_to_json_dict(PLACED))
-    rows = [",".join(header)]
-    for event in events:
-        values = event_to_json_dict(event)
-        rows.append(",".join("" if values[h] is None else f'"{values[h]}"' for h in header))
-    path = tmp_path / "orders.csv"
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    path = orders_csv(tmp_path / "orders.csv", events)
     result = _cli(topics, "publish", str(path))
     assert result.returncode == 0, result.stderr
     assert "OrderPlaced" in result.stdout and "events/s" in result.stdout

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
-from procledger.codec.jsonform import event_to_json_dict
 from procledger.codec.textformats import event_to_jsonl
 from procledger.domain.events import Event, event_key
 from procledger.publishing.inputs import InputChanged
@@ -25,7 +22,8 @@ from procledger.publishing.workers import (
     worker_of,
 )
 from procledger.scenario import synthetic_events, synthetic_placed
-from tests.integration.publishing_support import TopicSet, unique_topics
+from tests.integration.publishing_support import TopicSet, orders_csv, unique_topics
+from tests.plugins.ledger import run_procledger
 
 
 class _Seen:
@@ -48,17 +46,6 @@ def topics(bootstrap: str, unique: str) -> TopicSet:
     return unique_topics(bootstrap, unique)
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "procledger", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def _by_key(events: list[Event]) -> dict[str, list[str]]:
     keys: dict[str, list[str]] = defaultdict(list)
     for event in events:
@@ -74,7 +61,7 @@ def test_workers_publish_every_event_once_and_each_key_in_order(
     # Blank lines have no worker; they must neither stop nor shift the split.
     lines = [event_to_jsonl(e) + ("\n\n" if i % 500 == 0 else "\n") for i, e in enumerate(events)]
     path.write_text("".join(lines), encoding="utf-8")
-    result = _cli(topics.env, "publish", str(path), "--workers", "3", "--output", "json")
+    result = run_procledger(topics.env, "publish", str(path), "--workers", "3", "--output", "json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["published"] == len(events)
@@ -89,14 +76,8 @@ def test_workers_publish_every_event_once_and_each_key_in_order(
 
 def test_workers_from_the_environment_publish_csv(topics: TopicSet, tmp_path: Path) -> None:
     events = list(synthetic_placed(200, seed=11))
-    header = list(event_to_json_dict(events[0]))
-    rows = [",".join(header)]
-    for event in events:
-        values = event_to_json_dict(event)
-        rows.append(",".join("" if values[h] is None else f'"{values[h]}"' for h in header))
-    path = tmp_path / "orders.csv"
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    result = _cli({**topics.env, "PUBLISH_WORKERS": "2"}, "publish", str(path))
+    path = orders_csv(tmp_path / "orders.csv", events)
+    result = run_procledger({**topics.env, "PUBLISH_WORKERS": "2"}, "publish", str(path))
     assert result.returncode == 0, result.stderr
     assert "200 events published" in result.stdout
     assert sorted(r.event.event_id for r in topics.read_all()) == sorted(e.event_id for e in events)
@@ -105,10 +86,10 @@ def test_workers_from_the_environment_publish_csv(topics: TopicSet, tmp_path: Pa
 def test_bad_worker_counts_are_usage_errors(topics: TopicSet, tmp_path: Path) -> None:
     path = tmp_path / "one.jsonl"
     path.write_text(event_to_jsonl(next(iter(synthetic_placed(1)))) + "\n", encoding="utf-8")
-    result = _cli(topics.env, "publish", str(path), "--workers", "0")
+    result = run_procledger(topics.env, "publish", str(path), "--workers", "0")
     assert result.returncode == 2
     assert "--workers must be between 1 and 32, got 0" in result.stderr
-    result = _cli({**topics.env, "PUBLISH_WORKERS": "many"}, "publish", str(path))
+    result = run_procledger({**topics.env, "PUBLISH_WORKERS": "many"}, "publish", str(path))
     assert result.returncode == 2
     assert "PUBLISH_WORKERS must be an integer, got 'many'" in result.stderr
     assert topics.total() == 0
@@ -122,7 +103,7 @@ def test_workers_that_cannot_reach_kafka_fail_the_run(topics: TopicSet, tmp_path
     path = tmp_path / "ten.jsonl"
     path.write_text("".join(event_to_jsonl(e) + "\n" for e in events), encoding="utf-8")
     env = {**topics.env, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}"}
-    result = _cli(env, "publish", str(path), "--workers", "2")
+    result = run_procledger(env, "publish", str(path), "--workers", "2")
     assert result.returncode == 1, result.stderr
     assert f"cannot reach Kafka at 127.0.0.1:{port}" in result.stderr
     assert "At least 0 of 10 events were confirmed" in result.stderr

@@ -108,6 +108,21 @@ class LedgerEnv:
                 proc.wait()
 
 
+def run_procledger(
+    env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """The real command in a subprocess (exit code, stdout and stderr as a user sees them)."""
+    return subprocess.run(
+        [sys.executable, "-m", "procledger", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def server_variables(stack: StackConfig, database: str) -> dict[str, str]:
     """The stack's Kafka, and `database` on its PostgreSQL under the three roles."""
     base = f"127.0.0.1:{stack.pg_port}/{database}"
