@@ -14,6 +14,7 @@ FIGURES = {
     "publish", "raw_kafka_python", "raw_kcat", "raw_fastavro_decode", "raw_pg_copy",
     "e2e_1_consumers", "e2e_2_consumers", "peak_rss_1_consumers", "peak_rss_2_consumers",
     "latency_p50", "latency_p99", "latency_max", "rebuild", "peer_insert_1",
+    "publish_bare_producer", "publish_product", "publish_cli_1_workers", "publish_cli_2_workers",
 }  # fmt: skip
 
 
@@ -45,7 +46,8 @@ def test_quick_bench_reports_every_figure(stack: StackConfig, tmp_path: Path) ->
     assert results["ratios"] and all(v > 0 for v in results["ratios"].values())
     assert results["targets"].keys() == {
         "e2e_events_per_s", "publish_events_per_s", "latency_p99_ms", "peak_rss_mb",
-        "rebuild_s", "e2e_over_kafka_python", "e2e_over_peer",
+        "rebuild_s", "e2e_over_kafka_python", "e2e_over_peer", "publish_over_bare_producer",
+        "publish_workers_2_over_1",
     }  # fmt: skip
     for runs in results["e2e_runs"].values():
         assert all(r["journal_rows"] + r["rejections"] == r["events"] for r in runs)

@@ -9,13 +9,12 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from kafka.admin import KafkaAdminClient
-
 from procledger.adapters.kafka.publisher import KafkaOrderPublisher
 from procledger.adapters.kafka.topics import ensure_topics
 from procledger.codec.avro import encode
 from procledger.scenario import synthetic_placed
 from procledger.settings import Env, KafkaSettings, SettingsError, Topics
+from procledger_dev.bench.topics import delete_topics
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,11 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         publisher.close()
         if not args.keep:
-            admin = KafkaAdminClient(client_id="procledger-bench", **kafka.client_config())
-            try:
-                admin.delete_topics([topics.orders, topics.stockpile_targets, topics.dlq])
-            finally:
-                admin.close()
+            delete_topics(kafka, [topics])
     result = {
         "events": report.total,
         "seconds": round(report.seconds, 3),

@@ -13,10 +13,16 @@ TARGETS: dict[str, tuple[str, float]] = {
     "peak_rss_mb": ("<", 200),
     "rebuild_s": ("<", 30),
     "e2e_over_peer": (">=", 1.0),
+    "publish_over_bare_producer": (">=", 0.9),
+    "publish_workers_2_over_1": (">=", 1.6),
 }
 
 LABELS = {
     "publish": "Publish (KafkaOrderPublisher, synthetic_events)",
+    "publish_bare_producer": "Publish: bare KafkaProducer, same settings, records built beforehand",
+    "publish_product": "Publish: KafkaOrderPublisher.publish, events generated beforehand",
+    "publish_cli_1_workers": "Publish: procledger publish FILE (pass 2), 1 process",
+    "publish_cli_2_workers": "Publish: procledger publish FILE --workers 2 (pass 2)",
     "raw_kafka_python": "Raw: bare kafka-python consumer (poll and count)",
     "raw_kcat": "Raw: kcat -C -e -q > /dev/null",
     "raw_fastavro_decode": "Raw: fastavro schemaless_reader",

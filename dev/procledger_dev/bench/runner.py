@@ -23,16 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from kafka.admin import KafkaAdminClient
 
 from procledger.adapters.kafka.publisher import KafkaOrderPublisher
 from procledger.adapters.kafka.topics import ensure_topics
 from procledger.adapters.postgres.migrations import migrate
 from procledger.scenario.synthetic import synthetic_events
 from procledger.settings import DatabaseSettings, Env, KafkaSettings, SettingsError, Topics
-from procledger_dev.bench import peer, product, raw
+from procledger_dev.bench import peer, producers, product, raw
 from procledger_dev.bench.report import TARGETS, markdown
 from procledger_dev.bench.stats import Figure, figure, percentile
+from procledger_dev.bench.topics import delete_topics
 from procledger_dev.stack.config import StackConfig
 
 
@@ -106,14 +106,6 @@ def _drop_databases(base: DatabaseSettings, names: Sequence[str]) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _delete_topics(kafka: KafkaSettings, topics: Sequence[Topics]) -> None:
-    admin = KafkaAdminClient(client_id="procledger-bench", **kafka.client_config())
-    try:
-        admin.delete_topics([n for t in topics for n in (t.orders, t.stockpile_targets, t.dlq)])
-    finally:
-        admin.close()
-
-
 class _Run:
     """One benchmark run's names, data and results; each step adds its figures."""
 
@@ -158,6 +150,15 @@ class _Run:
             publisher.close()
         self.total = report.total
         self.figures["publish"] = figure("events/s", [self.total / report.seconds])
+
+    def publishers(self) -> None:
+        """The product's publisher over a bare producer; publish --workers 2 over 1."""
+        count = min(self.events, 200_000)
+        _log(f"publishers: {count} events, bare kafka-python vs product, publish --workers 1|2")
+        work = self.args.results.parent / f"publish-{self.bench.run}.jsonl"
+        runs = producers.measure(self.kafka, self.topics.partitions, count, self.repeats, work)
+        for name, values in runs.items():
+            self.figures[name] = figure("events/s", values)
 
     def raw_limits(self) -> None:
         kafka, total, repeats = self.kafka, self.total, self.repeats
@@ -260,7 +261,7 @@ class _Run:
             return
         _log("dropping the benchmark's databases and topics")
         _drop_databases(self.base, self.databases)
-        _delete_topics(self.kafka, [self.topics, self.lat_topics])
+        delete_topics(self.kafka, [self.topics, self.lat_topics])
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -269,6 +270,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     conditions = _conditions(bench.events, args)
     try:
         bench.publish()
+        bench.publishers()
         # Before the million-row ledgers exist: their autovacuum and checkpoints would
         # otherwise land in the latency window and measure the bulk load, not steady state.
         bench.latency()
@@ -312,6 +314,13 @@ def _targets(figures: dict[str, Figure]) -> dict[str, dict[str, Any]]:
         "peak_rss_mb": max(f.median for k, f in figures.items() if k.startswith("peak_rss")),
         "rebuild_s": figures["rebuild"].median,
     }
+    if "publish_product" in figures:
+        values["publish_over_bare_producer"] = (
+            figures["publish_product"].median / figures["publish_bare_producer"].median
+        )
+        values["publish_workers_2_over_1"] = (
+            figures["publish_cli_2_workers"].median / figures["publish_cli_1_workers"].median
+        )
     peers = [f.median for k, f in figures.items() if k.startswith("peer_")]
     if peers:  # the best peer case: the ledger must keep up with Connect at its fastest
         values["e2e_over_peer"] = e2e / max(peers)
