@@ -47,7 +47,7 @@ def test_quick_bench_reports_every_figure(stack: StackConfig, tmp_path: Path) ->
     assert results["targets"].keys() == {
         "e2e_events_per_s", "publish_events_per_s", "latency_p99_ms", "peak_rss_mb",
         "rebuild_s", "e2e_over_kafka_python", "e2e_over_peer", "publish_over_bare_producer",
-        "publish_workers_2_over_1",
+        "publish_workers_2_over_1", "cpu_us_per_event",
     }  # fmt: skip
     for runs in results["e2e_runs"].values():
         assert all(r["journal_rows"] + r["rejections"] == r["events"] for r in runs)
@@ -56,4 +56,6 @@ def test_quick_bench_reports_every_figure(stack: StackConfig, tmp_path: Path) ->
     events = results["e2e_runs"]["1"][0]["events"]
     assert (peer_run["mode"], peer_run["tasks"], peer_run["rows"]) == ("insert", 1, events)
     assert peer_run["jvm_cpu_s"] > 0
-    assert (tmp_path / "out" / "latest.md").read_text().startswith("# Benchmark")
+    report = (tmp_path / "out" / "latest.md").read_text()
+    assert report.startswith("# Benchmark")
+    assert "| 2 consumer process(es), run 1 |" in report  # the CPU per process class

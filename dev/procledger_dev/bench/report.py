@@ -15,6 +15,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "e2e_over_peer": (">=", 1.0),
     "publish_over_bare_producer": (">=", 0.9),
     "publish_workers_2_over_1": (">=", 1.6),
+    "cpu_us_per_event": ("<=", 60),
 }
 
 LABELS = {
@@ -69,6 +70,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {LABELS.get(key, key)} | {_num(f['median'])} | {_num(f['min'])} | "
             f"{_num(f['max'])} | {f['unit']} | {len(f['runs'])} |"
         )
+    lines += _cpu_table(results.get("e2e_runs", {}))
     lines += ["", "| Ratio (end to end / raw limit) | Value |", "| --- | ---: |"]
     lines += [f"| {k} | {v:.3f} |" for k, v in results["ratios"].items()]
     lines += ["", "| Target | Value | Target | Met |", "| --- | ---: | --- | --- |"]
@@ -77,3 +79,23 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {name} | {_num(t['value'])} | {t['target']} | {'yes' if t['met'] else 'no'} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _cpu_table(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """CPU per event by process class, from /proc, over each end-to-end run (issue 14's
+    budget: at most 60 us in all, the consumers 35 and PostgreSQL 25)."""
+    lines = [
+        "",
+        "| CPU per event (us) | Consumers | PostgreSQL | Broker | All |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for processes, done in runs.items():
+        for i, r in enumerate(done, 1):
+            broker = r["broker_cpu_us_per_event"]
+            parts = [r["cpu_us_per_event"], r["postgres_cpu_us_per_event"], broker or 0.0]
+            lines.append(
+                f"| {processes} consumer process(es), run {i} | {parts[0]:.1f} | "
+                f"{parts[1]:.1f} | {'n/a' if broker is None else f'{broker:.1f}'} | "
+                f"{sum(parts):.1f} |"
+            )
+    return lines
