@@ -164,3 +164,34 @@ def test_the_fault_point_runs_between_commit_and_forward() -> None:
         box.after_commit(ledger.rejections)
     assert topic.copies == [] and ledger.marked == set()
     box.after_commit([])  # a batch without rejections never reaches the fault point
+
+
+def test_unreadable_originals_are_tried_again_less_and_less_often(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("procledger.ledger.dlq.time.monotonic", lambda: now[0])
+    batch = [rejection(0, 5)]
+    topic, ledger = Topic(), Ledger(batch)
+    readable = [False]
+
+    def maybe(wanted: Mapping[TopicPartition, Collection[int]]) -> dict[RecordKey, KafkaRecord]:
+        return originals(wanted) if readable[0] else {}  # e.g. deleted by retention
+
+    metrics = ConsumerMetrics(CollectorRegistry())
+    box = DlqOutbox(topic, ledger, metrics, originals=maybe, retry_interval_s=5.0)
+    box.assigned()
+    waits = []
+    for _ in range(8):
+        assert box.due()
+        box.drain({("orders", 0)})
+        assert topic.copies == [] and not box.due()
+        start = now[0]
+        while not box.due():
+            now[0] += 1.0
+        waits.append(now[0] - start)
+    # Each failed read doubles the wait (a read may block the loop), up to five minutes.
+    assert waits == [10, 20, 40, 80, 160, 300, 300, 300]
+    readable[0] = True
+    box.drain({("orders", 0)})
+    assert [key_of(r) for r in topic.copies] == [("orders", 0, 5)] and not box.due()

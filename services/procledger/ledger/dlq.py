@@ -19,6 +19,9 @@ from procledger.ledger.ports import (
 
 log = logging.getLogger(__name__)
 
+# The longest wait between drains while some original records cannot be read.
+MAX_DRAIN_BACKOFF_S = 300.0
+
 # Given offsets per partition, the original records found there (missing if unreadable).
 Originals = Callable[[Mapping[TopicPartition, Collection[int]]], Mapping[RecordKey, KafkaRecord]]
 
@@ -58,6 +61,7 @@ class DlqOutbox:
         self._limit = drain_limit
         self._interval = retry_interval_s
         self._due: float | None = None  # monotonic time of the next drain; None: nothing to do
+        self._misses = 0  # drains in a row that could not read every original record
 
     def after_commit(self, rejections: Sequence[RejectionEntry]) -> None:
         """Send the committed batch's rejections; on any failure leave them for a drain."""
@@ -96,6 +100,14 @@ class DlqOutbox:
             len(pending),
         )
         ready = self._with_originals(pending)
+        if len(ready) < len(pending):
+            # Reading originals blocks the loop up to the reader's timeout; records that stay
+            # unreadable (deleted by retention) must not cost that every few seconds.
+            self._misses += 1
+            backoff = min(self._interval * 2**self._misses, MAX_DRAIN_BACKOFF_S)
+            self._due = time.monotonic() + backoff
+        else:
+            self._misses = 0
         if ready and self._send(ready):
             left = total - len(ready)
             self._metrics.dlq_pending.set(left)

@@ -23,6 +23,7 @@ class KafkaHeadReader:
     """
 
     def __init__(self, kafka: KafkaSettings, timeout_s: float = 1.0) -> None:
+        self._kafka = kafka
         self._timeout_s = timeout_s
         self._consumer = KafkaConsumer(
             group_id=None,
@@ -72,33 +73,51 @@ class KafkaHeadReader:
         wanted = {TopicPartition(*tp): set(found) for tp, found in offsets.items() if found}
         if not wanted:
             return {}
-        self._consumer.assign(list(wanted))
-        for tp, want in wanted.items():
-            self._consumer.seek(tp, min(want))
-        found: dict[ports.RecordKey, ports.KafkaRecord] = {}
-        deadline = time.monotonic() + timeout_s
-        while wanted and (left := deadline - time.monotonic()) > 0:
-            batches: dict[Any, list[Any]] = self._consumer.poll(
-                timeout_ms=max(1, int(left * 1000)), max_records=5000
-            )
-            for tp, items in batches.items():
-                want = wanted.get(tp, set())
-                for r in items:
-                    if r.offset in want:
-                        found[(tp.topic, tp.partition, r.offset)] = ports.KafkaRecord(
-                            tp.topic,
-                            tp.partition,
-                            r.offset,
-                            r.timestamp,
-                            r.key,
-                            r.value,
-                            tuple(r.headers or ()),
-                        )
-                if items and items[-1].offset >= max(want, default=-1):
-                    wanted.pop(tp, None)
-                    self._consumer.pause(tp)
-        self._consumer.resume(*self._consumer.paused())
-        return found
+        # A consumer of its own for each call, not the lag reader's: that one carries the
+        # pause and position state of every earlier call, and once (a consumer under load,
+        # PostgreSQL restarted) it stayed idle, nothing fetchable, for every drain over
+        # minutes while a new consumer read the same offsets in half a second. Drains are
+        # rare (only after a copy failed), so a fresh connection each time costs little.
+        consumer = KafkaConsumer(
+            group_id=None,
+            client_id="procledger-consumer-dlq-originals",
+            enable_auto_commit=False,
+            **self._kafka.client_config(),
+        )
+        try:
+            return _read_exactly(consumer, wanted, time.monotonic() + timeout_s)
+        finally:
+            consumer.close(autocommit=False)
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
+
+
+def _read_exactly(
+    consumer: KafkaConsumer, wanted: dict[TopicPartition, set[int]], deadline: float
+) -> dict[ports.RecordKey, ports.KafkaRecord]:
+    consumer.assign(list(wanted))
+    for tp, want in wanted.items():
+        consumer.seek(tp, min(want))
+    found: dict[ports.RecordKey, ports.KafkaRecord] = {}
+    while wanted and (left := deadline - time.monotonic()) > 0:
+        batches: dict[Any, list[Any]] = consumer.poll(
+            timeout_ms=max(1, int(left * 1000)), max_records=5000
+        )
+        for tp, items in batches.items():
+            want = wanted.get(tp, set())
+            for r in items:
+                if r.offset in want:
+                    found[(tp.topic, tp.partition, r.offset)] = ports.KafkaRecord(
+                        tp.topic,
+                        tp.partition,
+                        r.offset,
+                        r.timestamp,
+                        r.key,
+                        r.value,
+                        tuple(r.headers or ()),
+                    )
+            if items and items[-1].offset >= max(want, default=-1):
+                wanted.pop(tp, None)
+                consumer.pause(tp)
+    return found
