@@ -10,7 +10,7 @@ from procledger.codec.avro import decode, encode
 from procledger.codec.errors import CodecError
 from procledger.codec.schemas import default_registry
 from procledger.domain.errors import REJECTION_CODES
-from procledger.ledger.batch import Decoded, Undecodable, decode_record
+from procledger.ledger.batch import Decoded, RefusedRecord, decode_record
 from procledger.ledger.ports import KafkaRecord
 from procledger.scenario.synthetic import synthetic_events
 
@@ -52,6 +52,6 @@ def test_decode_raises_only_codec_errors(data: bytes) -> None:
 @given(data=_bytes())
 def test_the_consumer_decode_step_never_raises(data: bytes) -> None:
     item = decode_record(KafkaRecord("t", 0, 0, None, None, data))
-    assert isinstance(item, Decoded | Undecodable)
-    if isinstance(item, Undecodable):
+    assert isinstance(item, Decoded | RefusedRecord)
+    if isinstance(item, RefusedRecord):
         assert item.reason_code in REJECTION_CODES

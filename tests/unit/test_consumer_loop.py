@@ -15,7 +15,7 @@ from procledger.adapters.memory import InMemoryLedgerStore
 from procledger.codec.avro import encode
 from procledger.domain.chain import GENESIS
 from procledger.domain.events import OrderPlaced
-from procledger.ledger.batch import Decoded, Undecodable, decode_record, trim
+from procledger.ledger.batch import Decoded, RefusedRecord, decode_record, trim
 from procledger.ledger.loop import LedgerConsumer, RetryPolicy
 from procledger.ledger.metrics import ConsumerMetrics
 from procledger.ledger.ports import (
@@ -160,7 +160,7 @@ def test_trim_drops_replays_and_reports_a_gap() -> None:
 def test_records_that_postgres_cannot_store_are_rejected_safely() -> None:
     bad = replace(CANCELLED, reason="nul \x00 inside")
     item = decode_record(KafkaRecord(TOPIC, 0, 0, None, None, encode(bad)))
-    assert isinstance(item, Undecodable) and item.reason_code == "INVALID_EVENT"
+    assert isinstance(item, RefusedRecord) and item.reason_code == "INVALID_EVENT"
     store = InMemoryLedgerStore()
     source = FakeSource([item.record])
     _consumer(source, store, Forwarded()).step()
@@ -178,7 +178,7 @@ def test_decoded_records_are_decoded_once() -> None:
 @pytest.mark.parametrize("value", [None, b""])
 def test_empty_values_are_undecodable(value: bytes | None) -> None:
     item = decode_record(KafkaRecord(TOPIC, 0, 0, None, None, value))
-    assert isinstance(item, Undecodable) and item.reason_code == "UNDECODABLE"
+    assert isinstance(item, RefusedRecord) and item.reason_code == "UNDECODABLE"
 
 
 @pytest.mark.parametrize("poll_size", [1, 50], ids=["across-batches", "one-batch"])

@@ -21,7 +21,7 @@ MODULES = ("procledger.ledger.ports", "procledger.ledger.batch")
 HOT_PATH = {
     "OrderPlaced", "OrderAmended", "OrderCancelled", "DeliveryRecorded", "PaymentRecorded",
     "StockpileTargetSet", "Order", "StockpileTarget", "Posting", "EntryRef", "Applied",
-    "Rejected", "KafkaRecord", "JournalEntry", "RejectionEntry", "Decoded", "Undecodable",
+    "Rejected", "KafkaRecord", "JournalEntry", "RejectionEntry", "Decoded", "RefusedRecord",
     "DecodedEvent",
 }  # fmt: skip
 

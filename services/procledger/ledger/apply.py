@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from procledger.domain.ledger import Applied, fold
 from procledger.domain.state import LedgerState
-from procledger.ledger.batch import Decoded, Item, Undecodable, build_batch, state_keys, trim
+from procledger.ledger.batch import Decoded, Item, RefusedRecord, build_batch, state_keys, trim
 from procledger.ledger.ports import BatchWrite, LedgerStore, TopicPartition
 
 
@@ -92,7 +92,7 @@ def refuse_unstorable(items: Sequence[Item], state: LedgerState) -> list[Item]:
         )
         if bad is None:
             return current
-        refused = Undecodable(
+        refused = RefusedRecord(
             bad.record,
             "INVALID_EVENT",
             "amounts beyond the ledger's range (postings numeric(20,2), orders numeric(30,2))",

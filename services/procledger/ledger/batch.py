@@ -42,8 +42,9 @@ class Decoded:
 
 
 @immutable
-class Undecodable:
-    """A record rejected before the fold (bad bytes, unknown schema, invalid field)."""
+class RefusedRecord:
+    """A record refused before the fold: bad bytes, an unknown schema, or a field that breaks
+    a rule (INVALID_EVENT; such a record decoded, so `event` holds it)."""
 
     record: KafkaRecord
     reason_code: str
@@ -52,7 +53,7 @@ class Undecodable:
     record_sha256: bytes
 
 
-Item = Decoded | Undecodable
+Item = Decoded | RefusedRecord
 
 
 def kafka_time(record: KafkaRecord) -> datetime | None:
@@ -65,15 +66,15 @@ def decode_record(record: KafkaRecord) -> Item:
     """Decode and validate one record; every failure names its reason code."""
     digest = hashlib.sha256(record.value or b"").digest()
     if not record.value:
-        return Undecodable(record, "UNDECODABLE", "record has no value", None, digest)
+        return RefusedRecord(record, "UNDECODABLE", "record has no value", None, digest)
     try:
         decoded = decode(record.value)
     except CodecError as err:
-        return Undecodable(record, err.code, str(err), None, digest)
+        return RefusedRecord(record, err.code, str(err), None, digest)
     problems = validate(decoded.event)
     if problems:
         error = "; ".join(f"{p.field}: {p.reason}" for p in problems)
-        return Undecodable(record, "INVALID_EVENT", error, decoded.event, digest)
+        return RefusedRecord(record, "INVALID_EVENT", error, decoded.event, digest)
     return Decoded(record, decoded, event_to_json_dict(decoded.event), digest)
 
 
@@ -161,11 +162,11 @@ def build_batch(
             ts = kafka_time(rec)
             stamp = stamps[rec.timestamp_ms] = (ts, chain_instant(ts))
         ts, ts_text = stamp
-        if type(item) is Undecodable:
+        if type(item) is RefusedRecord:
             rejections.append(_rejection(item, recorded_at))
             tally[1] += 1
             continue
-        assert type(item) is Decoded  # for the type checker: Item is Decoded | Undecodable
+        assert type(item) is Decoded  # for the type checker: Item is Decoded | RefusedRecord
         outcome = next(outcomes)[1]
         event = item.decoded.event
         if type(outcome) is not Applied:
@@ -308,7 +309,7 @@ def storable(text: str | None) -> str | None:
     return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _rejection(item: Undecodable, recorded_at: datetime) -> RejectionEntry:
+def _rejection(item: RefusedRecord, recorded_at: datetime) -> RejectionEntry:
     rec = item.record
     event = item.event
     payload = event_to_json_dict(event) if event is not None else None
