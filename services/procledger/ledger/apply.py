@@ -93,10 +93,11 @@ def refuse_unstorable(items: Sequence[Item], state: LedgerState) -> list[Item]:
         if bad is None:
             return current
         refused = RefusedRecord(
-            bad.record,
-            "INVALID_EVENT",
-            "amounts beyond the ledger's range (postings numeric(20,2), orders numeric(30,2))",
-            bad.decoded.event,
-            bad.record_sha256,
+            record=bad.record,
+            reason_code="INVALID_EVENT",
+            error="amounts beyond the ledger's range "
+            "(postings numeric(20,2), orders numeric(30,2))",
+            event=bad.decoded.event,
+            record_sha256=bad.record_sha256,
         )
         current = [refused if i is bad else i for i in current]

@@ -66,15 +66,29 @@ def decode_record(record: KafkaRecord) -> Item:
     """Decode and validate one record; every failure names its reason code."""
     digest = hashlib.sha256(record.value or b"").digest()
     if not record.value:
-        return RefusedRecord(record, "UNDECODABLE", "record has no value", None, digest)
+        return RefusedRecord(
+            record=record,
+            reason_code="UNDECODABLE",
+            error="record has no value",
+            event=None,
+            record_sha256=digest,
+        )
     try:
         decoded = decode(record.value)
     except CodecError as err:
-        return RefusedRecord(record, err.code, str(err), None, digest)
+        return RefusedRecord(
+            record=record, reason_code=err.code, error=str(err), event=None, record_sha256=digest
+        )
     problems = validate(decoded.event)
     if problems:
         error = "; ".join(f"{p.field}: {p.reason}" for p in problems)
-        return RefusedRecord(record, "INVALID_EVENT", error, decoded.event, digest)
+        return RefusedRecord(
+            record=record,
+            reason_code="INVALID_EVENT",
+            error=error,
+            event=decoded.event,
+            record_sha256=digest,
+        )
     return Decoded(record, decoded, event_to_json_dict(decoded.event), digest)
 
 
@@ -284,21 +298,21 @@ def _refused(
     rec = item.record
     event = item.decoded.event
     return RejectionEntry(
-        rec.topic,
-        rec.partition,
-        rec.offset,
-        ts,
-        event.event_id,
-        event_type(event),
-        order_id_of(event),
-        outcome.code,
-        outcome.message,
-        item.payload,
-        None,
-        item.record_sha256,
-        recorded_at,
-        rec.headers,
-        rec.value,
+        topic=rec.topic,
+        partition=rec.partition,
+        offset=rec.offset,
+        kafka_timestamp=ts,
+        event_id=event.event_id,
+        event_type=event_type(event),
+        order_id=order_id_of(event),
+        reason_code=outcome.code,
+        error=outcome.message,
+        payload=item.payload,
+        raw_value=None,
+        record_sha256=item.record_sha256,
+        recorded_at=recorded_at,
+        headers=rec.headers,
+        record_value=rec.value,
     )
 
 
@@ -317,19 +331,19 @@ def _rejection(item: RefusedRecord, recorded_at: datetime) -> RejectionEntry:
         # JSONB refuses NUL characters: keep the exact bytes instead of the decoded payload.
         payload = None
     return RejectionEntry(
-        rec.topic,
-        rec.partition,
-        rec.offset,
-        kafka_time(rec),
-        storable(event.event_id) if event else None,
-        event_type(event) if event else None,
-        storable(order_id_of(event)),
-        item.reason_code,
-        storable(item.error) or "",
-        payload,
-        None if payload is not None else rec.value,
-        item.record_sha256,
-        recorded_at,
-        rec.headers,
-        rec.value,
+        topic=rec.topic,
+        partition=rec.partition,
+        offset=rec.offset,
+        kafka_timestamp=kafka_time(rec),
+        event_id=storable(event.event_id) if event else None,
+        event_type=event_type(event) if event else None,
+        order_id=storable(order_id_of(event)),
+        reason_code=item.reason_code,
+        error=storable(item.error) or "",
+        payload=payload,
+        raw_value=None if payload is not None else rec.value,
+        record_sha256=item.record_sha256,
+        recorded_at=recorded_at,
+        headers=rec.headers,
+        record_value=rec.value,
     )
