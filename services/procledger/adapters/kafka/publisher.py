@@ -13,7 +13,7 @@ from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata, RecordMetadata
 
 from procledger.codec.avro import encode
-from procledger.domain.events import Event, event_key, event_type
+from procledger.domain.events import EVENT_TYPES, Event, event_key, event_type
 from procledger.settings import KafkaSettings, Topics
 
 CONTENT_TYPE = b"application/vnd.apache.avro+single-object"
@@ -58,8 +58,20 @@ class KafkaOrderPublisher:
         *,
         delivery_timeout_s: float | None = None,
     ) -> None:
-        self._topics = topics
-        self._source = source_system.encode()
+        source = source_system.encode()
+        # Per event type, what every record of it carries: its topic and its headers (one
+        # list each, shared by the records: the producer only reads them).
+        self._routes = {
+            kind: (
+                topics.for_event_type(kind),
+                [
+                    ("event_type", kind.encode()),
+                    ("source_system", source),
+                    ("content_type", CONTENT_TYPE),
+                ],
+            )
+            for kind in EVENT_TYPES
+        }
         limits: dict[str, int] = {}
         if delivery_timeout_s is not None:
             # A caller waiting at most this long: the producer gives up on a record then too
@@ -83,17 +95,9 @@ class KafkaOrderPublisher:
         )
 
     def _send(self, event: Event) -> FutureRecordMetadata:
-        kind = event_type(event)
-        headers = [
-            ("event_type", kind.encode()),
-            ("source_system", self._source),
-            ("content_type", CONTENT_TYPE),
-        ]
+        topic, headers = self._routes[event_type(event)]
         return self._producer.send(
-            self._topics.for_event_type(kind),
-            value=encode(event),
-            key=event_key(event).encode(),
-            headers=headers,
+            topic, value=encode(event), key=event_key(event).encode(), headers=headers
         )
 
     def publish(
