@@ -20,7 +20,7 @@ from procledger_dev.chaos.oracle import Expected
 from procledger_dev.chaos.report import ScenarioFigures
 from procledger_dev.chaos.stacks import ChaosStack, SmallDisk
 from procledger_dev.stack.procs import wait_until
-from tests.plugins.ledger import LedgerEnv
+from tests.plugins.ledger import LedgerEnv, assert_offsets_accounted
 
 from .conftest import FULL, ledger_env, oracle_discrepancies, published_records, scenario
 
@@ -87,9 +87,13 @@ def test_postgres_out_of_disk_pauses_and_resumes(
     ledger.publish(during)  # Kafka has room: the events wait there for the ledger
     wait_until(lambda: fleet.log_count(DISK_FULL) > 0, 120, "a consumer to report the full disk")
     first_error = time.monotonic()
-    stalled_at = _progress(ledger)
     time.sleep(hold_s)  # the disk stays full: the consumers must keep waiting, not give up
-    assert _progress(ledger) == stalled_at, "a batch was committed on a full disk"
+    # PostgreSQL still commits a batch whose rows fit in pages it already has (seen in a full
+    # run: a consumer committed between two out-of-space errors), so the ledger may creep on.
+    # What must hold: it cannot finish on a full disk, and whatever it committed is whole.
+    stalled_at = _progress(ledger)
+    assert stalled_at < len(before) + len(during), "the ledger finished on a full disk"
+    assert_offsets_accounted(ledger)  # no batch half-written, no offset lost or doubled
     assert all(m.alive for m in members), "a consumer died of the full disk"
 
     disk.release()
