@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -64,9 +65,10 @@ def small_disk_ledger(chaos_stack: ChaosStack) -> Iterator[tuple[LedgerEnv, Smal
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _progress(ledger: LedgerEnv) -> int:
-    done: int = ledger.scalar("SELECT coalesce(sum(next_offset), 0) FROM ledger.positions")
-    return done
+def _progress(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
+    row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM ledger.positions").fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def test_postgres_out_of_disk_pauses_and_resumes(
@@ -83,23 +85,27 @@ def test_postgres_out_of_disk_pauses_and_resumes(
     ledger.publish(before)
     ledger.wait_applied(len(before), timeout=600)
 
-    filled = disk.fill()
-    ledger.publish(during)  # Kafka has room: the events wait there for the ledger
-    wait_until(lambda: fleet.log_count(DISK_FULL) > 0, 120, "a consumer to report the full disk")
-    first_error = time.monotonic()
-    time.sleep(hold_s)  # the disk stays full: the consumers must keep waiting, not give up
-    # PostgreSQL still commits a batch whose rows fit in pages it already has (seen in a full
-    # run: a consumer committed between two out-of-space errors), so the ledger may creep on.
-    # What must hold: it cannot finish on a full disk, and whatever it committed is whole.
-    stalled_at = _progress(ledger)
-    assert stalled_at < len(before) + len(during), "the ledger finished on a full disk"
-    assert_offsets_accounted(ledger)  # no batch half-written, no offset lost or doubled
-    assert all(m.alive for m in members), "a consumer died of the full disk"
+    # Opened before the disk fills: a new connection may then be refused ("could not write
+    # init file", as a full run found: a backend's first write goes to the database's
+    # directory, on the full disk).
+    with psycopg.connect(ledger.database.admin_url, autocommit=True) as watch:
+        filled = disk.fill()
+        ledger.publish(during)  # Kafka has room: the events wait there for the ledger
+        wait_until(lambda: fleet.log_count(DISK_FULL) > 0, 120, "a consumer to report it")
+        first_error = time.monotonic()
+        at_first_error = _progress(watch)
+        time.sleep(hold_s)  # the disk stays full: the consumers must keep waiting, not give up
+        # PostgreSQL may still commit a batch whose rows fit in pages it already has, so the
+        # ledger may creep on; it cannot finish, and whatever it committed must be whole.
+        stalled_at = _progress(watch)
+        assert stalled_at < len(before) + len(during), "the ledger finished on a full disk"
+        assert_offsets_accounted(ledger, watch)  # no batch half-written, no offset lost
+        assert all(m.alive for m in members), "a consumer died of the full disk"
 
-    disk.release()
-    freed = time.monotonic()
-    wait_until(lambda: _progress(ledger) > stalled_at, 120, "the ledger to move again")
-    resumed = time.monotonic()
+        disk.release()
+        freed = time.monotonic()
+        wait_until(lambda: _progress(watch) > stalled_at, 120, "the ledger to move again")
+        resumed = time.monotonic()
     found = oracle_discrepancies(ledger, Expected.from_synthetic(oracle))
     retries = fleet.log_count(DB_RETRY)
     codes = fleet.stop_all()
@@ -110,7 +116,8 @@ def test_postgres_out_of_disk_pauses_and_resumes(
         seconds=time.monotonic() - started,
         figures={"filled": f"{filled / 2**20:.1f} MiB", "paused": f"{resumed - first_error:.0f} s",
                  "resumed after space freed": f"{resumed - freed:.1f} s",
-                 "outage warnings": str(retries)},
+                 "outage warnings": str(retries),
+                 "offsets committed on the full disk": f"{stalled_at - at_first_error:,}"},
     ))  # fmt: skip
     assert found == []
     assert set(codes.values()) == {0}

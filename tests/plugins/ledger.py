@@ -191,16 +191,20 @@ def snapshot(ledger: LedgerEnv) -> dict[str, Any]:
     }
 
 
-def assert_offsets_accounted(ledger: LedgerEnv) -> int:
+def assert_offsets_accounted(
+    ledger: LedgerEnv, conn: psycopg.Connection[tuple[Any, ...]] | None = None
+) -> int:
     """Every offset from 0 to each partition's position is in exactly one place.
 
-    One statement, so one snapshot: consumers may be committing while it reads.
+    One statement, so one snapshot: consumers may be committing while it reads. `conn`: an
+    open connection to read on (a new one may be refused, e.g. on a full disk).
     """
-    rows = ledger.rows(
+    query = (
         "SELECT 'applied', topic, kafka_partition, kafka_offset FROM ledger.journal"
         " UNION ALL SELECT 'applied', topic, kafka_partition, kafka_offset FROM ledger.rejections"
         " UNION ALL SELECT 'position', topic, kafka_partition, next_offset FROM ledger.positions"
     )
+    rows = ledger.rows(query) if conn is None else conn.execute(query).fetchall()
     by_partition: dict[tuple[str, int], list[int]] = {}
     positions: dict[tuple[str, int], int] = {}
     for kind, topic, partition, offset in rows:
