@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -32,7 +32,7 @@ from procledger.settings import DatabaseSettings, Env, KafkaSettings, SettingsEr
 from procledger_dev.bench import peer, producers, product, raw
 from procledger_dev.bench.report import TARGETS, markdown
 from procledger_dev.bench.stats import Figure, figure, percentile
-from procledger_dev.bench.topics import delete_topics
+from procledger_dev.bench.topics import delete_topics, fresh_topics
 from procledger_dev.stack.config import StackConfig
 
 
@@ -45,9 +45,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="runs of each short figure, median reported (default 3)")  # fmt: skip
     parser.add_argument("--e2e-repeats", type=int, default=1,
                         help="runs of each end-to-end figure (default 1)")  # fmt: skip
-    parser.add_argument("--consumers", default="1,2", help="process counts (default 1,2)")
-    parser.add_argument("--latency-rate", type=int, default=1000, help="events/s (default 1000)")
-    parser.add_argument("--latency-seconds", type=float, default=60.0, help="default 60")
+    parser.add_argument("--consumers", default="1,2,3", help="process counts (default 1,2,3)")
+    parser.add_argument("--wide-partitions", type=int, default=12,
+                        help="2 consumer processes again on topics of this many partitions"
+                        " (default 12; 0: skip)")  # fmt: skip
+    parser.add_argument("--latency-rates", default="1000,10000",
+                        help="publish rates of the latency runs, events/s (default 1000,10000;"
+                        " --quick: 500)")  # fmt: skip
+    parser.add_argument("--latency-seconds", type=float, default=60.0,
+                        help="seconds of each latency run (default 60)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"),
                         help="folder of latest.json and latest.md")  # fmt: skip
     parser.add_argument("--results", type=Path, default=Path("bench-results/results.json"),
@@ -120,9 +126,8 @@ class _Run:
         self.topics = Topics(
             f"bench.{run_id}.orders", f"bench.{run_id}.targets", f"bench.{run_id}.dlq"
         )
-        self.lat_topics = Topics(
-            f"bench.{run_id}.lat.orders", f"bench.{run_id}.lat.targets", f"bench.{run_id}.lat.dlq"
-        )
+        self.lat_topics: list[Topics] = []
+        self.wide_topics: Topics | None = None
         log_dir = args.results.parent / f"logs-{run_id}"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.bench = product.BenchEnv(run_id, self.kafka, self.topics, self.base, log_dir)
@@ -141,15 +146,15 @@ class _Run:
 
     def publish(self) -> None:
         ensure_topics(self.kafka, self.topics)
-        ensure_topics(self.kafka, self.lat_topics)
         _log(f"run {self.bench.run}: publishing {self.events} synthetic events")
-        publisher = KafkaOrderPublisher(self.kafka, self.topics, source_system="bench")
-        try:
-            report = publisher.publish(synthetic_events(self.events, seed=1))
-        finally:
-            publisher.close()
-        self.total = report.total
-        self.figures["publish"] = figure("events/s", [self.total / report.seconds])
+        self.total, seconds = _publish(self.kafka, self.topics, self.events)
+        self.figures["publish"] = figure("events/s", [self.total / seconds])
+        if self.args.wide_partitions:  # the same events again, on wider topics (scaling)
+            wide = self.args.wide_partitions
+            self.wide_topics = fresh_topics(self.kafka, f"p{wide}", wide)
+            _log(f"publishing them again on topics of {wide} partitions")
+            if _publish(self.kafka, self.wide_topics, self.events)[0] != self.total:
+                raise RuntimeError("the wide topics got another number of records")
 
     def publishers(self) -> None:
         """The product's publisher over a bare producer; publish --workers 2 over 1."""
@@ -183,25 +188,27 @@ class _Run:
         )
 
     def end_to_end(self) -> None:
-        runs: dict[int, list[product.ConsumeResult]] = {}
+        runs: dict[str, list[product.ConsumeResult]] = {}
         for processes in [int(p) for p in self.args.consumers.split(",")]:
             for attempt in range(self.args.e2e_repeats):
                 _log(f"end to end: {processes} consumer process(es), run {attempt + 1}")
-                database = self.fresh_database(f"c{processes}r{attempt}")
-                result = product.consume(self.bench, database, processes, self.total, 3600)
-                if result.journal_rows + result.rejections != self.total:
-                    raise RuntimeError(f"offsets unaccounted for: {result}")
-                runs.setdefault(processes, []).append(result)
-                if self.rebuild_db is None:
-                    self.rebuild_db, self.journal_rows = database, result.journal_rows
-                elif not self.args.keep:  # 1M-event ledgers are large: keep one only
-                    _drop_databases(self.base, [self.databases.pop()])
-            done = runs[processes]
-            self.figures[f"e2e_{processes}_consumers"] = figure("events/s", [r.rate for r in done])
-            self.figures[f"e2e_{processes}_consumers_steady"] = figure(
+                runs.setdefault(str(processes), []).append(
+                    self._consume(self.bench, f"c{processes}r{attempt}", processes)
+                )
+        if self.wide_topics is not None:
+            wide = self.args.wide_partitions
+            bench = replace(self.bench, topics=self.wide_topics)
+            for attempt in range(self.args.e2e_repeats):
+                _log(f"end to end: 2 consumer processes, {wide} partitions, run {attempt + 1}")
+                runs.setdefault(f"2_p{wide}", []).append(
+                    self._consume(bench, f"c2p{wide}r{attempt}", 2)
+                )
+        for key, done in runs.items():
+            self.figures[f"e2e_{key}_consumers"] = figure("events/s", [r.rate for r in done])
+            self.figures[f"e2e_{key}_consumers_steady"] = figure(
                 "events/s", [r.steady_rate for r in done]
             )
-            self.figures[f"peak_rss_{processes}_consumers"] = figure(
+            self.figures[f"peak_rss_{key}_consumers"] = figure(
                 "MiB", [max(r.peak_rss_mb) for r in done]
             )
         self.details["e2e_runs"] = {
@@ -219,19 +226,41 @@ class _Run:
             for k, v in runs.items()
         }  # fmt: skip
 
+    def _consume(self, bench: product.BenchEnv, name: str, processes: int) -> product.ConsumeResult:
+        """One end-to-end run on a fresh ledger; only the first run's ledger is kept."""
+        database = self.fresh_database(name)
+        result = product.consume(bench, database, processes, self.total, 3600)
+        if result.journal_rows + result.rejections != self.total:
+            raise RuntimeError(f"offsets unaccounted for: {result}")
+        if self.rebuild_db is None:
+            self.rebuild_db, self.journal_rows = database, result.journal_rows
+        elif not self.args.keep:  # 1M-event ledgers are large: keep one only
+            _drop_databases(self.base, [self.databases.pop()])
+        return result
+
     def latency(self) -> None:
         quick = self.args.quick
         seconds = 4.0 if quick else self.args.latency_seconds
-        rate = 500 if quick else self.args.latency_rate
-        _log(f"latency: {rate} events/s for {seconds:.0f} s")
-        database = self.fresh_database("latency")
-        latencies = product.latency(self.bench, self.lat_topics, database, rate, seconds)
-        if not latencies:
-            raise RuntimeError("the latency run measured no events")
-        for name, q in (("p50", 50.0), ("p99", 99.0)):
-            self.figures[f"latency_{name}"] = figure("ms", [percentile(latencies, q) * 1000])
-        self.figures["latency_max"] = figure("ms", [latencies[-1] * 1000])
-        self.details["latency"] = {"events": len(latencies), "rate": rate, "seconds": seconds}
+        rates = [500] if quick else [int(r) for r in self.args.latency_rates.split(",")]
+        for rate in rates:
+            _log(f"latency: {rate} events/s for {seconds:.0f} s")
+            topics = fresh_topics(self.kafka, f"lat{rate}", self.topics.partitions)
+            self.lat_topics.append(topics)
+            database = self.fresh_database(f"latency{rate}")
+            latencies, published = product.latency(self.bench, topics, database, rate, seconds)
+            if not latencies:
+                raise RuntimeError("the latency run measured no events")
+            for name, q in (("p50", 50.0), ("p99", 99.0)):
+                self.figures[f"latency_{rate}_{name}"] = figure(
+                    "ms", [percentile(latencies, q) * 1000]
+                )
+            self.figures[f"latency_{rate}_max"] = figure("ms", [latencies[-1] * 1000])
+            self.details.setdefault("latency", {})[str(rate)] = {
+                "events": len(latencies), "seconds": seconds,
+                "achieved_rate": round(published["events"] / published["seconds"], 1),
+            }  # fmt: skip
+            if not self.args.keep:
+                _drop_databases(self.base, [self.databases.pop()])
 
     def rebuild(self) -> None:
         database, journal = self.rebuild_db, self.journal_rows
@@ -240,6 +269,7 @@ class _Run:
         self.figures["rebuild"] = _repeat(
             self.repeats, "s", lambda: product.rebuild(database, journal)
         )
+        self.details["rebuild_journal_rows"] = journal
 
     def peer(self) -> None:
         chosen = self.args.peer_cases
@@ -261,7 +291,8 @@ class _Run:
             return
         _log("dropping the benchmark's databases and topics")
         _drop_databases(self.base, self.databases)
-        delete_topics(self.kafka, [self.topics, self.lat_topics])
+        wide = [] if self.wide_topics is None else [self.wide_topics]
+        delete_topics(self.kafka, [self.topics, *self.lat_topics, *wide])
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -290,6 +321,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _publish(kafka: KafkaSettings, topics: Topics, events: int) -> tuple[int, float]:
+    """Publish the benchmark's synthetic events (seed 1): records sent and seconds taken."""
+    publisher = KafkaOrderPublisher(kafka, topics, source_system="bench")
+    try:
+        report = publisher.publish(synthetic_events(events, seed=1))
+    finally:
+        publisher.close()
+    return report.total, report.seconds
+
+
 def _ratios(figures: dict[str, Figure]) -> dict[str, float]:
     """End-to-end throughput (median) over each raw limit (median)."""
     ratios: dict[str, float] = {}
@@ -299,29 +340,33 @@ def _ratios(figures: dict[str, Figure]) -> dict[str, float]:
     return ratios
 
 
+def _all_cpu(run: dict[str, Any]) -> float:
+    broker = run["broker_cpu_us_per_event"] or 0.0
+    return float(run["cpu_us_per_event"] + run["postgres_cpu_us_per_event"] + broker)
+
+
 def _targets(figures: dict[str, Figure], details: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each target with the figure it is judged on and whether that figure meets it."""
     out: dict[str, dict[str, Any]] = {}
-    e2e = max(
-        (f.median for k, f in figures.items() if k.startswith("e2e_") and "steady" not in k),
-        default=0.0,
-    )
+    # Issue 14 judges the 2-process run on the default topics (6 partitions), not the best
+    # of the scaling table.
+    e2e = figures["e2e_2_consumers"].median if "e2e_2_consumers" in figures else 0.0
     values = {
-        "e2e_events_per_s": e2e,
-        "e2e_over_kafka_python": e2e / figures["raw_kafka_python"].median,
-        "publish_events_per_s": figures["publish"].median,
-        "latency_p99_ms": figures["latency_p99"].median,
+        "e2e_2_consumers_events_per_s": e2e,
         "peak_rss_mb": max(f.median for k, f in figures.items() if k.startswith("peak_rss")),
-        "rebuild_s": figures["rebuild"].median,
     }
+    for key, f in figures.items():  # latency_<rate>_p99 -> latency_<rate>_p99_ms
+        if key.startswith("latency_") and key.endswith("_p99"):
+            values[f"{key}_ms"] = f.median
+    journal = details.get("rebuild_journal_rows")
+    if journal:  # the target is for 1,000,000 events; smaller runs are scaled to it
+        values["rebuild_s_per_million_events"] = figures["rebuild"].median / journal * 1e6
     two = details.get("e2e_runs", {}).get("2")
-    if two:  # all processes together, in the 2-consumer run (issue 14: at most 60 us)
-        values["cpu_us_per_event"] = min(
-            r["cpu_us_per_event"]
-            + r["postgres_cpu_us_per_event"]
-            + (r["broker_cpu_us_per_event"] or 0.0)
-            for r in two
-        )
+    if two:  # CPU by process class in the 2-consumer run; the best run is judged
+        best = min(two, key=_all_cpu)
+        values["cpu_us_per_event"] = _all_cpu(best)
+        values["consumer_cpu_us_per_event"] = best["cpu_us_per_event"]
+        values["postgres_cpu_us_per_event"] = best["postgres_cpu_us_per_event"]
     if "publish_product" in figures:
         values["publish_over_bare_producer"] = (
             figures["publish_product"].median / figures["publish_bare_producer"].median
