@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from prometheus_client import CollectorRegistry
@@ -67,6 +68,18 @@ class BenchEnv:
             "CONSUMER_METRICS_PORT": "0",
             "LOG_LEVEL": "WARNING",
         }
+
+
+AUDITOR = "procledger_auditor"  # the read-only role; migrate() gives it the password of its name
+
+
+def auditor_url(url: str, port: int | None = None) -> str:
+    """The database of `url` as the auditor role (a local stack's), on `port` if given (the
+    stack's replica)."""
+    parts = urlsplit(url)
+    host = parts.hostname if port is not None else parts.netloc.rsplit("@", 1)[-1]
+    where = f"{host}:{port}" if port is not None else host
+    return urlunsplit(parts._replace(netloc=f"{AUDITOR}:{AUDITOR}@{where}"))
 
 
 def applied_offsets(conn: psycopg.Connection[Any]) -> int:
@@ -266,8 +279,9 @@ class TimedStore:
 
 def latency(
     bench: BenchEnv, topics: Topics, database: DatabaseSettings, rate: int, seconds: float
-) -> list[float]:
-    """Per-event publish-to-commit latencies (s) at a steady publish rate.
+) -> tuple[list[float], dict[str, float]]:
+    """Per-event publish-to-commit latencies (s), sorted, at a steady publish rate; and what
+    the paced publisher reports (events, seconds: it may fall short of the rate).
 
     The ledger consumer runs in this process (the product's adapters and loop, defaults
     as `procledger consume` uses them) with TimedStore; the paced publisher runs in a
@@ -296,7 +310,8 @@ def latency(
              "--seconds", str(seconds)],
             env=env, capture_output=True, text=True, check=True, timeout=seconds * 3 + 120,
         )  # fmt: skip
-        published = int(json.loads(result.stdout)["events"])
+        sent: dict[str, float] = json.loads(result.stdout)  # events, seconds
+        published = int(sent["events"])
         deadline = time.monotonic() + 120
         with psycopg.connect(database.admin_url, autocommit=True) as conn:
             while applied_offsets(conn) < published:
@@ -308,7 +323,7 @@ def latency(
         worker.join(timeout=60)
         source.close()
         store.close()
-    return sorted(store.latencies_s)
+    return sorted(store.latencies_s), sent
 
 
 def rebuild(database: DatabaseSettings, expected_events: int) -> float:

@@ -34,7 +34,6 @@ from procledger_dev.stack.config import StackConfig
 from procledger_dev.stack.replica import wait_replayed
 
 MODES = ("none", "replica", "primary")
-AUDITOR = "procledger_auditor"  # the role migrate() gives the password of its name
 TOTALS = ("totals", "--by", "buyer,caliber_mm,month", "--format", "json")
 VERIFY = ("verify", "--format", "json")
 
@@ -109,9 +108,8 @@ def _summary(values: list[float], digits: int = 2) -> dict[str, Any]:
 def _audit_env(
     bench: _Run, database: DatabaseSettings, cfg: StackConfig, mode: str
 ) -> dict[str, str]:
-    name = database.url.rsplit("/", 1)[1]
-    primary = f"postgresql://{AUDITOR}:{AUDITOR}@127.0.0.1:{cfg.pg_port}/{name}"
-    replica = f"postgresql://{AUDITOR}:{AUDITOR}@127.0.0.1:{cfg.pg_replica_port}/{name}"
+    primary = product.auditor_url(database.url)
+    replica = product.auditor_url(database.url, cfg.pg_replica_port)
     env = bench.bench.process_env(database, bench.topics, "unused")
     env["AUDIT_DATABASE_URL"] = primary
     env["AUDIT_READ_DATABASE_URL"] = replica if mode == "replica" else primary
@@ -180,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     cfg = StackConfig.from_env()
     bench = _Run(argparse.Namespace(quick=False, events=args.events, repeats=args.repeats,
-                                    results=args.out, keep=False))  # fmt: skip
+                                    results=args.out, keep=False, wide_partitions=0))  # fmt: skip
     started_load = os.getloadavg()
     runs: list[dict[str, Any]] = []
     try:
