@@ -391,9 +391,15 @@ def _targets(figures: dict[str, Figure], details: dict[str, Any]) -> dict[str, d
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.events < 100 or args.repeats < 1 or args.e2e_repeats < 1:
-        print("--events >= 100, --repeats >= 1 and --e2e-repeats >= 1", file=sys.stderr)
+    if args.events < 100 or args.repeats < 1 or args.e2e_repeats < 1 or args.wide_partitions < 0:
+        print("--events >= 100, --repeats >= 1, --e2e-repeats >= 1 and --wide-partitions >= 0",
+              file=sys.stderr)  # fmt: skip
         return 2
+    for option, value in (("--consumers", args.consumers), ("--latency-rates", args.latency_rates)):
+        if not all(part.isdigit() and int(part) > 0 for part in value.split(",")):
+            print(f"{option}: positive whole numbers separated by commas, got {value!r}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
     try:
         results = run(args)
     except SettingsError as err:
