@@ -81,7 +81,9 @@ class Refresher(Generic[T]):
     The call runs in a thread of its own; the refresher waits at most `timeout_s` for it, then
     records the failure (and logs it through `outage`) while the call is left to finish on
     its own: a hung client library is not interrupted, but nothing waits on it and no second
-    call is stacked on top of it.
+    call is stacked on top of it. With `busy_share` below 1, calls take at most that share of
+    the time: a read that grows with the ledger then refreshes less often, instead of running
+    back to back once it takes longer than the interval.
     """
 
     def __init__(
@@ -91,13 +93,17 @@ class Refresher(Generic[T]):
         *,
         interval_s: float,
         timeout_s: float,
+        busy_share: float = 1.0,
         outage: OutageLog | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if not 0.0 < busy_share <= 1.0:
+            raise ValueError(f"busy_share must be in (0, 1], got {busy_share}")
         self.name = name
         self._fetch = fetch
         self._interval_s = interval_s
         self._timeout_s = timeout_s
+        self._busy_share = busy_share
         self._outage = outage
         self._clock = clock
         self._lock = threading.Lock()
@@ -129,7 +135,12 @@ class Refresher(Generic[T]):
         while not self._stop.is_set():
             started = self._clock()
             self.refresh_once()
-            self._stop.wait(max(0.0, self._interval_s - (self._clock() - started)))
+            self._stop.wait(self.pause_after(self._clock() - started))
+
+    def pause_after(self, took: float) -> float:
+        """Seconds to wait after a refresh that took `took`: the rest of the interval, and at
+        least what keeps the calls within `busy_share` of the time."""
+        return max(self._interval_s - took, took * (1.0 / self._busy_share - 1.0), 0.0)
 
     def _call(self) -> Future[T]:
         # A daemon thread per call, not an executor: an executor's workers are joined at

@@ -105,3 +105,20 @@ def test_a_background_refresher_runs_and_stops() -> None:
     refresher = Refresher("test", fetch, interval_s=0.05, timeout_s=1.0).start()
     assert seen.wait(5)
     assert refresher.stop(), "no call left running"
+
+
+def test_a_refresher_within_its_busy_share_waits_longer_after_a_slow_read() -> None:
+    bounded = Refresher("grows", lambda: 1, interval_s=5.0, timeout_s=5.0, busy_share=0.05)
+    assert bounded.pause_after(0.1) == pytest.approx(4.9)  # a quick read: the interval
+    assert bounded.pause_after(2.0) == pytest.approx(38.0)  # 2 s of every 40
+    assert bounded.pause_after(5.3) == pytest.approx(100.7)
+    # Without a share, a read slower than the interval runs back to back, as before.
+    unbounded = Refresher("plain", lambda: 1, interval_s=5.0, timeout_s=5.0)
+    assert unbounded.pause_after(5.3) == 0.0
+    assert unbounded.pause_after(1.0) == 4.0
+
+
+@pytest.mark.parametrize("share", [0.0, -0.1, 1.5])
+def test_a_busy_share_outside_zero_to_one_is_refused(share: float) -> None:
+    with pytest.raises(ValueError, match="busy_share"):
+        Refresher("bad", lambda: 1, interval_s=5.0, timeout_s=5.0, busy_share=share)
