@@ -75,6 +75,10 @@ class ProbeState(Generic[T]):
     error: str | None
 
 
+# A refresher bounded by its busy share waits at most this many intervals between calls.
+MAX_BUSY_PAUSE_INTERVALS = 12
+
+
 class Refresher(Generic[T]):
     """Calls `fetch` every `interval_s` in a daemon thread, each call bounded by `timeout_s`.
 
@@ -135,12 +139,19 @@ class Refresher(Generic[T]):
         while not self._stop.is_set():
             started = self._clock()
             self.refresh_once()
-            self._stop.wait(self.pause_after(self._clock() - started))
+            finished = self.refresh_once()
+            self._stop.wait(self.pause_after(self._clock() - started, finished=finished))
 
-    def pause_after(self, took: float) -> float:
-        """Seconds to wait after a refresh that took `took`: the rest of the interval, and at
-        least what keeps the calls within `busy_share` of the time."""
-        return max(self._interval_s - took, took * (1.0 / self._busy_share - 1.0), 0.0)
+    def pause_after(self, took: float, *, finished: bool = True) -> float:
+        """Seconds to wait after a refresh that took `took`: the rest of the interval, and, after
+        a call that finished, at least what keeps calls within `busy_share` of the time (up to
+        MAX_BUSY_PAUSE_INTERVALS intervals: a call that waited on a frozen server is not all
+        cost). A call still hung costs the server nothing: it is looked at again on time."""
+        rest = self._interval_s - took
+        if not finished:
+            return max(rest, 0.0)
+        bound = took * (1.0 / self._busy_share - 1.0)
+        return max(rest, min(bound, MAX_BUSY_PAUSE_INTERVALS * self._interval_s), 0.0)
 
     def _call(self) -> Future[T]:
         # A daemon thread per call, not an executor: an executor's workers are joined at
@@ -156,8 +167,9 @@ class Refresher(Generic[T]):
         threading.Thread(target=call, name=f"{self.name}-call", daemon=True).start()
         return future
 
-    def refresh_once(self) -> None:
-        """One attempt, waiting at most `timeout_s` (an attempt still hung is waited on)."""
+    def refresh_once(self) -> bool:
+        """One attempt, waiting at most `timeout_s` (an attempt still hung is waited on); True
+        if the call finished (with a value or an error), False if it is still running."""
         with self._lock:
             if self._pending is None:
                 self._in_flight_since = self._clock()
@@ -168,10 +180,10 @@ class Refresher(Generic[T]):
         except FutureTimeout:
             waited = self._clock() - (since or 0.0)
             self._failed(f"no answer within {waited:.1f}s", done=False)
-            return
+            return False
         except Exception as err:  # the probe reports any failure; the service goes on
             self._failed(f"{type(err).__name__}: {err}".strip(), done=True)
-            return
+            return True
         now = self._clock()
         with self._lock:
             self._pending = None
@@ -179,6 +191,7 @@ class Refresher(Generic[T]):
             self._value, self._value_at, self._ok, self._error = value, now, True, None
         if self._outage is not None:
             self._outage.recovered()
+        return True
 
     def _failed(self, error: str, *, done: bool) -> None:
         with self._lock:

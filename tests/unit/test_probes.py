@@ -111,11 +111,29 @@ def test_a_refresher_within_its_busy_share_waits_longer_after_a_slow_read() -> N
     bounded = Refresher("grows", lambda: 1, interval_s=5.0, timeout_s=5.0, busy_share=0.05)
     assert bounded.pause_after(0.1) == pytest.approx(4.9)  # a quick read: the interval
     assert bounded.pause_after(2.0) == pytest.approx(38.0)  # 2 s of every 40
-    assert bounded.pause_after(5.3) == pytest.approx(100.7)
+    # At most 12 intervals: a call that also waited on a frozen server is not all cost.
+    assert bounded.pause_after(5.3) == pytest.approx(60.0)
+    # A call still hung after the timeout costs the server nothing: look again on time.
+    assert bounded.pause_after(5.0, finished=False) == 0.0
     # Without a share, a read slower than the interval runs back to back, as before.
     unbounded = Refresher("plain", lambda: 1, interval_s=5.0, timeout_s=5.0)
     assert unbounded.pause_after(5.3) == 0.0
     assert unbounded.pause_after(1.0) == 4.0
+
+
+def test_refresh_once_says_whether_the_call_finished() -> None:
+    release = threading.Event()
+    ok = Refresher("ok", lambda: 1, interval_s=5.0, timeout_s=1.0)
+    assert ok.refresh_once() is True
+
+    def fail() -> int:
+        raise RuntimeError("refused")
+
+    assert Refresher("fails", fail, interval_s=5.0, timeout_s=1.0).refresh_once() is True
+    hung = Refresher("hung", release.wait, interval_s=5.0, timeout_s=0.05)
+    assert hung.refresh_once() is False
+    release.set()
+    assert hung.refresh_once() is True
 
 
 @pytest.mark.parametrize("share", [0.0, -0.1, 1.5])
