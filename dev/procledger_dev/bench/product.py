@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from procledger.adapters.kafka.source import KafkaEventSource
 from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.domain.state import LedgerState
+from procledger.entrypoints.cli.support import collect_less_often
 from procledger.ledger.loop import ConsumerTuning, LedgerConsumer
 from procledger.ledger.metrics import ConsumerMetrics
 from procledger.ledger.ports import (
@@ -284,9 +286,30 @@ def latency(
     the paced publisher reports (events, seconds: it may fall short of the rate).
 
     The ledger consumer runs in this process (the product's adapters and loop, defaults
-    as `procledger consume` uses them) with TimedStore; the paced publisher runs in a
-    child process so the two never share an interpreter lock.
+    as `procledger consume` uses them, and its garbage collector tuned as that command
+    tunes it) with TimedStore; the paced publisher runs in a child process so the two never
+    share an interpreter lock.
     """
+    with _collecting_as_the_consumer():
+        return _latency(bench, topics, database, rate, seconds)
+
+
+@contextmanager
+def _collecting_as_the_consumer() -> Iterator[None]:
+    """This process's cyclic GC as `procledger consume` sets it, put back afterwards (the
+    other figures are measured with the interpreter's defaults)."""
+    thresholds = gc.get_threshold()
+    collect_less_often()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
+def _latency(
+    bench: BenchEnv, topics: Topics, database: DatabaseSettings, rate: int, seconds: float
+) -> tuple[list[float], dict[str, float]]:
     store = TimedStore(database.url)
     source = KafkaEventSource(
         bench.kafka, [topics.orders, topics.stockpile_targets], f"bench.{bench.run}.latency"
