@@ -138,7 +138,6 @@ class Refresher(Generic[T]):
     def _loop(self) -> None:
         while not self._stop.is_set():
             started = self._clock()
-            self.refresh_once()
             finished = self.refresh_once()
             self._stop.wait(self.pause_after(self._clock() - started, finished=finished))
 

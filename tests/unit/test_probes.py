@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
 
@@ -105,6 +106,22 @@ def test_a_background_refresher_runs_and_stops() -> None:
     refresher = Refresher("test", fetch, interval_s=0.05, timeout_s=1.0).start()
     assert seen.wait(5)
     assert refresher.stop(), "no call left running"
+
+
+def test_a_background_refresher_calls_once_per_interval() -> None:
+    calls: list[float] = []
+    first = threading.Event()
+
+    def fetch() -> int:
+        calls.append(1.0)
+        first.set()
+        return 1
+
+    refresher = Refresher("once", fetch, interval_s=30.0, timeout_s=1.0).start()
+    assert first.wait(5)
+    time.sleep(0.3)  # a second call would come at once, not after the 30 s interval
+    assert refresher.stop()
+    assert len(calls) == 1
 
 
 def test_a_refresher_within_its_busy_share_waits_longer_after_a_slow_read() -> None:
