@@ -10,21 +10,13 @@ import sys
 from pathlib import Path
 
 from procledger_dev.stack.config import StackConfig
+from tests.plugins.ledger import server_variables
 
 
 def test_growth_bench_grows_one_ledger_and_times_its_reads(
     stack: StackConfig, tmp_path: Path
 ) -> None:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
-        "DATABASE_ADMIN_URL": (
-            f"postgresql://postgres:{stack.pg_superuser_password}@127.0.0.1:{stack.pg_port}/postgres"
-        ),
-        "DATABASE_URL": (
-            f"postgresql://procledger_app:procledger_app@127.0.0.1:{stack.pg_port}/postgres"
-        ),
-    }
+    env = {**os.environ, **server_variables(stack, "postgres")}
     out = tmp_path / "growth.json"
     result = subprocess.run(
         [sys.executable, "-m", "procledger_dev.bench.growth", "--events", "3000", "--chunk",

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from procledger_dev.stack.config import StackConfig
+from tests.plugins.ledger import server_variables
 
 FIGURES = {
     "publish", "raw_kafka_python", "raw_kcat", "raw_fastavro_decode", "raw_pg_copy",
@@ -20,16 +21,7 @@ FIGURES = {
 
 
 def test_quick_bench_reports_every_figure(stack: StackConfig, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
-        "DATABASE_ADMIN_URL": (
-            f"postgresql://postgres:{stack.pg_superuser_password}@127.0.0.1:{stack.pg_port}/postgres"
-        ),
-        "DATABASE_URL": (
-            f"postgresql://procledger_app:procledger_app@127.0.0.1:{stack.pg_port}/postgres"
-        ),
-    }
+    env = {**os.environ, **server_variables(stack, "postgres")}
     result = subprocess.run(
         [sys.executable, "-m", "procledger_dev.bench", "--quick", "--out", str(tmp_path / "out"),
          "--results", str(tmp_path / "results" / "results.json")],

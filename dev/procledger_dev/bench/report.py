@@ -34,29 +34,29 @@ LABELS = {
 }
 
 
+# e2e_K[_pW]_consumers[_steady] and peak_rss_K[_pW]_consumers: K processes, W partitions.
+_RUN = re.compile(r"(e2e|peak_rss)_(\d+)(?:_p(\d+))?_consumers(_steady)?$")
 _PATTERNS = (
-    (re.compile(r"e2e_(\d+)_consumers$"),
-     "End to end, {0} consumer process(es) (start to last commit)"),
-    (re.compile(r"e2e_(\d+)_consumers_steady$"),
-     "End to end, {0} consumer process(es) (first to last commit)"),
-    (re.compile(r"e2e_(\d+)_p(\d+)_consumers$"),
-     "End to end, {0} consumer process(es), {1} partitions (start to last commit)"),
-    (re.compile(r"e2e_(\d+)_p(\d+)_consumers_steady$"),
-     "End to end, {0} consumer process(es), {1} partitions (first to last commit)"),
-    (re.compile(r"peak_rss_(\d+)_consumers$"),
-     "Peak RSS (VmHWM), largest of {0} consumer process(es)"),
-    (re.compile(r"peak_rss_(\d+)_p(\d+)_consumers$"),
-     "Peak RSS (VmHWM), largest of {0} consumer process(es), {1} partitions"),
     (re.compile(r"latency_(\d+)_(p50|p99|max)$"), "Latency publish -> commit at {0} events/s, {1}"),
     (re.compile(r"peer_(\w+)_(\d+)$"),
      "Peer: Kafka Connect + Debezium JDBC sink, {0}, tasks.max {1}"),
 )  # fmt: skip
 
 
+def _run_label(kind: str, processes: str, wide: str | None, steady: str | None) -> str:
+    where = f"{processes} consumer process(es)" + (f", {wide} partitions" if wide else "")
+    if kind == "peak_rss":
+        return f"Peak RSS (VmHWM), largest of {where}"
+    return f"End to end, {where} ({'first' if steady else 'start'} to last commit)"
+
+
 def label(key: str) -> str:
     """The row title of a figure (its key when none is known)."""
     if key in LABELS:
         return LABELS[key]
+    run = _RUN.match(key)
+    if run:
+        return _run_label(*run.groups())
     for pattern, text in _PATTERNS:
         found = pattern.match(key)
         if found:
