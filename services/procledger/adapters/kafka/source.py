@@ -9,7 +9,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from procledger.ledger.ports import KafkaRecord, SourceFailed, SourceUnavailable
@@ -118,6 +118,8 @@ class KafkaEventSource:
         self._consumer.seek(TopicPartition(*partition), offset)
 
     def commit(self, offsets: Mapping[TopicPartitionKey, int]) -> None:
+        """Sent without waiting: the ledger holds the truth and Kafka's copy only feeds lag
+        tools, so a broker round trip per batch need not hold up the next batch."""
         owned = self.assigned()
         payload = {
             TopicPartition(*tp): OffsetAndMetadata(offset, "", -1)
@@ -127,9 +129,8 @@ class KafkaEventSource:
         if not payload:
             return
         try:
-            self._consumer.commit(payload)
-        except (CommitFailedError, KafkaError) as err:
-            # The ledger holds the truth; Kafka's copy only feeds lag tools.
+            self._consumer.commit_async(payload, callback=_mirrored)
+        except KafkaError as err:
             log.warning("could not mirror offsets to Kafka: %s", err)
 
     def end_offsets(self) -> dict[TopicPartitionKey, int]:
@@ -145,4 +146,12 @@ class KafkaEventSource:
         self._consumer.pause(*[TopicPartition(*tp) for tp in partitions])
 
     def close(self) -> None:
+        # kafka-python's close sends what is in flight, the last mirror included
+        # (tests/integration/test_kafka_mirror.py closes right after a commit).
         self._consumer.close(autocommit=False)
+
+
+def _mirrored(offsets: Mapping[TopicPartition, OffsetAndMetadata], result: object) -> None:
+    """The async mirror's outcome, called from the client's poll (never raises)."""
+    if isinstance(result, Exception):
+        log.warning("could not mirror offsets to Kafka: %s", result)
