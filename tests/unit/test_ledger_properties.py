@@ -193,6 +193,7 @@ def test_account_balances_reconcile_with_orders(events: list[Event]) -> None:
         assert bal[(oid, "CASH")] == [-o.paid, -o.paid_usd]
         fx = bal[(oid, "FX_DIFFERENCE")]
         assert fx[0] == 0
+        assert fx[1] == o.fx_difference_usd  # the projection's copy: totals read it
         payable = bal[(oid, "SUPPLIER_PAYABLE")]
         assert payable[0] == o.paid - o.delivered_value
         assert payable[1] + fx[1] == o.paid_usd - o.delivered_value_usd

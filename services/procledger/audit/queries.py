@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from procledger.adapters.postgres.audit_reader import Connection, JSONValue, fixed, money, ts
 from procledger.adapters.postgres.store import order_from_row
 from procledger.audit.filters import Clocks, OrderFilter
-from procledger.audit.timetravel import set_conditions, state_and_fx_at, state_at, unseen
+from procledger.audit.timetravel import set_conditions, state_at, unseen
 from procledger.domain.projections import DIMENSIONS
 from procledger.domain.projections import totals as domain_totals
 from procledger.domain.state import LedgerState, Order, StockpileTarget
@@ -52,7 +52,7 @@ _ALL_ORDER_COLUMNS = (
     "order_id, buyer, supplier, supplier_country, item_description, caliber_mm, purpose, "
     "currency, usd_rate, unit_price, quantity, value, value_usd, delivered_quantity, "
     "delivered_value, delivered_value_usd, paid, paid_usd, status, placed_at, updated_at, "
-    "destination, delivery_ids, payment_ids"
+    "destination, delivery_ids, payment_ids, fx_difference_usd"
 )
 
 
@@ -83,14 +83,6 @@ def _filtered(state: LedgerState, flt: OrderFilter) -> list[Order]:
     return [o for o in state.orders.values() if flt.matches(o)]
 
 
-# Per order, the FX_DIFFERENCE account's USD balance (Dr - Cr): each payment at its own rate
-# minus the same payment at the placement rate, as the payment postings booked it.
-_FX_SQL = (
-    "SELECT order_id, sum(CASE side WHEN 'D' THEN amount_usd ELSE -amount_usd END) AS fx "
-    "FROM audit.postings WHERE account = 'FX_DIFFERENCE' GROUP BY order_id"
-)
-
-
 def totals(conn: Connection, by: Sequence[str], flt: OrderFilter, clocks: Clocks) -> Page:
     """One row per group: ordered quantity and USD value, delivered, USD paid, FX, count.
 
@@ -108,16 +100,16 @@ def totals(conn: Connection, by: Sequence[str], flt: OrderFilter, clocks: Clocks
     past = unseen(conn, clocks)
     if 2 * past.rows > past.journal_rows:
         sums: dict[tuple[Any, ...], list[Any]] = {}
-        state, fx = state_and_fx_at(conn, clocks)
+        state = state_at(conn, clocks)
     else:
         sums = _live_sums(conn, by, flt, (f"order_id NOT IN ({past.orders_sql})", past.params))
         changed = (f"order_id IN ({past.orders_sql})", past.params)
-        state, fx = state_and_fx_at(conn, clocks, extra=changed)
+        state = state_at(conn, clocks, extra=changed)
     scoped = _filtered(state, flt)
     fx_by_key: dict[tuple[Any, ...], Decimal] = {}
     for o in scoped:
         key = tuple(DIMENSIONS[d](o) for d in by)
-        fx_by_key[key] = fx_by_key.get(key, Decimal(0)) + fx.get(o.order_id, Decimal(0))
+        fx_by_key[key] = fx_by_key.get(key, Decimal(0)) + o.fx_difference_usd
     scoped_state = LedgerState({o.order_id: o for o in scoped}, {}, frozenset())
     for t in domain_totals(scoped_state, by):
         key = tuple(value for _, value in t.key)
@@ -153,9 +145,8 @@ def _live_sums(
         f"SELECT {''.join(d + ', ' for d in dims)}"
         "coalesce(sum(quantity), 0)::bigint, coalesce(sum(value_usd), 0), "
         "coalesce(sum(delivered_quantity), 0)::bigint, coalesce(sum(paid_usd), 0), "
-        "coalesce(sum(fx.fx), 0), count(*) "
-        f"FROM audit.orders LEFT JOIN ({_FX_SQL}) fx USING (order_id) "
-        f"WHERE {where}{group}{having}{order}"
+        "coalesce(sum(fx_difference_usd), 0), count(*) "
+        f"FROM audit.orders WHERE {where}{group}{having}{order}"
     )
     raw = conn.execute(query, params).fetchall()
     return {tuple(r[: len(by)]): list(r[len(by) :]) for r in raw}

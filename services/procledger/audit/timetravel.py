@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
-from itertools import islice
 from typing import Any
 
 from procledger.adapters.postgres.audit_reader import (
@@ -17,9 +15,7 @@ from procledger.adapters.postgres.audit_reader import (
 from procledger.audit.filters import Clocks
 from procledger.codec.textformats import event_from_json_dict
 from procledger.domain.events import Event
-from procledger.domain.ledger import Applied, empty_state, fold
-from procledger.domain.postings import FX_DIFFERENCE
-from procledger.domain.replay import CHUNK, replay
+from procledger.domain.replay import replay
 from procledger.domain.state import LedgerState
 
 
@@ -78,31 +74,14 @@ def fold_rows(rows: Iterable[JournalRow]) -> LedgerState:
     return LedgerState(replayed.orders, replayed.targets, frozenset())
 
 
-def state_at(conn: Connection, clocks: Clocks, order_id: str | None = None) -> LedgerState:
-    """The ledger (or one order's part of it) as the clocks see it."""
-    return fold_rows(journal_rows(conn, clocks, order_id=order_id))
-
-
-def state_and_fx_at(
-    conn: Connection, clocks: Clocks, extra: tuple[str, list[Any]] | None = None
-) -> tuple[LedgerState, dict[str, Decimal]]:
-    """The ledger as the clocks see it (only the rows `extra` selects, if given), and each
-    order's FX_DIFFERENCE balance (USD, Dr - Cr); folded in chunks, outcomes not kept."""
-    rows = (event_of(r) for r in journal_rows(conn, clocks, extra=extra))
-    state = empty_state()
-    fx: dict[str, Decimal] = {}
-    while chunk := list(islice(rows, CHUNK)):
-        result = fold(state, chunk)
-        # Journal event ids are unique: the seen ids need not grow with the journal.
-        state = LedgerState(result.state.orders, result.state.targets, frozenset())
-        for _event, outcome in result.outcomes:
-            if not isinstance(outcome, Applied):
-                continue
-            for p in outcome.postings:
-                if p.account == FX_DIFFERENCE:
-                    signed = p.amount_usd if p.side == "D" else -p.amount_usd
-                    fx[p.order_id] = fx.get(p.order_id, Decimal(0)) + signed
-    return state, fx
+def state_at(
+    conn: Connection,
+    clocks: Clocks,
+    order_id: str | None = None,
+    extra: tuple[str, list[Any]] | None = None,
+) -> LedgerState:
+    """The ledger (or one order's part of it, or the rows `extra` selects) as the clocks see it."""
+    return fold_rows(journal_rows(conn, clocks, order_id=order_id, extra=extra))
 
 
 @dataclass(frozen=True, slots=True)

@@ -298,6 +298,7 @@ def _pay(order: Order, event: PaymentRecorded) -> Applied:
         order,
         paid=paid,
         paid_usd=order.paid_usd + at_payment,
+        fx_difference_usd=order.fx_difference_usd + (at_payment - at_placement),
         updated_at=event.occurred_at,
         payment_ids=order.payment_ids | {event.payment_id},
     )

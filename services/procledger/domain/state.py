@@ -28,7 +28,8 @@ class Order:
     Invariants kept by the fold: value == order_value(quantity, unit_price),
     value_usd == order_value(quantity, unit_price, usd_rate),
     delivered_value == order_value(delivered_quantity, unit_price) (same in USD),
-    delivered_quantity <= quantity, and paid <= value unless the order is CANCELLED.
+    delivered_quantity <= quantity, paid <= value unless the order is CANCELLED, and
+    fx_difference_usd == the USD balance (Dr - Cr) of the order's FX_DIFFERENCE postings.
     """
 
     order_id: str
@@ -49,6 +50,9 @@ class Order:
     delivered_value_usd: Decimal
     paid: Decimal
     paid_usd: Decimal  # each payment at its own rate, rounded to cents per payment
+    # paid_usd minus the same payments at the placement rate (each rounded to cents): the
+    # order's FX_DIFFERENCE balance in USD, Dr - Cr, kept here so totals need no postings.
+    fx_difference_usd: Decimal
     status: OrderStatus
     placed_at: datetime
     updated_at: datetime  # occurred_at of the last applied event
@@ -104,6 +108,7 @@ def placed_order(event: OrderPlaced) -> Order:
         delivered_value_usd=_NOTHING,
         paid=_NOTHING,
         paid_usd=_NOTHING,
+        fx_difference_usd=_NOTHING,
         status=OrderStatus.OPEN,
         placed_at=event.occurred_at,
         updated_at=event.occurred_at,
@@ -125,6 +130,7 @@ def evolve(
     delivered_value_usd: Decimal | None = None,
     paid: Decimal | None = None,
     paid_usd: Decimal | None = None,
+    fx_difference_usd: Decimal | None = None,
     status: OrderStatus | None = None,
     updated_at: datetime | None = None,
     delivery_ids: frozenset[str] | None = None,
@@ -153,6 +159,7 @@ def evolve(
         o.delivered_value_usd if delivered_value_usd is None else delivered_value_usd,
         o.paid if paid is None else paid,
         o.paid_usd if paid_usd is None else paid_usd,
+        o.fx_difference_usd if fx_difference_usd is None else fx_difference_usd,
         o.status if status is None else status,
         o.placed_at,
         o.updated_at if updated_at is None else updated_at,
