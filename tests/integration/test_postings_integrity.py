@@ -49,3 +49,24 @@ def test_postings_that_reference_the_journal_are_accepted(ledger: LedgerEnv) -> 
         after = conn.execute("SELECT count(*) FROM ledger.postings").fetchone()
         assert before is not None and after is not None and after[0] == before[0] + 1
         conn.rollback()  # accepted; rolled back so the ledger stays balanced
+
+
+def test_the_check_probes_the_journal_index_whatever_the_statistics_say(
+    ledger: LedgerEnv,
+) -> None:
+    """A small journal's statistics made the planner hash the whole journal for each COPY's
+    check (migration 0011); the check must look each posting up in the event_id index."""
+    known = _journal_event_id(ledger)
+    plans: list[str] = []
+    with psycopg.connect(ledger.database.admin_url) as conn:  # LOAD needs a superuser
+        conn.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
+        conn.execute("ANALYZE ledger.journal")  # statistics of a journal of a few rows
+        conn.execute("LOAD 'auto_explain'")
+        for setting in ("log_min_duration = 0", "log_nested_statements = on"):
+            conn.execute(f"SET auto_explain.{setting}")
+        conn.execute("SET client_min_messages = log")
+        conn.execute(ORPHAN + " VALUES (%s, 'o', 'CASH', 'D', 0, 'USD', 0)", (known,))
+        conn.rollback()
+    check = [p for p in plans if "new_postings" in p]
+    assert len(check) == 1, plans
+    assert "journal_event_id_key" in check[0] and "Hash" not in check[0], check[0]
