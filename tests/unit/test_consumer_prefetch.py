@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from procledger.adapters.memory import InMemoryLedgerStore
 from procledger.ledger.loop import ConsumerTuning, LedgerConsumer, RetryPolicy
 from procledger.ledger.metrics import ConsumerMetrics
+from procledger.ledger.ports import KafkaRecord
 from tests.unit.test_consumer_loop import FakeSource, Forwarded, _records
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def _run(source: FakeSource, prefetch: bool) -> InMemoryLedgerStore:
+def _run(source: FakeSource, prefetch: bool, min_records: int = 1) -> InMemoryLedgerStore:
     store = InMemoryLedgerStore()
+    tuning = ConsumerTuning(prefetch=prefetch, prefetch_min_records=min_records)
     consumer = LedgerConsumer(
         source, store, Forwarded(), ConsumerMetrics(CollectorRegistry()),
-        retry=RetryPolicy(base_s=0.001, cap_s=0.002),
-        tuning=ConsumerTuning(prefetch=prefetch), clock=lambda: NOW,
+        retry=RetryPolicy(base_s=0.001, cap_s=0.002), tuning=tuning, clock=lambda: NOW,
     )  # fmt: skip
     try:
         while consumer.step():
@@ -66,3 +69,27 @@ def test_a_gap_seeks_back_and_the_stale_prefetch_is_dropped() -> None:
         )
         expected = [r.offset for r in records if (r.topic, r.partition) == tp]
         assert offsets == expected == list(range(position.next_offset))
+
+
+class ThreadNoting(FakeSource):
+    """Notes which thread ran each poll that returned records."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pollers: list[str] = []
+
+    def poll(self, timeout_s: float, max_records: int) -> list[KafkaRecord]:
+        out = super().poll(timeout_s, max_records)
+        if out:
+            self.pollers.append(threading.current_thread().name)
+        return out
+
+
+def test_the_next_poll_runs_ahead_only_after_a_batch_of_prefetch_min_records() -> None:
+    small = ThreadNoting(_records(), size=7)
+    caught_up = _run(small, prefetch=True, min_records=8)
+    assert small.pollers and all(name == "MainThread" for name in small.pollers)
+    full = ThreadNoting(_records(), size=7)
+    behind = _run(full, prefetch=True, min_records=7)
+    assert any(name.startswith("prefetch") for name in full.pollers)
+    assert _ledger(caught_up) == _ledger(behind)

@@ -61,6 +61,11 @@ class ConsumerTuning:
     poll_timeout_s: float = 0.5
     lag_interval_s: float = 5.0
     prefetch: bool = False
+    # Polling ahead pays when records wait for the next poll (a consumer behind: full
+    # batches). After a small batch (caught up) the helper thread only takes the interpreter
+    # lock from this one between PostgreSQL's replies: at 1,000 events/s it tripled each
+    # batch's transaction (14.8 ms for 13 events against 5.8 ms for 24 without it).
+    prefetch_min_records: int = 1000
     progress_interval_s: float = 30.0
 
 
@@ -172,7 +177,8 @@ class LedgerConsumer:
         partitions = set(iter_partitions(records))
         # Only the helper thread uses the Kafka client until the source is next called.
         # Whatever it polls is trimmed against the positions locked then, like any batch.
-        self._source.prefetch(self._tuning.poll_timeout_s, self._tuning.max_records)
+        if len(records) >= self._tuning.prefetch_min_records:
+            self._source.prefetch(self._tuning.poll_timeout_s, self._tuning.max_records)
 
         def transaction() -> AppliedBatch:
             db_started = time.monotonic()
