@@ -218,3 +218,31 @@ def test_the_audit_service_reads_the_replica_and_exports_its_lag(
             time.sleep(0.2)
         assert "procledger_audit_database_replay_lag_seconds " in metrics
         assert "procledger_audit_database_up 1.0" in metrics
+
+
+def test_a_replica_whose_slot_is_gone_is_made_again_and_the_wal_kept_is_bounded(
+    replicated: StackConfig,
+) -> None:
+    """A stopped replica's slot kept every WAL file of the primary (63 GB over a long
+    benchmark, then a full disk): the slot is bounded, and one given up is rebuilt."""
+    env = {
+        "STACK_DIR": str(replicated.root),
+        "STACK_PG_PORT": str(replicated.pg_port),
+        "STACK_PG_REPLICA_PORT": str(replicated.pg_replica_port),
+        "STACK_PG_REPLICA": "1",
+    }
+    with psycopg.connect(replicated.database_url, autocommit=True) as conn:
+        assert conn.execute("SHOW max_slot_wal_keep_size").fetchone() == ("2GB",)
+    down = _stack(env, "down", "--only", "replica")
+    assert down.returncode == 0, down.stderr
+    with psycopg.connect(replicated.database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_drop_replication_slot('procledger_stack_replica')")
+    up = _stack(env, "up", "--only", "replica")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "made again: its slot was gone or given up" in up.stdout, up.stdout
+    wait_replayed(replicated)
+    with psycopg.connect(replicated.database_url, autocommit=True) as conn:
+        slot = conn.execute(
+            "SELECT active FROM pg_replication_slots WHERE slot_name = 'procledger_stack_replica'"
+        ).fetchone()
+    assert slot == (True,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import psycopg
@@ -23,6 +24,11 @@ NAME = "postgres-replica"
 # A physical slot: the primary keeps the WAL the replica has not received yet, so a replica
 # that falls behind under a full-speed load catches up instead of needing a new base backup.
 SLOT = "procledger_stack_replica"
+# ... but not without bound: a slot whose replica is stopped keeps every WAL file from then
+# on. Left so over a 10,000,000-event benchmark it held 63 GB, filled the disk and the
+# primary stopped (PANIC: could not write to file "pg_wal/xlogtemp"). Past this, PostgreSQL
+# gives the slot up, and the next `up` makes the replica again from a new base backup.
+MAX_SLOT_WAL_KEEP = "2GB"
 
 
 def _settings(run: str) -> str:
@@ -51,6 +57,18 @@ def _drop_stale_slot(cfg: StackConfig) -> None:
         )
 
 
+def _slot_usable(cfg: StackConfig) -> bool:
+    """Bound the primary's WAL kept for the slot; False when the slot is gone or was given
+    up (its replica cannot catch up from the primary any more)."""
+    with psycopg.connect(cfg.database_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f"ALTER SYSTEM SET max_slot_wal_keep_size = '{MAX_SLOT_WAL_KEEP}'")
+        conn.execute("SELECT pg_reload_conf()")
+        row = conn.execute(
+            "SELECT wal_status FROM pg_replication_slots WHERE slot_name = %s", (SLOT,)
+        ).fetchone()
+    return row is not None and row[0] != "lost"
+
+
 def up(cfg: StackConfig) -> list[str]:
     """Base backup of the running primary once (-R: standby.signal and primary_conninfo),
     then start it on STACK_PG_REPLICA_PORT and wait until it accepts connections."""
@@ -65,6 +83,11 @@ def up(cfg: StackConfig) -> list[str]:
         folder.mkdir(parents=True, exist_ok=True)
         chown_to_server(folder)
     where = f"pg-replica 127.0.0.1:{cfg.pg_replica_port}"
+    rebuilt = ""
+    usable = _slot_usable(cfg)  # also bounds the WAL the primary keeps for the slot
+    if (data / "PG_VERSION").exists() and not usable and not server_running(data):
+        shutil.rmtree(data)  # the primary no longer keeps the WAL it would need
+        rebuilt = ", made again: its slot was gone or given up"
     if not (data / "PG_VERSION").exists():
         _drop_stale_slot(cfg)
         base_backup(cfg, NAME, data, "-R", "-C", "-S", SLOT)
@@ -73,7 +96,7 @@ def up(cfg: StackConfig) -> list[str]:
     if server_running(data):
         return [f"{where} (already running, {_state(cfg)})"]
     start_server(data, log_file(cfg, home, NAME), cfg.pg_replica_port, "STACK_PG_REPLICA_PORT")
-    return [f"{where} (hot standby of :{cfg.pg_port}, {_state(cfg)}, data {data})"]
+    return [f"{where} (hot standby of :{cfg.pg_port}, {_state(cfg)}, data {data}{rebuilt})"]
 
 
 def _state(cfg: StackConfig) -> str:
