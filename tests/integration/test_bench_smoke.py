@@ -55,3 +55,7 @@ def test_quick_bench_reports_every_figure(stack: StackConfig, tmp_path: Path) ->
     assert "| 2 consumer process(es), run 1 |" in report  # the CPU per process class
     assert "| 2 consumer process(es), 12 partitions, run 1 |" in report
     assert results["latency"]["500"]["events"] > 0
+    batches = results["latency"]["500"]["batches"]
+    assert batches["count"] > 0 and batches["events"]["p50"] >= 1
+    assert 0 < batches["transaction_ms"]["p50"] <= batches["transaction_ms"]["p99"]
+    assert "| Latency run (events/s asked) |" in report

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from procledger_dev.bench import runner
-from procledger_dev.bench.report import label
+from procledger_dev.bench import product, runner
+from procledger_dev.bench.report import _latency_table, label
 from procledger_dev.bench.stats import figure
 
 
@@ -74,3 +74,17 @@ def test_targets_judge_the_two_process_run_and_the_latency_rates_that_have_one()
     assert targets["cpu_us_per_event"] == {"value": 54.0, "target": "<= 60", "met": True}
     assert targets["consumer_cpu_us_per_event"]["value"] == 30.0
     assert targets["postgres_cpu_us_per_event"]["value"] == 24.0
+
+
+def test_each_latency_runs_batches_are_summed_up_by_phase() -> None:
+    stamps = [product.BatchStamps(n, n / 1000, 0.004) for n in (10, 20, 30)]
+    phases = runner._batch_phases(stamps)
+    assert phases == {
+        "count": 3,
+        "events": {"p50": 20.0, "p99": 30.0},
+        "queued_ms": {"p50": 20.0, "p99": 30.0},
+        "transaction_ms": {"p50": 4.0, "p99": 4.0},
+    }
+    rows = _latency_table({"1000": {"achieved_rate": 998.4, "batches": phases}})
+    assert rows[-1] == "| 1000 | 998 | 3 | 20.0 / 30.0 | 20.0 / 30.0 | 4.0 / 4.0 |"
+    assert _latency_table({"1000": {"achieved_rate": 0, "batches": {"count": 0}}}) == []

@@ -248,8 +248,20 @@ class _TimedTransaction:
         self.batch = batch
 
 
+@dataclass(frozen=True, slots=True)
+class BatchStamps:
+    """Where one batch's oldest event spent its time: queued (its Kafka timestamp to the
+    transaction's start: the producer's linger, the fetch, decoding, waiting for the batch
+    before) and in the transaction (its start to COMMIT returned)."""
+
+    events: int
+    queued_s: float
+    transaction_s: float
+
+
 class TimedStore:
-    """PostgresLedgerStore that records, per journal row, commit time minus Kafka timestamp.
+    """PostgresLedgerStore that records, per journal row, commit time minus Kafka timestamp,
+    and per batch its BatchStamps.
 
     The stamp is taken when COMMIT has returned to the client, so it bounds the moment the
     row became durable and visible from above; the Kafka timestamp is the producer's
@@ -259,18 +271,26 @@ class TimedStore:
     def __init__(self, url: str) -> None:
         self._store = PostgresLedgerStore(url)
         self.latencies_s: list[float] = []
+        self.batches: list[BatchStamps] = []
 
     @contextmanager
     def transaction(self) -> Iterator[LedgerTransaction]:
         timed: _TimedTransaction | None = None
+        began = time.time()
         with self._store.transaction() as tx:
             timed = _TimedTransaction(tx)
             yield timed
         committed = time.time()
-        if timed.batch is not None:
-            for entry in timed.batch.journal:
-                if entry.kafka_timestamp is not None:
-                    self.latencies_s.append(committed - entry.kafka_timestamp.timestamp())
+        if timed.batch is None:
+            return
+        stamps = [
+            e.kafka_timestamp.timestamp()
+            for e in timed.batch.journal
+            if e.kafka_timestamp is not None
+        ]
+        self.latencies_s.extend(committed - t for t in stamps)
+        if stamps:
+            self.batches.append(BatchStamps(len(stamps), began - min(stamps), committed - began))
 
     def positions(self) -> dict[TopicPartition, Position]:
         return self._store.positions()
@@ -279,11 +299,20 @@ class TimedStore:
         self._store.close()
 
 
+@dataclass(frozen=True, slots=True)
+class LatencyRun:
+    """Per-event publish-to-commit latencies (s, sorted), each batch's stamps, and what the
+    paced publisher reports (events, seconds: it may fall short of the rate)."""
+
+    latencies_s: list[float]
+    batches: list[BatchStamps]
+    sent: dict[str, float]
+
+
 def latency(
     bench: BenchEnv, topics: Topics, database: DatabaseSettings, rate: int, seconds: float
-) -> tuple[list[float], dict[str, float]]:
-    """Per-event publish-to-commit latencies (s), sorted, at a steady publish rate; and what
-    the paced publisher reports (events, seconds: it may fall short of the rate).
+) -> LatencyRun:
+    """Publish-to-commit latencies at a steady publish rate.
 
     The ledger consumer runs in this process (the product's adapters and loop, defaults
     as `procledger consume` uses them, and its garbage collector tuned as that command
@@ -309,7 +338,7 @@ def _collecting_as_the_consumer() -> Iterator[None]:
 
 def _latency(
     bench: BenchEnv, topics: Topics, database: DatabaseSettings, rate: int, seconds: float
-) -> tuple[list[float], dict[str, float]]:
+) -> LatencyRun:
     store = TimedStore(database.url)
     source = KafkaEventSource(
         bench.kafka, [topics.orders, topics.stockpile_targets], f"bench.{bench.run}.latency"
@@ -346,7 +375,7 @@ def _latency(
         worker.join(timeout=60)
         source.close()
         store.close()
-    return sorted(store.latencies_s), sent
+    return LatencyRun(sorted(store.latencies_s), store.batches, sent)
 
 
 def rebuild(database: DatabaseSettings, expected_events: int) -> float:

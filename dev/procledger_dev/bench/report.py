@@ -90,6 +90,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"{_num(f['max'])} | {f['unit']} | {len(f['runs'])} |"
         )
     lines += _cpu_table(results.get("e2e_runs", {}))
+    lines += _latency_table(results.get("latency", {}))
     lines += ["", "| Ratio (end to end / raw limit) | Value |", "| --- | ---: |"]
     lines += [f"| {k} | {v:.3f} |" for k, v in results["ratios"].items()]
     lines += ["", "| Target | Value | Target | Met |", "| --- | ---: | --- | --- |"]
@@ -120,3 +121,25 @@ def _cpu_table(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
                 f"{sum(parts):.1f} |"
             )
     return lines
+
+
+def _latency_table(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Each latency run's batches: where a batch's oldest event waited, queued (from its
+    Kafka timestamp to the transaction's start) or in the transaction (to COMMIT returned)."""
+    lines = [
+        "",
+        "| Latency run (events/s asked) | Achieved | Batches | Events per batch p50 / p99 | "
+        "Queued p50 / p99 ms | Transaction p50 / p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for rate, run in runs.items():
+        b = run.get("batches")
+        if not b or not b["count"]:
+            continue
+        pairs = [
+            f"{b[k]['p50']:,} / {b[k]['p99']:,}" for k in ("events", "queued_ms", "transaction_ms")
+        ]
+        lines.append(
+            f"| {rate} | {run['achieved_rate']:,.0f} | {b['count']:,} | {' | '.join(pairs)} |"
+        )
+    return lines if len(lines) > 3 else []

@@ -247,7 +247,8 @@ class _Run:
             topics = fresh_topics(self.kafka, f"lat{rate}", self.topics.partitions)
             self.lat_topics.append(topics)
             database = self.fresh_database(f"latency{rate}")
-            latencies, published = product.latency(self.bench, topics, database, rate, seconds)
+            measured = product.latency(self.bench, topics, database, rate, seconds)
+            latencies, published = measured.latencies_s, measured.sent
             if not latencies:
                 raise RuntimeError("the latency run measured no events")
             for name, q in (("p50", 50.0), ("p99", 99.0)):
@@ -258,6 +259,7 @@ class _Run:
             self.details.setdefault("latency", {})[str(rate)] = {
                 "events": len(latencies), "seconds": seconds,
                 "achieved_rate": round(published["events"] / published["seconds"], 1),
+                "batches": _batch_phases(measured.batches),
             }  # fmt: skip
             if not self.args.keep:
                 _drop_databases(self.base, [self.databases.pop()])
@@ -319,6 +321,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "ratios": _ratios(bench.figures),
         "targets": _targets(bench.figures, bench.details),
     }
+
+
+def _batch_phases(batches: Sequence[product.BatchStamps]) -> dict[str, Any]:
+    """Per batch, where its oldest event waited: p50/p99 (ms) of each phase, and sizes."""
+    out: dict[str, Any] = {"count": len(batches)}
+    phases = {
+        "events": [float(b.events) for b in batches],
+        "queued_ms": [b.queued_s * 1000 for b in batches],
+        "transaction_ms": [b.transaction_s * 1000 for b in batches],
+    }
+    for name, values in phases.items():
+        ordered = sorted(values)
+        out[name] = {q: round(percentile(ordered, p), 1) for q, p in (("p50", 50.0), ("p99", 99.0))}
+    return out
 
 
 def _publish(kafka: KafkaSettings, topics: Topics, events: int) -> tuple[int, float]:
