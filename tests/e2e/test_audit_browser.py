@@ -10,7 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.plugins.ledger import LedgerEnv
 
@@ -181,3 +181,32 @@ def test_order_trace_stockpile_rejections_verify_and_export(
         env=ledger.env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_an_older_answer_landing_late_does_not_replace_the_newer_one(
+    page: Page, site: tuple[str, LedgerEnv]
+) -> None:
+    """The orders tab's first load (default limit) still in flight when the form is
+    submitted with limit 25: its late answer must not replace the 25 rows asked last."""
+    base, _ = site
+    sign_in(page)
+    held: list[Route] = []
+
+    def hold_the_first(route: Route) -> None:
+        if not held:
+            held.append(route)  # answered below, after the newer request
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/v1/orders\?.*"), hold_the_first)
+    page.click("#tab-orders")
+    page.wait_for_function("document.querySelector('#orders-status').dataset.state === 'loading'")
+    assert submit(page, "orders", {"limit": "25"}) == "done"
+    assert len(cells(page, "orders-table", "order_id")) == 25
+    held[0].continue_()
+    # The older answer arrives now; the page keeps what it was asked last.
+    page.wait_for_timeout(1000)
+    assert len(cells(page, "orders-table", "order_id")) == 25
+    assert page.get_attribute("#orders-status", "data-state") == "done"
+    total = api(base, "/v1/orders?limit=1").json()["total"]
+    assert page.inner_text("#orders-pager .range") == f"Rows 1\u201325 of {total}"

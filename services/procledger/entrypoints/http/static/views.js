@@ -23,6 +23,12 @@ const STOCKPILE = ["country", "caliber_mm", "target_quantity", "authority", "set
 const shown = {};
 const pages = {orders: 0, rejections: 0};
 
+/** Each view's latest request: an answer to an older one (a tab's first load still in flight
+ * when the form is submitted) must not overwrite the newer answer and its status. */
+const asked = {};
+function ask(view) { asked[view] = (asked[view] || 0) + 1; return asked[view]; }
+function stale(view, n) { return asked[view] !== n; }
+
 function limitOf(view) { return Number(new FormData($(view + "-form")).get("limit")) || 50; }
 
 async function chart(name, q) {
@@ -52,10 +58,12 @@ function counted(view, n, what) {
 }
 
 export async function totals() {
+  const n = ask("totals");
   status("totals", "Loading…", "loading");
   const form = $("totals-form"), q = params(form, BOTH);
   const by = (q.get("by") || "").split(",").map((s) => s.trim()).filter(Boolean);
   const data = await getJson("/v1/totals?" + q);
+  if (stale("totals", n)) return;
   const columns = by.concat(TOTALS), el = $("totals-table");
   table(el, data.items, columns);
   grandTotal(el, data.items, columns);
@@ -63,6 +71,7 @@ export async function totals() {
   const noCalibre = params(form, BOTH); noCalibre.delete("caliber_mm"); noCalibre.delete("by");
   const byBuyer = params(form, BOTH); byBuyer.delete("by");
   await Promise.all([chart("cumulative-155mm", noCalibre), chart("buyers", byBuyer)]);
+  if (stale("totals", n)) return;
   counted("totals", data.items.length, "rows");
   el.dataset.loaded = "1";
 }
@@ -79,9 +88,11 @@ function pager(view, total, load) {
 }
 
 export async function orders() {
+  const n = ask("orders");
   status("orders", "Loading…", "loading");
   const q = params($("orders-form"), BOTH, {limit: limitOf("orders"), offset: pages.orders});
   const data = await getJson("/v1/orders?" + q);
+  if (stale("orders", n)) return;
   table($("orders-table"), data.items, ORDER_LIST);
   shown.orders = {path: "/v1/orders", q, name: "orders.csv"};
   pager("orders", data.total, orders);
@@ -89,13 +100,14 @@ export async function orders() {
 }
 
 export async function order() {
+  const n = ask("order");
   status("order", "Loading…", "loading");
   const id = String(new FormData($("order-form")).get("order_id") || "").trim();
   if (!id) { status("order", "Type an order id.", "empty"); return; }
   const path = "/v1/orders/" + encodeURIComponent(id), q = params(null, BOTH);
   const d = await found("order", ["order-state", "order-history", "order-rejections"],
     () => getJson(path + "?" + q));
-  if (!d) return;
+  if (!d || stale("order", n)) return;
   fields($("order-state"), d.state || {order_id: id, state: "not placed at that time"});
   table($("order-history"), d.history, HISTORY);
   table($("order-rejections"), d.rejections, REJECTIONS);
@@ -105,23 +117,27 @@ export async function order() {
 }
 
 export async function stockpile() {
+  const n = ask("stockpile");
   status("stockpile", "Loading…", "loading");
   const q = params($("stockpile-form"), BOTH);
   const data = await getJson("/v1/stockpile?" + q);
+  if (stale("stockpile", n)) return;
   table($("stockpile-table"), data.items, STOCKPILE);
   shown.stockpile = {path: "/v1/stockpile", q, name: "stockpile.csv"};
   await chart("stockpile", q);
+  if (stale("stockpile", n)) return;
   counted("stockpile", data.items.length, "targets");
 }
 
 export async function trace() {
+  const n = ask("trace");
   status("trace", "Loading…", "loading");
   const id = String(new FormData($("trace-form")).get("event_id") || "").trim();
   if (!id) { status("trace", "Type an event id.", "empty"); return; }
   const path = "/v1/events/" + encodeURIComponent(id) + "/trace";
   const d = await found("trace", ["trace-entry", "trace-postings", "trace-before", "trace-after"],
     () => getJson(path));
-  if (!d) return;
+  if (!d || stale("trace", n)) return;
   fields($("trace-entry"), d.entry || {event_id: id, applied: false});
   table($("trace-postings"), d.postings || [], ["account", "side", "amount", "currency", "amount_usd"]);
   fields($("trace-before"), d.before || {order: "none before this entry"});
@@ -132,15 +148,18 @@ export async function trace() {
 }
 
 export async function rejections() {
+  const n = ask("rejections");
   status("rejections", "Loading…", "loading");
   const form = $("rejections-form");
   const q = params(form, ["known_at"], {limit: limitOf("rejections"), offset: pages.rejections});
   const data = await getJson("/v1/rejections?" + q);
+  if (stale("rejections", n)) return;
   table($("rejections-table"), data.items, REJECTIONS);
   shown.rejections = {path: "/v1/rejections", q, name: "rejections.csv"};
   pager("rejections", data.total, rejections);
   const c = params(form, ["known_at"]); c.delete("topic");
   await chart("rejections", c);
+  if (stale("rejections", n)) return;
   counted("rejections", data.total, "rejected records");
 }
 
