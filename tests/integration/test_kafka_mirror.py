@@ -26,6 +26,17 @@ def _positions(ledger: LedgerEnv) -> dict[tuple[str, int], int]:
     return {(t, p): n for t, p, n in rows if n > 0}
 
 
+def _poll_all(source: KafkaEventSource, records: int) -> dict[tuple[str, int], int]:
+    """Poll until `records` records came; the next offset of each partition."""
+    seen: dict[tuple[str, int], int] = {}
+    deadline = time.monotonic() + 60
+    while sum(seen.values()) < records:
+        assert time.monotonic() < deadline, f"polled only {seen}"
+        for r in source.poll(0.5, 500):
+            seen[(r.topic, r.partition)] = r.offset + 1
+    return seen
+
+
 def test_a_stopped_consumer_leaves_the_group_offsets_at_the_ledger_positions(
     ledger: LedgerEnv,
 ) -> None:
@@ -45,12 +56,7 @@ def test_offsets_mirrored_during_a_run_reach_the_broker(
         ledger.kafka, [ledger.topics.orders, ledger.topics.stockpile_targets], group
     )
     try:
-        seen: dict[tuple[str, int], int] = {}
-        deadline = time.monotonic() + 60
-        while sum(seen.values()) < 50:
-            assert time.monotonic() < deadline, f"polled only {seen}"
-            for r in source.poll(0.5, 500):
-                seen[(r.topic, r.partition)] = r.offset + 1
+        seen = _poll_all(source, 50)
         source.commit(seen)
         # The offsets reach the broker while the source stays open (the client's I/O thread
         # sends them; the next poll runs the completion callback).
@@ -70,12 +76,7 @@ def test_close_right_after_a_commit_leaves_the_offsets_at_the_broker(ledger: Led
         ledger.kafka, [ledger.topics.orders, ledger.topics.stockpile_targets], group
     )
     try:
-        seen: dict[tuple[str, int], int] = {}
-        deadline = time.monotonic() + 60
-        while sum(seen.values()) < 50:
-            assert time.monotonic() < deadline, f"polled only {seen}"
-            for r in source.poll(0.5, 500):
-                seen[(r.topic, r.partition)] = r.offset + 1
+        seen = _poll_all(source, 50)
         source.commit(seen)
     finally:
         source.close()  # at once: the mirror just sent may still be in flight
