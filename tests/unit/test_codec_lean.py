@@ -1,8 +1,9 @@
-"""The lean read of the current schema accepts and refuses exactly what the full read does."""
+"""The lean read and write accept and refuse exactly what the full ones do, byte for byte."""
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -11,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from procledger.codec.avro import AvroCodec, encode
-from procledger.codec.errors import CodecError, MalformedBody
+from procledger.codec.errors import CodecError, EncodeError, MalformedBody
 from procledger.codec.schemas import default_registry
 from procledger.domain.events import Event
 from tests.unit.event_samples import PAID, PLACED
-from tests.unit.test_codec_properties import EVENTS
+from tests.unit.test_codec_properties import ANY_DECIMALS, EVENTS
 
 LEAN = AvroCodec(default_registry())
 FULL = AvroCodec(default_registry(), lean=False)
@@ -111,3 +112,53 @@ def _varint(value: int) -> bytes:
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+def _written(codec: AvroCodec, event: Event, version: int | None) -> bytes | str:
+    """The bytes a write gives, or its refusal's message."""
+    try:
+        return codec.encode(event, version=version)
+    except EncodeError as err:
+        return f"EncodeError: {err}"
+
+
+def _same_write(event: Event) -> bytes | str:
+    """Both writes agree for the current schema and every older version of the event."""
+    versions = [v.version for v in default_registry().versions(type(event).__name__)]
+    for version in [None, *versions]:
+        written = _written(LEAN, event, version)
+        assert written == _written(FULL, event, version), version
+    return _written(LEAN, event, None)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(EVENTS)
+def test_both_writes_give_the_same_bytes(event: Event) -> None:
+    assert isinstance(_same_write(event), bytes)
+
+
+@pytest.mark.parametrize("field", ["unit_price", "usd_rate"])
+@settings(max_examples=300)
+@given(value=ANY_DECIMALS)
+def test_both_writes_agree_on_any_decimal(field: str, value: Decimal) -> None:
+    _same_write(dataclasses.replace(PLACED, **{field: value}))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "amount",
+    ["-1.28", "-1.27", "1.28", "-0.00", "0", "-99999999999999.99", "-0.01", "327.68", "-327.68"],
+)
+def test_both_writes_agree_at_twos_complement_edges(amount: str) -> None:
+    assert isinstance(_same_write(dataclasses.replace(PAID, amount=Decimal(amount))), bytes)
+
+
+@settings(max_examples=300)
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 1),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5, minutes=-30))]),
+    )
+)
+def test_both_writes_agree_on_instants_before_and_after_the_epoch(instant: datetime) -> None:
+    _same_write(dataclasses.replace(PLACED, occurred_at=instant))

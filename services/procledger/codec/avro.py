@@ -23,7 +23,14 @@ from procledger.codec.errors import (
 )
 from procledger.codec.framing import DEFAULT_FRAMINGS, Framing
 from procledger.codec.jsonform import canonical_json, event_to_json_dict
-from procledger.codec.lean import LeanPlan, check_canonical, lean_plan, read_body, read_lean
+from procledger.codec.lean import (
+    LeanPlan,
+    check_canonical,
+    lean_plan,
+    plain_values,
+    read_body,
+    read_lean,
+)
 from procledger.codec.schemas import (
     SchemaRegistry,
     SchemaVersion,
@@ -69,6 +76,7 @@ class _Writer:
     longs: tuple[tuple[str, bool], ...]
     instants: tuple[tuple[str, bool], ...]
     decimals: tuple[tuple[str, bool, Decimal, Context, str], ...]
+    lean: LeanPlan | None  # the plain write; None writes through fastavro's logical types
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +94,7 @@ class _Reader:
     lean: LeanPlan | None  # the current schema's fast read; None for an older writer
 
 
-def _writer(version: SchemaVersion, cls: type[Event]) -> _Writer:
+def _writer(version: SchemaVersion, cls: type[Event], lean: bool) -> _Writer:
     names = tuple(f.name for f in version.fields)
     dropped = tuple(f.name for f in dataclasses.fields(cls) if f.name not in names)
     longs = tuple((f.name, f.nullable) for f in version.fields if f.kind == "long")
@@ -103,7 +111,8 @@ def _writer(version: SchemaVersion, cls: type[Event]) -> _Writer:
         for f in version.fields
         if f.kind == "decimal"
     )
-    return _Writer(version, names, dropped, longs, instants, decimals)
+    plan = lean_plan(version) if lean else None
+    return _Writer(version, names, dropped, longs, instants, decimals, plan)
 
 
 def _reader(writer: SchemaVersion, current: SchemaVersion, lean: bool) -> _Reader:
@@ -139,15 +148,15 @@ class AvroCodec:
         *,
         lean: bool = True,
     ) -> None:
-        """`lean=False` reads every record through fastavro's logical types: the reference
-        that codec.lean's fast read of the current schema is tested against."""
+        """`lean=False` reads and writes every record through fastavro's logical types: the
+        reference that codec.lean's fast read and write are tested against."""
         self.registry = registry
         self._framings = framings
         self._writers: dict[tuple[type[Event], int | None], _Writer] = {}
         for event_type in registry.event_types:
             cls = EVENT_TYPES[event_type]
             for version in registry.versions(event_type):
-                self._writers[(cls, version.version)] = _writer(version, cls)
+                self._writers[(cls, version.version)] = _writer(version, cls, lean)
             self._writers[(cls, None)] = self._writers[(cls, registry.current(event_type).version)]
         self._readers: dict[bytes, _Reader] = {
             v.fingerprint: _reader(v, registry.current(v.event_type), lean) for v in registry
@@ -188,10 +197,14 @@ class AvroCodec:
                 record[name] = value.quantize(quantum, context=context)
             except DecimalException as err:
                 raise EncodeError(f"{name}: {value} does not fit {label} exactly") from err
+        schema = plan.version.parsed
+        if plan.lean is not None:
+            plain_values(plan.lean, record)
+            schema = plan.lean.plain
         out = BytesIO()
         out.write(plan.version.header)
         try:
-            schemaless_writer(out, plan.version.parsed, record)
+            schemaless_writer(out, schema, record)
         except Exception as err:
             raise EncodeError(f"{type(event).__name__}: {err}") from err
         return out.getvalue()
