@@ -12,6 +12,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata, RecordMetadata
 
+from procledger.adapters.kafka.partitioning import RecentKeysPartitioner
 from procledger.codec.avro import encode
 from procledger.domain.events import EVENT_TYPES, Event, event_key, event_type
 from procledger.settings import KafkaSettings, Topics
@@ -89,6 +90,7 @@ class KafkaOrderPublisher:
             linger_ms=linger_ms,
             batch_size=batch_size,
             max_in_flight_requests_per_connection=5,
+            partitioner=RecentKeysPartitioner(),
             client_id=f"procledger-publisher-{source_system}",
             **limits,
             **kafka.client_config(),
