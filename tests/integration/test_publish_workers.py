@@ -77,13 +77,14 @@ def test_workers_publish_every_event_once_and_each_key_in_order(
 def test_workers_from_the_environment_publish_csv(topics: TopicSet, tmp_path: Path) -> None:
     events = list(synthetic_placed(200, seed=11))
     path = orders_csv(tmp_path / "orders.csv", events)
-    result = run_procledger({**topics.env, "PUBLISH_WORKERS": "2"}, "publish", str(path))
+    env = {**topics.env, "PUBLISH_WORKERS": "2", "PUBLISH_LINGER_MS": "0"}
+    result = run_procledger(env, "publish", str(path))
     assert result.returncode == 0, result.stderr
     assert "200 events published" in result.stdout
     assert sorted(r.event.event_id for r in topics.read_all()) == sorted(e.event_id for e in events)
 
 
-def test_bad_worker_counts_are_usage_errors(topics: TopicSet, tmp_path: Path) -> None:
+def test_bad_worker_counts_and_lingers_are_usage_errors(topics: TopicSet, tmp_path: Path) -> None:
     path = tmp_path / "one.jsonl"
     path.write_text(event_to_jsonl(next(iter(synthetic_placed(1)))) + "\n", encoding="utf-8")
     result = run_procledger(topics.env, "publish", str(path), "--workers", "0")
@@ -92,6 +93,9 @@ def test_bad_worker_counts_are_usage_errors(topics: TopicSet, tmp_path: Path) ->
     result = run_procledger({**topics.env, "PUBLISH_WORKERS": "many"}, "publish", str(path))
     assert result.returncode == 2
     assert "PUBLISH_WORKERS must be an integer, got 'many'" in result.stderr
+    result = run_procledger({**topics.env, "PUBLISH_LINGER_MS": "2000"}, "publish", str(path))
+    assert result.returncode == 2
+    assert "PUBLISH_LINGER_MS must be between 0 and 1000, got 2000" in result.stderr
     assert topics.total() == 0
 
 
@@ -121,7 +125,7 @@ def test_a_line_that_is_not_what_pass_1_read_stops_the_run(
     events = list(synthetic_placed(50, seed=4))
     # Every line handed to the wrong worker: as if the file changed between the passes.
     file = _sharded(tmp_path / "changed.jsonl", events, 2, shift=1)
-    producer = Producer(topics.kafka, topics.topics, "test")
+    producer = Producer(topics.kafka, topics.topics, "test", 10)
     with pytest.raises(InputChanged, match="not the event pass 1 read there"):
         publish_file(file, producer, _Seen())
 
@@ -134,6 +138,6 @@ def test_a_worker_that_dies_is_reported_with_what_was_confirmed(
     file.path.unlink()  # each worker fails to open it: an exception no worker expects
     seen = _Seen()
     with pytest.raises(WorkerLost, match="ended with exit code 1") as raised:
-        publish_file(file, Producer(topics.kafka, topics.topics, "test"), seen)
+        publish_file(file, Producer(topics.kafka, topics.topics, "test", 10), seen)
     assert raised.value.confirmed == seen.confirmed_total == 0
     assert topics.total() == 0

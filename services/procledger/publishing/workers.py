@@ -57,6 +57,7 @@ class Producer:
     kafka: KafkaSettings
     topics: Topics
     source_system: str
+    linger_ms: int
 
 
 def publish_file(file: ShardedFile, producer: Producer, sink: Confirmations) -> PublishReport:
@@ -76,7 +77,10 @@ def publish_file(file: ShardedFile, producer: Producer, sink: Confirmations) -> 
 def _open(producer: Producer) -> KafkaOrderPublisher:
     try:
         return KafkaOrderPublisher(
-            producer.kafka, producer.topics, source_system=producer.source_system
+            producer.kafka,
+            producer.topics,
+            source_system=producer.source_system,
+            linger_ms=producer.linger_ms,
         )
     except KafkaError as err:
         reason = f"cannot reach Kafka at {producer.kafka.bootstrap_servers}: {err}"

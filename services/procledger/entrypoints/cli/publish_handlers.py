@@ -154,7 +154,7 @@ def _run(
                 seconds = time.monotonic() - started
                 write_summary(dict(found.counts), seconds, args.output, "valid", sys.stdout)
                 return EXIT_OK
-            producer = Producer(settings.kafka, settings.topics, source)
+            producer = Producer(settings.kafka, settings.topics, source, settings.linger_ms)
             total = sum(found.counts.values())
             with progress_bar(total, args.progress, "publishing") as bar:
                 file = ShardedFile(path, fmt, bytes(found.workers), settings.workers)
