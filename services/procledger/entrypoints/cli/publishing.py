@@ -19,7 +19,8 @@ PUBLISH = Command(
     "Reads FILE twice with bounded memory: pass 1 validates every line and reports each "
     "problem to stderr as 'line N: field: reason'; only if every line is valid does "
     "pass 2 publish the events to TOPIC_ORDERS / TOPIC_STOCKPILE_TARGETS (idempotent "
-    'producer, acks=all). JSON Lines hold one event per line with "type" naming the '
+    "producer, acks=all; each partition's batch lingers PUBLISH_LINGER_MS, default 50, "
+    'to fill). JSON Lines hold one event per line with "type" naming the '
     "event type; CSV holds OrderPlaced events under a header row of field names. " + EXIT_CODES,
     "procledger.entrypoints.cli.publish_handlers:run",
 )
