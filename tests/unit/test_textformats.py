@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from procledger.codec.avro import canonical_json, event_to_json_dict
@@ -23,6 +24,7 @@ from procledger.codec.textformats import (
     event_to_jsonl,
     read_jsonl,
     read_orders_csv,
+    strict_json_loads,
 )
 from procledger.domain.chain import canonical_payload
 from procledger.domain.events import OrderPlaced, event_type
@@ -378,3 +380,68 @@ def test_a_semicolon_separated_csv_gets_a_delimiter_hint() -> None:
     assert error.field == LINE
     assert "semicolon (;)-separated" in error.reason
     assert "separated by commas" in error.reason
+
+
+def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    if len({k for k, _ in pairs}) != len(pairs):
+        raise ValueError("duplicate key in object")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _reference(data: str | bytes) -> object:
+    """json.loads given hooks that refuse what strict_json_loads refuses."""
+    return json.loads(data, object_pairs_hook=_unique, parse_constant=_no_constant)
+
+
+def _loaded(load: Callable[[str | bytes], object], text: str | bytes) -> object:
+    """The value, or the refusal's class and message."""
+    try:
+        return ("value", load(text))
+    except ValueError as err:
+        return (type(err).__name__, str(err))
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+JSON_TEXTS = st.one_of(
+    JSON_VALUES.map(json.dumps),
+    # Duplicated keys, constants, a byte-order mark, stray text: what the hooks refuse.
+    st.lists(
+        st.sampled_from(
+            ['{"a":1', ',"a":2', "}", "NaN", "-Infinity", "\ufeff", " ", "[", "]", ","]
+        ),
+        max_size=6,
+    ).map("".join),
+    st.text(max_size=20),
+)
+
+
+@settings(max_examples=500)
+@given(text=JSON_TEXTS, as_bytes=st.sampled_from([None, "utf-8", "utf-16", "utf-32-le"]))
+def test_strict_json_loads_is_json_loads_with_its_hooks(text: str, as_bytes: str | None) -> None:
+    """The same value or the same refusal as json.loads given the same hooks, for text and
+    for bytes in any encoding JSON allows (a byte-order mark included)."""
+    data: str | bytes = text
+    if as_bytes is not None:
+        try:
+            data = text.encode(as_bytes)
+        except UnicodeEncodeError:
+            return
+    assert _loaded(strict_json_loads, data) == _loaded(_reference, data)
+
+
+@given(st.binary(max_size=24))
+@example(b'"\xed\xa0\x80"')  # a lone surrogate in UTF-8: json.loads lets it through
+@example(b"\xef\xbb\xbf{}")  # UTF-8's byte-order mark
+@example(b'{"a":1,"a":2}')
+def test_strict_json_loads_reads_any_bytes_as_json_loads_does(data: bytes) -> None:
+    assert _loaded(strict_json_loads, data) == _loaded(_reference, data)
