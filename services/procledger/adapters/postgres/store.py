@@ -266,6 +266,25 @@ class _PostgresTransaction:
             )
 
 
+def _close_unless_idle(conn: psycopg.Connection[Any]) -> None:
+    """Close a connection that a batch left anywhere but idle, so the next one connects anew.
+
+    A batch that fails half-way can leave its connection open yet unusable: in a chaos run, a
+    fast shutdown of PostgreSQL left one in pipeline mode with a result still due, its
+    rollback failed, and every later batch failed on it ("PQsendQuery not allowed in pipeline
+    mode") for five minutes, until the group gave its partitions away. A closed connection
+    is replaced by _connection(); the server rolls back whatever it still held.
+    """
+    if conn.closed:
+        return
+    if (
+        conn.broken
+        or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        or conn.pgconn.pipeline_status != psycopg.pq.PipelineStatus.OFF
+    ):
+        conn.close()
+
+
 class PostgresLedgerStore:
     """The ledger in PostgreSQL; reconnects after the server restarts."""
 
@@ -320,6 +339,8 @@ class PostgresLedgerStore:
         except psycopg.errors.UniqueViolation as err:
             # A concurrent consumer journaled the same event id first; a retry sees it.
             raise StoreConflict(f"concurrent duplicate: {err}") from err
+        finally:
+            _close_unless_idle(conn)
 
     def _end_frozen_sessions(self) -> list[int]:
         try:
