@@ -203,9 +203,11 @@ def test_an_older_answer_landing_late_does_not_replace_the_newer_one(
     page.wait_for_function("document.querySelector('#orders-status').dataset.state === 'loading'")
     assert submit(page, "orders", {"limit": "25"}) == "done"
     assert len(cells(page, "orders-table", "order_id")) == 25
-    held[0].continue_()
-    # The older answer arrives now; the page keeps what it was asked last.
-    page.wait_for_timeout(1000)
+    # The older answer arrives now, whole; then one turn of the page's event loop, in which
+    # its handler runs. The page keeps what it was asked last.
+    with page.expect_request_finished(lambda r: r.url == held[0].request.url):
+        held[0].continue_()
+    page.evaluate("() => new Promise((done) => setTimeout(done, 0))")
     assert len(cells(page, "orders-table", "order_id")) == 25
     assert page.get_attribute("#orders-status", "data-state") == "done"
     total = api(base, "/v1/orders?limit=1").json()["total"]

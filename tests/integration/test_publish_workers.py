@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from kafka.partitioner.default import murmur2
 
 from procledger.codec.textformats import event_to_jsonl
 from procledger.domain.events import Event, event_key
@@ -71,6 +72,11 @@ def test_workers_publish_every_event_once_and_each_key_in_order(
     # Within a partition the broker keeps send order; every key lives in one partition.
     on_topic = sorted(records, key=lambda r: (r.topic, r.partition, r.offset))
     assert _by_key([r.event for r in on_topic]) == _by_key(events)
+    # Where Java's producer (and the Go example) would put each key: murmur2, made
+    # positive, modulo the partitions (tests/unit/test_partitioning.py ties murmur2 to Java).
+    for r in records:
+        hashed = murmur2(event_key(r.event).encode()) & 0x7FFFFFFF
+        assert r.partition == hashed % topics.topics.partitions, r
     assert len({worker_of(e, 3) for e in events}) == 3  # all three workers had work
 
 

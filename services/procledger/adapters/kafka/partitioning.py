@@ -33,8 +33,8 @@ class RecentKeysPartitioner(DefaultPartitioner):  # type: ignore[misc]
         serialized_value: bytes | None,
         cluster: Any,
     ) -> int:
-        partitions = cluster.partitions_for_topic(topic)
-        if serialized_key is None or not partitions:
+        # No key, or a topic the metadata lacks: the default decides (and refuses the latter).
+        if serialized_key is None or not (partitions := cluster.partitions_for_topic(topic)):
             return int(
                 super().partition(topic, key, serialized_key, value, serialized_value, cluster)
             )
