@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from procledger.adapters.postgres.audit_reader import Connection, JSONValue, fixed, money, ts
 from procledger.adapters.postgres.store import order_from_row
 from procledger.audit.filters import Clocks, OrderFilter
-from procledger.audit.timetravel import set_conditions, state_at, unseen
+from procledger.audit.timetravel import LIVE, set_conditions, state_at, unseen
 from procledger.domain.projections import DIMENSIONS
 from procledger.domain.projections import totals as domain_totals
 from procledger.domain.state import LedgerState, Order, StockpileTarget
@@ -88,9 +88,9 @@ def totals(conn: Connection, by: Sequence[str], flt: OrderFilter, clocks: Clocks
 
     paid_usd - fx_difference_usd is what was paid at the placement rates, the rates every
     other USD figure uses. Without `by`, an empty range is one row of zeros, not no row.
-    On the clocks, orders the clocks see whole are summed from the live projection in SQL
-    and only the orders changed past the clocks are re-folded, or, when most of the journal
-    lies past them, what they see is folded: the cost is the smaller side of the journal.
+    On the clocks, orders the clocks see as the live projection or the nearest checkpoint
+    holds them are summed from it in SQL and only the orders changed between the clocks and
+    it are re-folded, or, when that is most of the journal, what the clocks see is folded.
     """
     columns = (*by, *TOTALS_COLUMNS)
     if clocks.live:
@@ -102,7 +102,8 @@ def totals(conn: Connection, by: Sequence[str], flt: OrderFilter, clocks: Clocks
         sums: dict[tuple[Any, ...], list[Any]] = {}
         state = state_at(conn, clocks)
     else:
-        sums = _live_sums(conn, by, flt, (f"order_id NOT IN ({past.orders_sql})", past.params))
+        unchanged = (f"order_id NOT IN ({past.orders_sql})", past.params)
+        sums = _live_sums(conn, by, flt, unchanged, past.base)
         changed = (f"order_id IN ({past.orders_sql})", past.params)
         state = state_at(conn, clocks, extra=changed)
     scoped = _filtered(state, flt)
@@ -130,8 +131,10 @@ def _live_sums(
     by: Sequence[str],
     flt: OrderFilter,
     extra: tuple[str, list[Any]] | None = None,
+    relation: str = LIVE,
 ) -> dict[tuple[Any, ...], list[Any]]:
-    """Per group of the live orders (and `extra`'s condition): the totals' sums, in order."""
+    """Per group of `relation`'s orders (the live ones by default; and `extra`'s condition):
+    the totals' sums, in order."""
     params: list[Any] = []
     dims = [f"{_DIMENSION_SQL[d]} AS {d}" for d in by]
     group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(by)))}" if by else ""
@@ -146,7 +149,7 @@ def _live_sums(
         "coalesce(sum(quantity), 0)::bigint, coalesce(sum(value_usd), 0), "
         "coalesce(sum(delivered_quantity), 0)::bigint, coalesce(sum(paid_usd), 0), "
         "coalesce(sum(fx_difference_usd), 0), count(*) "
-        f"FROM audit.orders WHERE {where}{group}{having}{order}"
+        f"FROM {relation} WHERE {where}{group}{having}{order}"
     )
     raw = conn.execute(query, params).fetchall()
     return {tuple(r[: len(by)]): list(r[len(by) :]) for r in raw}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from procledger.adapters.postgres.audit_reader import (
@@ -84,39 +85,104 @@ def state_at(
     return fold_rows(journal_rows(conn, clocks, order_id=order_id, extra=extra))
 
 
+LIVE = "audit.orders"
+
+
 @dataclass(frozen=True, slots=True)
 class Unseen:
-    """The orders with a journal row the clocks do not see yet, as SQL, and how many rows."""
+    """Where a time-travel answer starts (`base`: the live orders, or a checkpoint's), which
+    orders it must re-fold (journal rows the clocks and the base disagree on), as SQL, and
+    how many such rows there are."""
 
     orders_sql: str  # SELECT DISTINCT order_id ..., parameterised by `params`
     params: list[Any]
     rows: int
     journal_rows: int
+    base: str = LIVE  # a relation with audit.orders' columns: the orders as the base has them
+    checkpoint_id: int | None = None
 
 
 def unseen(conn: Connection, clocks: Clocks) -> Unseen:
-    """Which orders changed after the clocks: rows with occurred_at or recorded_at past them.
+    """Which orders changed between the clocks and the nearest base that holds every order.
 
-    Every other order's journal rows are all seen, so the clocks see it as it stands live
-    (an order's fold depends only on its own events): time travel re-folds only the rest.
-    Both columns are indexed, so this costs what lies past the clocks.
+    An order with no journal row between the clocks and a base stands in that base as the
+    clocks see it (an order's fold depends only on its own events): time travel re-folds
+    only the rest. The live projection is one base (the rows past the clocks differ); with
+    a record clock, so is each built checkpoint (the rows recorded between it and the
+    clock). The base with the fewest such rows wins; the columns are indexed, so the count
+    costs what lies between the clock and the checkpoints either side of it.
     """
-    params: list[Any] = []
-    past = []
-    if clocks.as_of is not None:
-        past.append("occurred_at > %s")
-        params.append(clocks.as_of)
-    if clocks.known_at is not None:
-        past.append("recorded_at > %s")
-        params.append(clocks.known_at)
-    where = f"({' OR '.join(past) or 'false'})"
-    found = conn.execute(f"SELECT count(*) FROM audit.journal WHERE {where}", params).fetchone()
     total = conn.execute("SELECT coalesce(sum(journal_rows), 0) FROM audit.positions").fetchone()
+    candidates = []
+    if clocks.known_at is not None:
+        candidates = [
+            _window(clocks, sealed, checkpoint_id)
+            for checkpoint_id, sealed in _nearest_checkpoints(conn, clocks.known_at)
+        ]
+    candidates.append(_window(clocks, None))
+    best, best_rows = candidates[0], _count(conn, candidates[0], None)
+    for window in candidates[1:]:
+        rows = _count(conn, window, best_rows)  # stops counting where it would lose
+        if rows < best_rows:
+            best, best_rows = window, rows
+    where, params, checkpoint_id = best
     return Unseen(
         orders_sql=(
             f"SELECT DISTINCT order_id FROM audit.journal WHERE order_id IS NOT NULL AND {where}"
         ),
         params=params,
-        rows=0 if found is None else int(found[0]),
+        rows=best_rows,
         journal_rows=0 if total is None else int(total[0]),
+        base=LIVE if checkpoint_id is None else checkpoint_orders(checkpoint_id),
+        checkpoint_id=checkpoint_id,
     )
+
+
+def checkpoint_orders(checkpoint_id: int) -> str:
+    """The orders as checkpoint `checkpoint_id` holds them: each its latest row up to it."""
+    return (
+        "(SELECT DISTINCT ON (order_id) * FROM audit.checkpoint_orders "
+        f"WHERE checkpoint_id <= {int(checkpoint_id)} "
+        "ORDER BY order_id DESC, checkpoint_id DESC) AS checkpoint"
+    )
+
+
+Window = tuple[str, list[Any], int | None]
+
+
+def _window(clocks: Clocks, sealed: datetime | None, checkpoint_id: int | None = None) -> Window:
+    """Journal rows a base at `sealed` (None: live) and the clocks see differently, as SQL."""
+    past: list[str] = []
+    params: list[Any] = []
+    if clocks.as_of is not None:
+        past.append("occurred_at > %s")
+        params.append(clocks.as_of)
+    if clocks.known_at is not None and sealed is None:
+        past.append("recorded_at > %s")
+        params.append(clocks.known_at)
+    elif clocks.known_at is not None and sealed is not None:
+        past.append("(recorded_at > %s AND recorded_at <= %s)")
+        params += sorted((clocks.known_at, sealed))
+    return f"({' OR '.join(past) or 'false'})", params, checkpoint_id
+
+
+def _count(conn: Connection, window: Window, limit: int | None) -> int:
+    """The rows in `window`, counted up to `limit` (past it the caller has a better base)."""
+    where, params, _ = window
+    query = f"SELECT 1 FROM audit.journal WHERE {where}"
+    if limit is not None:
+        query += f" LIMIT {int(limit)}"
+    found = conn.execute(f"SELECT count(*) FROM ({query}) AS w", params).fetchone()
+    return 0 if found is None else int(found[0])
+
+
+def _nearest_checkpoints(conn: Connection, known_at: datetime) -> list[tuple[int, datetime]]:
+    """The built checkpoints nearest `known_at`, at or before it and after it."""
+    rows = conn.execute(
+        "(SELECT checkpoint_id, sealed_until FROM audit.checkpoints WHERE built_at IS NOT NULL "
+        " AND sealed_until <= %s ORDER BY sealed_until DESC LIMIT 1) UNION ALL "
+        "(SELECT checkpoint_id, sealed_until FROM audit.checkpoints WHERE built_at IS NOT NULL "
+        " AND sealed_until > %s ORDER BY sealed_until LIMIT 1)",
+        (known_at, known_at),
+    ).fetchall()
+    return [(int(r[0]), r[1]) for r in rows]

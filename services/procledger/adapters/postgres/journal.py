@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -31,6 +31,7 @@ STOCKPILE_COLUMNS = ("country", "caliber_mm", "target_quantity", "authority", "s
 # targets, of one country) falls in the same share, so each share folds independently.
 _SHARE_KEY = "coalesce(order_id, payload->>'country')"
 _T = TypeVar("_T")
+_EVERY_ROW = sql.SQL("true")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +48,14 @@ def journal_events_by_order(
     schema: str,
     *,
     share: tuple[int, int] = (0, 1),
+    where: sql.Composable = _EVERY_ROW,
+    params: Sequence[Any] = (),
     tick: Tick | None = None,
     unreadable: list[UnreadableRow] | None = None,
 ) -> Iterator[Event]:
-    """`schema`.journal's rows of one share as events, grouped as replay_by_order wants them:
-    each order's events in commit order, then the stockpile targets' in commit order.
+    """`schema`.journal's rows of one share (and `where`, bound to `params`) as events, grouped
+    as replay_by_order wants them: each order's events in commit order, then the stockpile
+    targets' in commit order.
 
     The server sorts. A server-side cursor, not COPY: the connection stays free between
     fetches for the queries that compare each group with the live projections (and for
@@ -59,11 +63,12 @@ def journal_events_by_order(
     and skipped (raised without that list).
     """
     statement = sql.SQL(
-        "SELECT id, event_type, payload FROM {}.journal {} ORDER BY order_id NULLS LAST, id"
-    ).format(sql.Identifier(schema), _share_where(share))
+        "SELECT id, event_type, payload FROM {}.journal {} AND ({}) "
+        "ORDER BY order_id NULLS LAST, id"
+    ).format(sql.Identifier(schema), _share_where(share), where)
     with conn.cursor(name="journal_by_order") as cur:
         cur.itersize = 5000
-        cur.execute(statement)
+        cur.execute(statement, params)
         yield from _events(cur, tick, unreadable)
 
 

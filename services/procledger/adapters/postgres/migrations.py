@@ -114,6 +114,7 @@ LEDGER_RELATIONS = (
     "ledger.orders",
     "ledger.stockpile_targets",
     "ledger.dlq_forwarded",
+    "ledger.checkpoints",
 )
 AUDIT_RELATIONS = (
     "audit.journal",
@@ -122,6 +123,7 @@ AUDIT_RELATIONS = (
     "audit.positions",
     "audit.orders",
     "audit.stockpile",
+    "audit.checkpoints",
 )
 
 

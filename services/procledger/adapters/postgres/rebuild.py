@@ -83,6 +83,10 @@ def _replace(conn: psycopg.Connection[Any]) -> None:
         cur.execute("SELECT 1 FROM ledger.positions FOR UPDATE")
         cur.execute("DELETE FROM ledger.orders")
         cur.execute("DELETE FROM ledger.stockpile_targets")
+        # Checkpoints are folds of the journal too: the next `ledger checkpoint` writes them
+        # again from the journal, with the fold the projections now agree with.
+        cur.execute("DELETE FROM ledger.checkpoint_orders")
+        cur.execute("DELETE FROM ledger.checkpoints")
         targets: dict[tuple[str, int], StockpileTarget] = {}
         orders = f"COPY ledger.orders ({', '.join(ORDER_COLUMNS)}) FROM STDIN"
         # The journal streams on a server-side cursor, free between fetches for each COPY.

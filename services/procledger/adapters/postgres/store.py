@@ -214,6 +214,10 @@ class _PostgresTransaction:
             targets = [batch.state.targets[k] for k in sorted(batch.touched_targets)]
         # COPY cannot be pipelined; the statements after it go out in one round trip.
         with self._conn.pipeline(), self._conn.cursor() as cur:
+            if batch.journal:
+                # After the positions' lock, so a checkpoint sealed from here on is seen, and
+                # its builder waits for this transaction if it was sealed before (0012).
+                cur.execute("SELECT ledger.refuse_sealed(%s)", (batch.journal[0].recorded_at,))
             if orders:
                 cur.execute(
                     f"INSERT INTO ledger.orders ({_ORDER_COLS_SQL}) "
@@ -329,13 +333,15 @@ class PostgresLedgerStore:
             # The server runs but cannot grow a file; the batch rolled back whole. Only freed
             # space helps, so it waits like an outage (never a rejection, never a crash).
             raise StoreUnavailable(f"PostgreSQL is out of disk space: {err}") from err
-        except (psycopg.OperationalError, psycopg.errors.IdleInTransactionSessionTimeout) as err:
-            # The second: this process was frozen mid-batch and the server ended its session.
-            raise StoreUnavailable(f"PostgreSQL failed during the batch: {err}") from err
+        # Before OperationalError, of which psycopg makes both a subclass (TransactionRollback).
         except psycopg.errors.SerializationFailure as err:
+            # Also a batch recorded at or before a checkpoint's seal: the retry takes a new time.
             raise StoreConflict(f"serialization conflict: {err}") from err
         except psycopg.errors.DeadlockDetected as err:
             raise StoreConflict(f"deadlock: {err}") from err
+        except (psycopg.OperationalError, psycopg.errors.IdleInTransactionSessionTimeout) as err:
+            # The second: this process was frozen mid-batch and the server ended its session.
+            raise StoreUnavailable(f"PostgreSQL failed during the batch: {err}") from err
         except psycopg.errors.UniqueViolation as err:
             # A concurrent consumer journaled the same event id first; a retry sees it.
             raise StoreConflict(f"concurrent duplicate: {err}") from err

@@ -1,0 +1,173 @@
+"""Checkpoints: sealed record times whose orders let time travel re-fold only what changed."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from procledger.adapters.postgres.audit_reader import connect
+from procledger.adapters.postgres.checkpoints import SealWaitTimeout, checkpoint
+from procledger.adapters.postgres.store import PostgresLedgerStore
+from procledger.audit.filters import Clocks
+from procledger.audit.timetravel import unseen
+from procledger.codec.avro import encode
+from procledger.entrypoints.cli.main import main
+from procledger.ledger.apply import apply_batch
+from procledger.ledger.batch import decode_record
+from procledger.ledger.ports import KafkaRecord, StoreConflict
+from procledger.scenario.synthetic import synthetic_events
+from procledger_dev.stack.config import StackConfig
+from tests.plugins.ledger import LedgerEnv
+
+from .audit_support import Run, new_ledger
+from .test_audit_timetravel import RUNS, Ledger, _check
+
+
+def procledger(ledger: LedgerEnv, *args: str) -> Run:
+    """`procledger ARGS` in this process, with the ledger's environment."""
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        mock.patch.dict(os.environ, ledger.env, clear=True),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse errors
+            code = int(exit_.code or 0)
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="module")
+def checkpointed(stack: StackConfig) -> Ledger:
+    """RUNS consumer runs with a checkpoint sealed after the first and the second."""
+    env = new_ledger(stack)
+    events = list(synthetic_events(3000, seed=29))
+    cuts = [datetime.now(UTC)]
+    step = len(events) // RUNS
+    for run in range(RUNS):
+        env.publish(events[run * step : (run + 1) * step if run < RUNS - 1 else None])
+        env.consume(until_idle=1.0)
+        cuts.append(datetime.now(UTC))
+        if 0 < run + 1 < RUNS:
+            built = procledger(
+                env, "ledger", "checkpoint", "--until", cuts[-1].isoformat(), "--format", "json"
+            )
+            assert built.code == 0, built.err
+            assert [c["sealed_until"] for c in built.json()] == [cuts[-1].isoformat()]
+    return Ledger(env, cuts)
+
+
+def test_each_checkpoint_holds_the_orders_changed_since_the_one_before(
+    checkpointed: Ledger,
+) -> None:
+    env, cuts = checkpointed.env, checkpointed.cuts
+    rows = env.rows("SELECT checkpoint_id, sealed_until, orders FROM ledger.checkpoints ORDER BY 1")
+    assert [r[1] for r in rows] == cuts[1:RUNS]
+    for (checkpoint_id, sealed, orders), before in zip(rows, [None, *cuts[1:RUNS]], strict=False):
+        changed = env.scalar(
+            "SELECT count(DISTINCT order_id) FROM ledger.journal WHERE order_id IS NOT NULL "
+            "AND recorded_at <= %s AND (%s::timestamptz IS NULL OR recorded_at > %s)",
+            (sealed, before, before),
+        )
+        written = env.scalar(
+            "SELECT count(*) FROM ledger.checkpoint_orders WHERE checkpoint_id = %s",
+            (checkpoint_id,),
+        )
+        assert orders == written == changed > 0
+
+
+def test_totals_at_a_checkpoint_read_it_and_answer_as_the_full_fold(checkpointed: Ledger) -> None:
+    with connect(checkpointed.env.env["AUDIT_DATABASE_URL"]) as conn:
+        for cut in checkpointed.cuts[1:RUNS]:
+            past = unseen(conn, Clocks(known_at=cut))
+            assert past.checkpoint_id is not None and past.rows == 0
+    for cut in checkpointed.cuts:
+        _check(checkpointed, Clocks(known_at=cut))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    record=st.floats(min_value=-0.05, max_value=1.05),
+    business=st.one_of(st.none(), st.floats(min_value=-0.05, max_value=1.05)),
+)
+def test_any_clocks_between_checkpoints_answer_as_the_full_fold(
+    checkpointed: Ledger, record: float, business: float | None
+) -> None:
+    """Record times anywhere (before, between and after the checkpoints), with or without a
+    business clock: whichever base is nearest, the totals are the full fold's."""
+    first, last = checkpointed.cuts[0], checkpointed.cuts[-1]
+    known_at = first + (last - first) * record
+    as_of = None
+    if business is not None:
+        as_of = checkpointed.first + (checkpointed.last - checkpointed.first) * business
+    _check(checkpointed, Clocks(as_of=as_of, known_at=known_at))
+
+
+def test_a_batch_recorded_at_or_before_a_seal_is_refused_whole(ledger: LedgerEnv) -> None:
+    """The seal's guarantee: no journal row can join a checkpoint's past after it was built.
+    The consumer retries such a batch with a new record time (StoreConflict is transient)."""
+    sealed = datetime.now(UTC)
+    built = procledger(ledger, "ledger", "checkpoint", "--until", sealed.isoformat())
+    assert built.code == 0, built.err
+    events = list(synthetic_events(5, seed=3))
+    items = [decode_record(KafkaRecord("seal.orders", 0, i, None, None, encode(e)))
+             for i, e in enumerate(events)]  # fmt: skip
+    store = PostgresLedgerStore(ledger.database.url)
+    try:
+        for at in (sealed - timedelta(seconds=1), sealed):
+            with pytest.raises(StoreConflict, match="checkpoint sealed until"):
+                apply_batch(store, items, {("seal.orders", 0)}, at)
+        assert ledger.scalar("SELECT count(*) FROM ledger.journal") == 0
+        applied = apply_batch(
+            store, items, {("seal.orders", 0)}, sealed + timedelta(microseconds=1)
+        )
+        assert applied.write is not None and len(applied.write.journal) == len(events)
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def running_transaction(ledger: LedgerEnv) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A transaction of the application role that holds a transaction id, as a batch does."""
+    with psycopg.connect(ledger.database.url) as conn:
+        conn.execute("SELECT pg_current_xact_id()")
+        yield conn
+
+
+def test_the_build_waits_for_transactions_running_at_the_seal(
+    ledger: LedgerEnv, running_transaction: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    first = datetime.now(UTC)
+    with pytest.raises(SealWaitTimeout, match=r"had not ended after 0\.3s"):
+        checkpoint(ledger.database.url, first, wait_s=0.3)
+    assert ledger.rows("SELECT sealed_until, built_at FROM ledger.checkpoints") == [(first, None)]
+    running_transaction.commit()
+    built = checkpoint(ledger.database.url, first + timedelta(seconds=1), wait_s=5)
+    assert [b.sealed_until for b in built] == [first, first + timedelta(seconds=1)]
+    assert ledger.scalar("SELECT count(*) FROM ledger.checkpoints WHERE built_at IS NULL") == 0
+
+
+def test_bad_options_and_a_seal_that_goes_back_are_usage_errors(ledger: LedgerEnv) -> None:
+    bad = procledger(ledger, "ledger", "checkpoint", "--until", "yesterday")
+    assert bad.code == 2 and "--until" in bad.err
+    naive = procledger(ledger, "ledger", "checkpoint", "--until", "2026-01-01T00:00:00")
+    assert naive.code == 2 and "timezone" in naive.err
+    assert procledger(ledger, "ledger", "checkpoint", "--wait", "0").code == 2
+    now = datetime.now(UTC)
+    assert procledger(ledger, "ledger", "checkpoint", "--until", now.isoformat()).code == 0
+    back = procledger(ledger, "ledger", "checkpoint", "--until", (now - timedelta(1)).isoformat())
+    assert back.code == 2 and "sealed up to" in back.err and "only moves forward" in back.err
+    assert ledger.scalar("SELECT count(*) FROM ledger.checkpoints") == 1
+    json_out = procledger(ledger, "ledger", "checkpoint", "--format", "json", "--lag", "0")
+    assert json_out.code == 0 and json.loads(json_out.out)[0]["orders"] == 0
