@@ -33,9 +33,11 @@ def test_growth_bench_grows_one_ledger_and_times_its_reads(
     assert all(c["events_per_s"] > 0 and c["peak_rss_mb"] > 0 for c in chunks)
     assert results["last_over_first"] > 0
     queries = results["audit"]["queries"]
-    assert {"totals", "order", "trace", "totals_known_at_half", "order_known_at_half"} <= set(
-        queries
-    )
+    expected = {"totals", "order", "trace", "totals_known_at_half", "order_known_at_half",
+                "totals_known_at_mid_chunk", "totals_known_at_half_no_checkpoints"}  # fmt: skip
+    assert expected <= set(queries)
+    # A checkpoint per chunk: the first holds every order, each later one those it changed.
+    assert all(c["checkpoint_orders"] > 0 and c["checkpoint_s"] > 0 for c in chunks)
     assert all(q["runs"] >= 1 and 0 < q["p50_s"] <= q["p99_s"] for q in queries.values())
     for name in ("rebuild", "verify"):
         assert results[name]["exit"] == 0, results[name]

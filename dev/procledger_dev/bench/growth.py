@@ -128,6 +128,14 @@ def grow(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 publisher.close()
             done = product.consume(bench, database, args.consumers, total, 3600)
+            # A checkpoint per chunk, as an operator's periodic `ledger checkpoint` would
+            # write them; nothing is in flight, so it seals the present.
+            built = _run_child(
+                [sys.executable, "-m", "procledger", "ledger", "checkpoint", "--lag", "0",
+                 "--format", "json"], _child_env(database),
+            )  # fmt: skip
+            if built["exit"] != 0:
+                raise RuntimeError(f"ledger checkpoint exited {built['exit']}: {built}")
             chunk = {
                 "ledger_events": total,
                 "events": size,
@@ -136,14 +144,15 @@ def grow(args: argparse.Namespace) -> dict[str, Any]:
                 "postgres_cpu_us_per_event": round(done.postgres_cpu_s / size * 1e6, 1),
                 "peak_rss_mb": max(done.peak_rss_mb),
                 "load_average": os.getloadavg()[0],
+                "checkpoint_s": built["seconds"],
+                "checkpoint_orders": sum(c["orders"] for c in built["report"]),
             }
             results["chunks"].append(chunk)
             _log(f"chunk {i + 1}: ledger {total:,} events, {chunk['events_per_s']:,} events/s")
         first, last = results["chunks"][0], results["chunks"][-1]
         results["last_over_first"] = round(last["events_per_s"] / first["events_per_s"], 3)
-        results["audit"] = _audit(database, args.samples)
-        child_env = {**os.environ, "DATABASE_URL": database.url,
-                     "AUDIT_DATABASE_URL": product.auditor_url(database.url)}  # fmt: skip
+        results["audit"] = _audit(database, args.samples, args.chunk)
+        child_env = _child_env(database)
         _log("ledger rebuild")
         results["rebuild"] = _run_child(
             [sys.executable, "-m", "procledger", "ledger", "rebuild", "--format", "json"], child_env
@@ -165,9 +174,16 @@ def grow(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def _audit(database: DatabaseSettings, samples: int) -> dict[str, Any]:
+def _child_env(database: DatabaseSettings) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": database.url,
+            "AUDIT_DATABASE_URL": product.auditor_url(database.url)}  # fmt: skip
+
+
+def _audit(database: DatabaseSettings, samples: int, chunk: int) -> dict[str, Any]:
     """p50 and p99 of the audit queries on the grown ledger, in this process: each run opens
-    its own read-only snapshot as an audit command does (connection time included)."""
+    its own read-only snapshot as an audit command does (connection time included). The
+    time-travel totals run twice: from the checkpoints, then with them dropped (each from
+    the live projection or a fold of what the clock sees, the smaller side)."""
     url = product.auditor_url(database.url)
     rng = random.Random(7)
     with audit_reader.connect(url) as conn:
@@ -184,6 +200,9 @@ def _audit(database: DatabaseSettings, samples: int) -> dict[str, Any]:
 
         picks = [row_at(rng.random()) for _ in range(samples)]
         half, late = row_at(0.5)[2], row_at(0.99)[2]
+        # The worst clock for checkpoints: half way between the two nearest the middle.
+        middle = (journal // 2 // chunk + 0.5) * chunk / journal
+        mid_chunk = row_at(min(middle, 0.99))[2]
 
     def timed(
         runs: int, query: Callable[[audit_reader.Connection, int], object]
@@ -206,14 +225,23 @@ def _audit(database: DatabaseSettings, samples: int) -> dict[str, Any]:
         "order_known_at_half": timed(
             samples, lambda c, i: history.order_detail(c, picks[i][0], Clocks(known_at=half))
         ),
-        # Each time-travel total folds what lies past its clock: few runs at 10M.
-        "totals_known_at_99pct": timed(
-            min(samples, 5), lambda c, i: queries.totals(c, (), every, Clocks(known_at=late))
-        ),
-        "totals_known_at_half": timed(
-            min(samples, 3), lambda c, i: queries.totals(c, (), every, Clocks(known_at=half))
-        ),
     }
+    clocks = {"99pct": late, "half": half, "mid_chunk": mid_chunk}
+
+    def time_travel(suffix: str, runs: int) -> None:
+        for name, at in clocks.items():
+            travel = Clocks(known_at=at)
+
+            def query(c: audit_reader.Connection, i: int, travel: Clocks = travel) -> object:
+                return queries.totals(c, (), every, travel)
+
+            timings[f"totals_known_at_{name}{suffix}"] = timed(runs, query)
+
+    time_travel("", min(samples, 5))
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM ledger.checkpoint_orders")
+        conn.execute("DELETE FROM ledger.checkpoints")
+    time_travel("_no_checkpoints", min(samples, 3))  # each folds up to half the journal
     return {"journal_rows": journal, "queries": timings}
 
 
@@ -230,14 +258,15 @@ def markdown(results: dict[str, Any]) -> str:
         "`python -m procledger_dev.bench.growth`; see docs/benchmarks/README.md.",
         "",
         "| Ledger size (events) | Chunk events/s | Consumer CPU us/event | PostgreSQL CPU "
-        "us/event | Peak RSS MiB | Load (1 min) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "us/event | Peak RSS MiB | Load (1 min) | Checkpoint s (orders) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for c in results["chunks"]:
         lines.append(
             f"| {c['ledger_events']:,} | {c['events_per_s']:,.0f} | "
             f"{c['consumer_cpu_us_per_event']:.1f} | {c['postgres_cpu_us_per_event']:.1f} | "
-            f"{c['peak_rss_mb']:.0f} | {c['load_average']:.2f} |"
+            f"{c['peak_rss_mb']:.0f} | {c['load_average']:.2f} | "
+            f"{c['checkpoint_s']:.1f} ({c['checkpoint_orders']:,}) |"
         )
     if "last_over_first" in results:
         lines += ["", f"Last chunk over first: {results['last_over_first']:.3f}."]
