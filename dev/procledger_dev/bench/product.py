@@ -133,8 +133,9 @@ def postmaster_pid(url: str) -> int:
     """The server's postmaster: the parent of this connection's backend (a local server)."""
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    assert row is not None
-    stat = Path(f"/proc/{row[0]}/stat").read_text()
+        assert row is not None
+        # Read while connected: the backend exits when the connection closes.
+        stat = Path(f"/proc/{row[0]}/stat").read_text()
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
