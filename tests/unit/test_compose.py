@@ -125,6 +125,9 @@ def test_the_compose_commands_exist_in_the_installed_cli() -> None:
     commands = [services[name]["command"] for name in ("consumer", "intake", "audit")]
     setup = services["setup"]["entrypoint"][-1]
     commands += [step.split()[1:] for step in setup.split("&&")]
+    # The checkpoint loop's one procledger command, between `do` and the `;` after it.
+    loop = services["checkpoint"]["entrypoint"][-1]
+    commands.append(loop.split("do ", 1)[1].split(";", 1)[0].split()[1:])
     for command in commands:
         args = parser.parse_args(command)  # exits (failing the test) on an unknown command
         assert callable(args.func)
