@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from procledger.adapters.postgres.audit_reader import Connection, JSONValue, fixed, money, ts
 from procledger.adapters.postgres.store import order_from_row
 from procledger.audit.filters import Clocks, OrderFilter
-from procledger.audit.timetravel import LIVE, set_conditions, state_at, unseen
+from procledger.audit.timetravel import LIVE, Unseen, set_conditions, state_at, unseen
 from procledger.domain.projections import DIMENSIONS
 from procledger.domain.projections import totals as domain_totals
 from procledger.domain.state import LedgerState, Order, StockpileTarget
@@ -83,6 +83,30 @@ def _filtered(state: LedgerState, flt: OrderFilter) -> list[Order]:
     return [o for o in state.orders.values() if flt.matches(o)]
 
 
+@dataclass(frozen=True, slots=True)
+class Travel:
+    """The ledger on the clocks in two parts: the orders a base (the live projection or a
+    checkpoint) holds as the clocks see them, read in SQL, and the orders re-folded."""
+
+    base: Unseen | None  # None: every order the clocks see was folded
+    folded: LedgerState
+
+    def unchanged(self) -> tuple[str, list[Any]]:
+        """The SQL condition that picks the base's orders the clocks see as it holds them."""
+        assert self.base is not None
+        return f"order_id NOT IN ({self.base.orders_sql})", self.base.params
+
+
+def travel(conn: Connection, clocks: Clocks) -> Travel:
+    """Re-fold only the orders changed between the clocks and the nearest base, or, when
+    that is most of the journal, fold what the clocks see: the cost is the smaller side."""
+    past = unseen(conn, clocks)
+    if 2 * past.rows > past.journal_rows:
+        return Travel(None, state_at(conn, clocks))
+    changed = (f"order_id IN ({past.orders_sql})", past.params)
+    return Travel(past, state_at(conn, clocks, extra=changed))
+
+
 def totals(conn: Connection, by: Sequence[str], flt: OrderFilter, clocks: Clocks) -> Page:
     """One row per group: ordered quantity and USD value, delivered, USD paid, FX, count.
 
@@ -97,16 +121,11 @@ def totals(conn: Connection, by: Sequence[str], flt: OrderFilter, clocks: Clocks
         live = _live_sums(conn, by, flt)
         rows = [_totals_row(by, key, sums) for key, sums in live.items()]
         return Page(columns, rows, len(rows))
-    past = unseen(conn, clocks)
-    if 2 * past.rows > past.journal_rows:
-        sums: dict[tuple[Any, ...], list[Any]] = {}
-        state = state_at(conn, clocks)
-    else:
-        unchanged = (f"order_id NOT IN ({past.orders_sql})", past.params)
-        sums = _live_sums(conn, by, flt, unchanged, past.base)
-        changed = (f"order_id IN ({past.orders_sql})", past.params)
-        state = state_at(conn, clocks, extra=changed)
-    scoped = _filtered(state, flt)
+    split = travel(conn, clocks)
+    sums: dict[tuple[Any, ...], list[Any]] = {}
+    if split.base is not None:
+        sums = _live_sums(conn, by, flt, split.unchanged(), split.base.base)
+    scoped = _filtered(split.folded, flt)
     fx_by_key: dict[tuple[Any, ...], Decimal] = {}
     for o in scoped:
         key = tuple(DIMENSIONS[d](o) for d in by)
@@ -219,9 +238,30 @@ def orders(
             )
             found = [order_from_row(r) for r in cur.fetchall()]
         return Page(ORDER_COLUMNS, [order_row(o) for o in found], count)
-    matching = sorted(_filtered(state_at(conn, clocks), flt), key=_sort_key)
+    split = travel(conn, clocks)
+    matching = _filtered(split.folded, flt)
+    count = len(matching)
     end = None if limit is None else offset + limit
-    return Page(ORDER_COLUMNS, [order_row(o) for o in matching[offset:end]], len(matching))
+    if split.base is not None:
+        # The base's first `end` matching orders, merged with the folded ones, hold the page.
+        base_params: list[Any] = []
+        where = order_where(flt, base_params)
+        unchanged, unchanged_params = split.unchanged()
+        where += f" AND {unchanged}"
+        base_params += unchanged_params
+        relation = split.base.base
+        counted = conn.execute(f"SELECT count(*) FROM {relation} WHERE {where}", base_params)
+        count += int(counted.fetchone()[0])  # type: ignore[index]
+        head = " LIMIT %s" if end is not None else ""
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                f"SELECT {_ALL_ORDER_COLUMNS} FROM {relation} WHERE {where} "
+                f'ORDER BY placed_at, order_id COLLATE "C"{head}',
+                [*base_params, *([end] if end is not None else [])],
+            )
+            matching += [order_from_row(r) for r in cur.fetchall()]
+    matching.sort(key=_sort_key)
+    return Page(ORDER_COLUMNS, [order_row(o) for o in matching[offset:end]], count)
 
 
 def live_order(conn: Connection, order_id: str) -> Order | None:
@@ -250,14 +290,25 @@ def stockpile(conn: Connection, flt: OrderFilter, clocks: Clocks) -> Page:
         ).fetchall()
         rows = [_stockpile_row(*r) for r in raw]
         return Page(STOCKPILE_COLUMNS, rows, len(rows))
-    state = state_at(conn, clocks)
+    split = travel(conn, clocks)
     sums: dict[tuple[str, int | None], list[int]] = {}
-    for o in state.orders.values():
+    targets = split.folded.targets
+    if split.base is not None:
+        unchanged, params = split.unchanged()
+        raw = conn.execute(
+            "SELECT buyer, caliber_mm, sum(quantity)::bigint, sum(delivered_quantity)::bigint "
+            f"FROM {split.base.base} WHERE {unchanged} GROUP BY buyer, caliber_mm",
+            params,
+        ).fetchall()
+        sums = {(r[0], r[1]): [int(r[2]), int(r[3])] for r in raw}
+        # Targets have no order: their few journal rows are folded apart.
+        targets = state_at(conn, clocks, extra=("order_id IS NULL", [])).targets
+    for o in split.folded.orders.values():
         acc = sums.setdefault((o.buyer, o.caliber_mm), [0, 0])
         acc[0] += o.quantity
         acc[1] += o.delivered_quantity
     rows = []
-    for (country, caliber), t in sorted(state.targets.items()):
+    for (country, caliber), t in sorted(targets.items()):
         if flt.buyer not in (None, country) or flt.caliber_mm not in (None, caliber):
             continue
         ordered, delivered = sums.get((country, caliber), [0, 0])

@@ -109,22 +109,17 @@ def unseen(conn: Connection, clocks: Clocks) -> Unseen:
     clocks see it (an order's fold depends only on its own events): time travel re-folds
     only the rest. The live projection is one base (the rows past the clocks differ); with
     a record clock, so is each built checkpoint (the rows recorded between it and the
-    clock). The base with the fewest such rows wins; the columns are indexed, so the count
-    costs what lies between the clock and the checkpoints either side of it.
+    clock). The base with the fewest such rows wins (the live one among equals); the
+    columns are indexed, and counting costs a few times the winner's rows (_fewest).
     """
     total = conn.execute("SELECT coalesce(sum(journal_rows), 0) FROM audit.positions").fetchone()
-    candidates = []
+    candidates = [_window(clocks, None)]  # first: on a tie the live projection is cheaper
     if clocks.known_at is not None:
-        candidates = [
+        candidates += [
             _window(clocks, sealed, checkpoint_id)
             for checkpoint_id, sealed in _nearest_checkpoints(conn, clocks.known_at)
         ]
-    candidates.append(_window(clocks, None))
-    best, best_rows = candidates[0], _count(conn, candidates[0], None)
-    for window in candidates[1:]:
-        rows = _count(conn, window, best_rows)  # stops counting where it would lose
-        if rows < best_rows:
-            best, best_rows = window, rows
+    best, best_rows = _fewest(conn, candidates)
     where, params, checkpoint_id = best
     return Unseen(
         orders_sql=(
@@ -166,12 +161,23 @@ def _window(clocks: Clocks, sealed: datetime | None, checkpoint_id: int | None =
     return f"({' OR '.join(past) or 'false'})", params, checkpoint_id
 
 
-def _count(conn: Connection, window: Window, limit: int | None) -> int:
-    """The rows in `window`, counted up to `limit` (past it the caller has a better base)."""
+def _fewest(conn: Connection, candidates: list[Window]) -> tuple[Window, int]:
+    """The window with the fewest rows (the first of equals) and its count. Each is counted
+    up to a limit that grows fourfold until one falls short of it, so the counting costs a
+    few times the smallest window, never the largest (half the journal, for the live one)."""
+    limit = 1024
+    while True:
+        counts = [_count(conn, window, limit) for window in candidates]
+        fewest = min(counts)
+        if fewest < limit:
+            return candidates[counts.index(fewest)], fewest
+        limit *= 4
+
+
+def _count(conn: Connection, window: Window, limit: int) -> int:
+    """The rows in `window`, counted up to `limit`."""
     where, params, _ = window
-    query = f"SELECT 1 FROM audit.journal WHERE {where}"
-    if limit is not None:
-        query += f" LIMIT {int(limit)}"
+    query = f"SELECT 1 FROM audit.journal WHERE {where} LIMIT {int(limit)}"
     found = conn.execute(f"SELECT count(*) FROM ({query}) AS w", params).fetchone()
     return 0 if found is None else int(found[0])
 
