@@ -29,7 +29,7 @@ from procledger.scenario.synthetic import synthetic_events
 from procledger_dev.stack.config import StackConfig
 from tests.plugins.ledger import LedgerEnv
 
-from .audit_support import Run, new_ledger
+from .audit_support import Run, audit, new_ledger
 from .test_audit_timetravel import RUNS, Ledger, _check
 
 
@@ -171,3 +171,56 @@ def test_bad_options_and_a_seal_that_goes_back_are_usage_errors(ledger: LedgerEn
     assert ledger.scalar("SELECT count(*) FROM ledger.checkpoints") == 1
     json_out = procledger(ledger, "ledger", "checkpoint", "--format", "json", "--lag", "0")
     assert json_out.code == 0 and json.loads(json_out.out)[0]["orders"] == 0
+
+
+def test_verify_re_folds_every_checkpoint_and_names_each_alteration(ledger: LedgerEnv) -> None:
+    """Time travel answers from checkpoints: an altered, missing or added row in one is a
+    discrepancy of `audit verify`, named by checkpoint and order, like a projection's."""
+    ledger.publish(list(synthetic_events(400, seed=5)))
+    ledger.consume(until_idle=1.0)
+    assert procledger(ledger, "ledger", "checkpoint", "--lag", "0").code == 0
+    ledger.publish(list(synthetic_events(400, seed=6)))
+    ledger.consume(until_idle=1.0)
+    assert procledger(ledger, "ledger", "checkpoint", "--lag", "0").code == 0
+    clean = audit(ledger, "verify", "--format", "json")
+    assert clean.code == 0, clean.out
+    assert clean.json()["checked"]["checkpoints"] == 2
+    held = ledger.scalar("SELECT count(*) FROM ledger.checkpoint_orders")
+    assert clean.json()["checked"]["checkpoint_orders"] == held
+    altered, dropped = (r[0] for r in ledger.rows(
+        "SELECT order_id FROM ledger.checkpoint_orders WHERE checkpoint_id = 2 "
+        "ORDER BY order_id LIMIT 2"))  # fmt: skip
+    quantity = ledger.scalar(
+        "UPDATE ledger.checkpoint_orders SET quantity = quantity + 1 "
+        "WHERE checkpoint_id = 2 AND order_id = %s RETURNING quantity - 1",
+        (altered,),
+    )
+    ledger.rows(
+        "DELETE FROM ledger.checkpoint_orders WHERE checkpoint_id = 2 AND order_id = %s "
+        "RETURNING 1",
+        (dropped,),
+    )
+    # An order the second checkpoint has no reason to hold: none of its rows came after the
+    # first seal (first checkpoint's orders that the second run did not touch).
+    stray = ledger.scalar(
+        "SELECT order_id FROM ledger.checkpoint_orders c1 WHERE checkpoint_id = 1 AND NOT "
+        "EXISTS (SELECT 1 FROM ledger.checkpoint_orders c2 WHERE c2.checkpoint_id = 2 "
+        "AND c2.order_id = c1.order_id) ORDER BY order_id LIMIT 1"
+    )
+    ledger.rows(
+        "INSERT INTO ledger.checkpoint_orders SELECT 2, order_id, buyer, supplier, "
+        "supplier_country, item_description, caliber_mm, purpose, currency, usd_rate, "
+        "unit_price, quantity, value, value_usd, delivered_quantity, delivered_value, "
+        "delivered_value_usd, paid, paid_usd, status, placed_at, updated_at, destination, "
+        "delivery_ids, payment_ids, fx_difference_usd FROM ledger.checkpoint_orders "
+        "WHERE checkpoint_id = 1 AND order_id = %s RETURNING 1",
+        (stray,),
+    )
+    tampered = audit(ledger, "verify", "--format", "json")
+    assert tampered.code == 1
+    assert sorted(tampered.json()["discrepancies"]) == sorted([
+        f"order {altered}: quantity is {quantity + 1} at checkpoint 2 but {quantity} by the "
+        "journal",
+        f"order {dropped}: missing from checkpoint 2",
+        f"order {stray}: in checkpoint 2 but not in the journal",
+    ])  # fmt: skip

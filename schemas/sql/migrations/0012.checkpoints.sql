@@ -13,7 +13,8 @@ CREATE TABLE ledger.checkpoints (
     sealed_until   timestamptz NOT NULL UNIQUE,
     built_at       timestamptz,   -- NULL: sealed, its orders not written yet
     orders         bigint,        -- orders written at this checkpoint
-    CHECK ((built_at IS NULL) = (orders IS NULL))
+    events         bigint,        -- journal rows folded to write them
+    CHECK ((built_at IS NULL) = (orders IS NULL) AND (built_at IS NULL) = (events IS NULL))
 );
 COMMENT ON TABLE ledger.checkpoints IS
     'Sealed record-time instants at which the orders projection was written (checkpoint_orders).';
@@ -49,7 +50,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ledger.checkpoints, ledger.checkpoint_or
 GRANT EXECUTE ON FUNCTION ledger.refuse_sealed(timestamptz) TO procledger_app;
 
 CREATE VIEW audit.checkpoints AS
-SELECT checkpoint_id, sealed_until, built_at, orders FROM ledger.checkpoints;
+SELECT checkpoint_id, sealed_until, built_at, orders, events FROM ledger.checkpoints;
 COMMENT ON VIEW audit.checkpoints IS
     'Record-time checkpoints of the orders projection: built ones (built_at set) serve '
     '`--known-at` time travel; they are derived from the journal like every projection.';

@@ -100,12 +100,16 @@ def differences(
 
 
 def keyed_differences(
-    replayed: Replayed, orders: Mapping[str, Order], targets: Mapping[TargetKey, StockpileTarget]
+    replayed: Replayed,
+    orders: Mapping[str, Order],
+    targets: Mapping[TargetKey, StockpileTarget],
+    holder: tuple[str, str] = ("the live projection", "live"),
 ) -> Iterator[tuple[tuple[Any, ...], str]]:
-    """differences(), each with a key that sorts lines found part by part as one pass would."""
-    for key, line in _differ("order", replayed.orders, orders, str):
+    """differences(), each with a key that sorts lines found part by part as one pass would;
+    `holder` names where `orders` and `targets` were read, as a place and as an adverb."""
+    for key, line in _differ("order", replayed.orders, orders, str, holder):
         yield (0, key), line
-    for key, line in _differ("stockpile target", replayed.targets, targets, _target_name):
+    for key, line in _differ("stockpile target", replayed.targets, targets, _target_name, holder):
         yield (1, key), line
 
 
@@ -118,15 +122,17 @@ def _differ(
     replayed: Mapping[Any, Order | StockpileTarget],
     live: Mapping[Any, Order | StockpileTarget],
     show_key: Callable[[Any], str],
+    holder: tuple[str, str],
 ) -> Iterator[tuple[Any, str]]:
+    place, adverb = holder
     for key in sorted(replayed.keys() | live.keys()):
         mine, theirs = replayed.get(key), live.get(key)
         if mine == theirs:
             continue
         if theirs is None:
-            yield key, f"{kind} {show_key(key)}: missing from the live projection"
+            yield key, f"{kind} {show_key(key)}: missing from {place}"
         elif mine is None:
-            yield key, f"{kind} {show_key(key)}: in the live projection but not in the journal"
+            yield key, f"{kind} {show_key(key)}: in {place} but not in the journal"
         else:
             for field in fields(mine):
                 a, b = getattr(theirs, field.name), getattr(mine, field.name)
@@ -134,8 +140,8 @@ def _differ(
                     yield (
                         key,
                         (
-                            f"{kind} {show_key(key)}: {field.name} is {_show(a)} live but "
-                            f"{_show(b)} by the journal"
+                            f"{kind} {show_key(key)}: {field.name} is {_show(a)} {adverb} "
+                            f"but {_show(b)} by the journal"
                         ),
                     )
 

@@ -199,8 +199,7 @@ def _progress(total: int, what: str) -> Iterator[Callable[[int], None]]:
 @_guarded
 def verify(args: argparse.Namespace, conn: Connection) -> int:
     collect_less_often()  # this process is the command's own: it replays the whole journal
-    total = verifying.journal_count(conn)
-    with _progress(total * 2, "verify") as tick:
+    with _progress(verifying.rows_to_verify(conn), "verify") as tick:
         report = verifying.verify(conn, tick)
         if args.against_kafka:
             from procledger.adapters.kafka.digests import check_against_kafka  # noqa: PLC0415
