@@ -6,6 +6,8 @@ import contextlib
 import io
 import json
 import os
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from unittest import mock
@@ -16,15 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from procledger.adapters.postgres.audit_reader import connect
-from procledger.adapters.postgres.checkpoints import SealWaitTimeout, checkpoint
+from procledger.adapters.postgres.checkpoints import Built, SealWaitTimeout, checkpoint
 from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.audit.filters import Clocks
 from procledger.audit.timetravel import unseen
 from procledger.codec.avro import encode
 from procledger.entrypoints.cli.main import main
 from procledger.ledger.apply import apply_batch
-from procledger.ledger.batch import decode_record
-from procledger.ledger.ports import KafkaRecord, StoreConflict
+from procledger.ledger.batch import build_batch, decode_record, state_keys
+from procledger.ledger.ports import KafkaRecord, SealedPast
 from procledger.scenario.synthetic import synthetic_events
 from procledger_dev.stack.config import StackConfig
 from tests.plugins.ledger import LedgerEnv
@@ -116,7 +118,7 @@ def test_any_clocks_between_checkpoints_answer_as_the_full_fold(
 
 def test_a_batch_recorded_at_or_before_a_seal_is_refused_whole(ledger: LedgerEnv) -> None:
     """The seal's guarantee: no journal row can join a checkpoint's past after it was built.
-    The consumer retries such a batch with a new record time (StoreConflict is transient)."""
+    The consumer retries such a batch at once with a new record time (SealedPast)."""
     sealed = datetime.now(UTC)
     built = procledger(ledger, "ledger", "checkpoint", "--until", sealed.isoformat())
     assert built.code == 0, built.err
@@ -126,7 +128,7 @@ def test_a_batch_recorded_at_or_before_a_seal_is_refused_whole(ledger: LedgerEnv
     store = PostgresLedgerStore(ledger.database.url)
     try:
         for at in (sealed - timedelta(seconds=1), sealed):
-            with pytest.raises(StoreConflict, match="checkpoint sealed until"):
+            with pytest.raises(SealedPast, match="checkpoint sealed until"):
                 apply_batch(store, items, {("seal.orders", 0)}, at)
         assert ledger.scalar("SELECT count(*) FROM ledger.journal") == 0
         applied = apply_batch(
@@ -153,8 +155,8 @@ def test_the_build_waits_for_transactions_running_at_the_seal(
         checkpoint(ledger.database.url, first, wait_s=0.3)
     assert ledger.rows("SELECT sealed_until, built_at FROM ledger.checkpoints") == [(first, None)]
     running_transaction.commit()
-    built = checkpoint(ledger.database.url, first + timedelta(seconds=1), wait_s=5)
-    assert [b.sealed_until for b in built] == [first, first + timedelta(seconds=1)]
+    built = checkpoint(ledger.database.url, first + timedelta(microseconds=1), wait_s=5)
+    assert [b.sealed_until for b in built] == [first, first + timedelta(microseconds=1)]
     assert ledger.scalar("SELECT count(*) FROM ledger.checkpoints WHERE built_at IS NULL") == 0
 
 
@@ -164,6 +166,11 @@ def test_bad_options_and_a_seal_that_goes_back_are_usage_errors(ledger: LedgerEn
     naive = procledger(ledger, "ledger", "checkpoint", "--until", "2026-01-01T00:00:00")
     assert naive.code == 2 and "timezone" in naive.err
     assert procledger(ledger, "ledger", "checkpoint", "--wait", "0").code == 2
+    assert procledger(ledger, "ledger", "checkpoint", "--lag", "-5").code == 2
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    ahead = procledger(ledger, "ledger", "checkpoint", "--until", future)
+    assert ahead.code == 2 and "after the database's clock" in ahead.err
+    assert ledger.scalar("SELECT count(*) FROM ledger.checkpoints") == 0
     now = datetime.now(UTC)
     assert procledger(ledger, "ledger", "checkpoint", "--until", now.isoformat()).code == 0
     back = procledger(ledger, "ledger", "checkpoint", "--until", (now - timedelta(1)).isoformat())
@@ -224,3 +231,59 @@ def test_verify_re_folds_every_checkpoint_and_names_each_alteration(ledger: Ledg
         f"order {dropped}: missing from checkpoint 2",
         f"order {stray}: in checkpoint 2 but not in the journal",
     ])  # fmt: skip
+
+
+def test_checkpoints_sealed_while_consumers_write_hold_exactly_their_past(
+    ledger: LedgerEnv,
+) -> None:
+    """The seal under real concurrency: two consumers write while checkpoints are sealed at
+    the present (`--lag 0`, so batches in flight fall before the seal, are waited for, or
+    are refused and retried). Every checkpoint must then equal the journal's fold up to its
+    seal, and every record must be applied once: `audit verify` checks both."""
+    events = list(synthetic_events(20_000, seed=41))
+    ledger.publish(events)
+    for _ in range(2):
+        ledger.start_consumer()
+    built = 0
+    deadline = time.monotonic() + 300
+    applied = "SELECT coalesce(sum(next_offset), 0) FROM ledger.positions"
+    while ledger.scalar(applied) < len(events) and time.monotonic() < deadline:
+        run = procledger(ledger, "ledger", "checkpoint", "--lag", "0", "--format", "json")
+        assert run.code == 0, run.err
+        built += len(run.json())
+    ledger.wait_applied(len(events), timeout=30)
+    ledger.stop_all()
+    assert built >= 2
+    verified = audit(ledger, "verify", "--format", "json")
+    assert verified.code == 0, verified.json()["discrepancies"][:5]
+    assert verified.json()["checked"]["checkpoints"] == built
+    assert verified.json()["checked"]["journal_rows"] == len(events)
+
+
+def test_a_batch_in_flight_at_the_seal_is_waited_for_and_folded(ledger: LedgerEnv) -> None:
+    """A batch past its seal check (at its positions' lock) but not yet committed when the
+    seal lands: the build waits for it (the lock gave it a transaction id) and folds it."""
+    events = list(synthetic_events(60, seed=8))
+    items = [decode_record(KafkaRecord("flight.orders", 0, i, None, None, encode(e)))
+             for i, e in enumerate(events)]  # fmt: skip
+    now = datetime.now(UTC)
+    recorded, sealed = now - timedelta(seconds=2), now - timedelta(seconds=1)
+    store = PostgresLedgerStore(ledger.database.url)
+    built: list[list[Built]] = []
+    try:
+        with store.transaction() as tx:
+            positions = tx.lock_positions({("flight.orders", 0)}, recorded)
+            state = tx.load_state(state_keys(items))
+            tx.write(build_batch(items, state, positions, recorded))
+            builder = threading.Thread(
+                target=lambda: built.append(checkpoint(ledger.database.url, sealed, wait_s=30))
+            )
+            builder.start()
+            builder.join(timeout=2.0)
+            assert builder.is_alive(), "the build must wait for this open transaction"
+        builder.join(timeout=30)
+    finally:
+        store.close()
+    assert [b.sealed_until for b in built[0]] == [sealed]
+    held = ledger.scalar("SELECT count(*) FROM ledger.checkpoint_orders")
+    assert held == ledger.scalar("SELECT count(*) FROM ledger.orders") > 0

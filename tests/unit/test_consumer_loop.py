@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -23,6 +24,9 @@ from procledger.ledger.ports import (
     LedgerTransaction,
     Position,
     RejectionEntry,
+    SealedPast,
+    StoreConflict,
+    StoreError,
     StoreUnavailable,
     TopicPartition,
 )
@@ -74,17 +78,20 @@ class FakeSource:
 
 
 class FlakyStore:
-    """Fails the first `failures` transactions, then behaves."""
+    """Fails the first `failures` transactions with `error`, then behaves."""
 
-    def __init__(self, inner: InMemoryLedgerStore, failures: int) -> None:
+    def __init__(
+        self, inner: InMemoryLedgerStore, failures: int, error: StoreError | None = None
+    ) -> None:
         self.inner = inner
         self.failures = failures
+        self.error = error or StoreUnavailable("connection lost")
 
     @contextmanager
     def _tx(self) -> Iterator[LedgerTransaction]:
         if self.failures:
             self.failures -= 1
-            raise StoreUnavailable("connection lost")
+            raise self.error
         with self.inner.transaction() as tx:
             yield tx
 
@@ -146,6 +153,32 @@ def test_transient_failures_are_retried_without_losing_a_record() -> None:
     while consumer.step(threading.Event()):
         pass
     assert len(inner.tables.journal) + len(inner.tables.rejections) == len(records)
+
+
+def test_a_batch_behind_checkpoint_seals_is_retried_past_the_conflict_limit() -> None:
+    """A seal refusal is no conflict: each retry takes a new clock and never gives up, where
+    as many real conflicts stop the consumer."""
+    records = _records()
+    sealed = FlakyStore(InMemoryLedgerStore(), failures=25, error=SealedPast("sealed"))
+    clocks: list[datetime] = []
+
+    def clock() -> datetime:
+        clocks.append(datetime.now(UTC))
+        return clocks[-1]
+
+    consumer = LedgerConsumer(
+        FakeSource(records), sealed, Forwarded(), ConsumerMetrics(CollectorRegistry()),
+        retry=RetryPolicy(base_s=0.001, cap_s=0.002), clock=clock,
+    )  # fmt: skip
+    while consumer.step(threading.Event()):
+        pass
+    tables = sealed.inner.tables
+    assert len(tables.journal) + len(tables.rejections) == len(records)
+    assert len(clocks) > 25, "one clock per attempt"
+    conflicted = FlakyStore(InMemoryLedgerStore(), failures=25, error=StoreConflict("deadlock"))
+    consumer = _consumer(FakeSource(records), conflicted, Forwarded())
+    with pytest.raises(StoreConflict, match="deadlock"):
+        consumer.step(threading.Event())
 
 
 def test_trim_drops_replays_and_reports_a_gap() -> None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -237,9 +238,9 @@ class _TimedTransaction:
         self.batch: BatchWrite | None = None
 
     def lock_positions(
-        self, partitions: Any
+        self, partitions: Any, recorded_at: datetime | None = None
     ) -> dict[TopicPartition, Position]:  # pragma: no cover - plain delegation
-        return self._inner.lock_positions(partitions)
+        return self._inner.lock_positions(partitions, recorded_at)
 
     def load_state(self, keys: StateKeys) -> LedgerState:
         return self._inner.load_state(keys)

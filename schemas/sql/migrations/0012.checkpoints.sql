@@ -6,7 +6,7 @@
 --
 -- A checkpoint is sealed before it is built: once `sealed_until` is committed no batch may
 -- record a journal row at or before it (ledger.refuse_sealed, called in every batch's
--- transaction after its positions are locked), and the builder waits for the transactions
+-- transaction right after its positions are locked), and the builder waits for the transactions
 -- that were running at the seal. So what a checkpoint folded is every row it will ever see.
 CREATE TABLE ledger.checkpoints (
     checkpoint_id  integer     GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -39,7 +39,7 @@ BEGIN
         -- A serialization failure: the batch is retried, with a new record time.
         RAISE EXCEPTION 'journal rows recorded at % fall at or before the checkpoint sealed until %',
             recorded, sealed
-            USING ERRCODE = 'serialization_failure',
+            USING ERRCODE = 'serialization_failure', CONSTRAINT = 'checkpoint_seal',
                   HINT = 'the batch is retried with a new record time';
     END IF;
 END

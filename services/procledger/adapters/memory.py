@@ -7,6 +7,7 @@ import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from procledger.domain.chain import GENESIS, canonical_payload
 from procledger.domain.postings import Posting
@@ -38,8 +39,9 @@ class _MemoryTransaction:
         self.tables = tables
 
     def lock_positions(
-        self, partitions: Collection[TopicPartition]
+        self, partitions: Collection[TopicPartition], recorded_at: datetime | None = None
     ) -> dict[TopicPartition, Position]:
+        # No checkpoints here, so nothing is ever sealed.
         for tp in partitions:
             self.tables.positions.setdefault(tp, Position(0, GENESIS))
         return {tp: self.tables.positions[tp] for tp in partitions}

@@ -31,7 +31,7 @@ def apply_batch(
     and a position moved by another consumer (fencing) raises StalePosition from the write.
     """
     with store.transaction() as tx:
-        positions = tx.lock_positions(partitions)
+        positions = tx.lock_positions(partitions, now)
         trimmed = trim(items, positions)
         if not trimmed.items:
             return AppliedBatch(None, trimmed.gaps)

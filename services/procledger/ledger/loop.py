@@ -23,6 +23,7 @@ from procledger.ledger.ports import (
     KafkaRecord,
     LedgerStore,
     RejectForwarder,
+    SealedPast,
     SourceUnavailable,
     StalePosition,
     StoreConflict,
@@ -260,6 +261,11 @@ class LedgerConsumer:
                 if stop is not None and stop.is_set() and attempt >= patience:
                     # SIGTERM while the database is down: nothing of this batch was written.
                     raise StopRequested from err
+            except SealedPast as err:
+                # A checkpoint sealed past this batch's clock: the retry takes a new one now.
+                self._metrics.retries.labels("conflict").inc()
+                log.info("%s; retrying with a new record time", err)
+                continue
             except StoreConflict as err:
                 kind = "conflict"
                 conflicts += 1

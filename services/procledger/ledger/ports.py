@@ -159,6 +159,11 @@ class StoreConflict(StoreError):
     """A concurrent transaction got in the way: retried a few times, then fatal."""
 
 
+class SealedPast(StoreConflict):
+    """A checkpoint was sealed at or after the batch's record time: retried at once with a
+    new clock, and never fatal (a seal is never past the database's clock)."""
+
+
 class SourceUnavailable(Exception):
     """The brokers could not be reached for a poll (down, restarting): poll again later."""
 
@@ -179,9 +184,13 @@ class StateKeys:
 
 class LedgerTransaction(Protocol):
     def lock_positions(
-        self, partitions: Collection[TopicPartition]
+        self, partitions: Collection[TopicPartition], recorded_at: datetime | None = None
     ) -> dict[TopicPartition, Position]:
-        """Lock the partitions' rows (creating them at offset 0) and return where they stand."""
+        """Lock the partitions' rows (creating them at offset 0) and return where they stand.
+
+        With `recorded_at` (the batch's record time), raise SealedPast, once the rows are
+        locked, if a checkpoint is sealed at or after it: checked this early, only a seal
+        committed within this call's round trip can refuse a batch, so retries progress."""
         ...
 
     def load_state(self, keys: StateKeys) -> LedgerState:

@@ -33,6 +33,11 @@ class SealNotAfterLast(CheckpointError):
     """The instant asked for is not after the last sealed one (seals only move forward)."""
 
 
+class SealInFuture(CheckpointError):
+    """The instant asked for is past the database's clock: every batch until then would be
+    refused."""
+
+
 class SealWaitTimeout(CheckpointError):
     """Transactions that were running at the seal were still running when the wait ran out."""
 
@@ -71,6 +76,12 @@ def checkpoint(
 
 
 def _seal(conn: psycopg.Connection[Any], until: datetime) -> None:
+    now = conn.execute("SELECT now()").fetchone()
+    if now is not None and until > now[0]:
+        raise SealInFuture(
+            f"cannot seal {until.isoformat()}: it is after the database's clock "
+            f"({now[0].isoformat()}), and every batch recorded until then would be refused"
+        )
     last = conn.execute("SELECT max(sealed_until) FROM ledger.checkpoints").fetchone()
     if last is not None and last[0] is not None and until <= last[0]:
         raise SealNotAfterLast(

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields, replace
+from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
@@ -25,6 +26,7 @@ from procledger.ledger.ports import (
     BatchWrite,
     LedgerTransaction,
     Position,
+    SealedPast,
     StalePosition,
     StateKeys,
     StoreConflict,
@@ -86,7 +88,7 @@ class _PostgresTransaction:
         self._conn = conn
 
     def lock_positions(
-        self, partitions: Collection[TopicPartition]
+        self, partitions: Collection[TopicPartition], recorded_at: datetime | None = None
     ) -> dict[TopicPartition, Position]:
         ordered = sorted(partitions)
         keys = ([t for t, _ in ordered], [p for _, p in ordered])
@@ -106,6 +108,10 @@ class _PostgresTransaction:
                 "ORDER BY topic, kafka_partition FOR UPDATE",
                 keys,
             )
+            if recorded_at is not None:
+                # After the lock, which gave this transaction an id: a checkpoint sealed from
+                # here on waits for it; one sealed before is seen here (0012). Same round trip.
+                self._conn.execute("SELECT ledger.refuse_sealed(%s)", (recorded_at,))
             return {(t, p): Position(o, bytes(h)) for t, p, o, h in cur.fetchall()}
 
     def load_state(self, keys: StateKeys) -> LedgerState:
@@ -214,10 +220,6 @@ class _PostgresTransaction:
             targets = [batch.state.targets[k] for k in sorted(batch.touched_targets)]
         # COPY cannot be pipelined; the statements after it go out in one round trip.
         with self._conn.pipeline(), self._conn.cursor() as cur:
-            if batch.journal:
-                # After the positions' lock, so a checkpoint sealed from here on is seen, and
-                # its builder waits for this transaction if it was sealed before (0012).
-                cur.execute("SELECT ledger.refuse_sealed(%s)", (batch.journal[0].recorded_at,))
             if orders:
                 cur.execute(
                     f"INSERT INTO ledger.orders ({_ORDER_COLS_SQL}) "
@@ -335,7 +337,8 @@ class PostgresLedgerStore:
             raise StoreUnavailable(f"PostgreSQL is out of disk space: {err}") from err
         # Before OperationalError, of which psycopg makes both a subclass (TransactionRollback).
         except psycopg.errors.SerializationFailure as err:
-            # Also a batch recorded at or before a checkpoint's seal: the retry takes a new time.
+            if err.diag.constraint_name == "checkpoint_seal":  # ledger.refuse_sealed (0012)
+                raise SealedPast(" ".join(str(err).split())) from err
             raise StoreConflict(f"serialization conflict: {err}") from err
         except psycopg.errors.DeadlockDetected as err:
             raise StoreConflict(f"deadlock: {err}") from err

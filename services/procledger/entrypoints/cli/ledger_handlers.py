@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from procledger.adapters.postgres.checkpoints import (
     CheckpointBusy,
+    SealInFuture,
     SealNotAfterLast,
     SealWaitTimeout,
     checkpoint,
@@ -75,6 +76,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
     {
         FilterError: EXIT_USAGE,
         SealNotAfterLast: EXIT_USAGE,
+        SealInFuture: EXIT_USAGE,
         LedgerSchemaMissing: EXIT_FAILED,
         StandbyNotWritable: EXIT_USAGE,
         SchemaCheckUnavailable: EXIT_FAILED,
@@ -87,6 +89,8 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     until = instant("--until", args.until)
     if until is None:
         until = datetime.now(UTC) - timedelta(seconds=args.lag)
+    if args.lag < 0:
+        raise FilterError("--lag", f"must be a number of seconds, 0 or more, got {args.lag:g}")
     if args.wait <= 0:
         raise FilterError("--wait", f"must be a number of seconds above 0, got {args.wait:g}")
     require_relations(
