@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 from kafka import KafkaProducer
@@ -85,5 +87,15 @@ def test_business_collector_reads_the_story_from_postgres(ledger: LedgerEnv) -> 
             "SELECT extract(epoch FROM max(placed_at)) FROM ledger.orders WHERE caliber_mm = 155"
         )
         assert get("procledger_ledger_ordered_value_155mm_ytd_as_of_seconds") == float(as_of)
+        sealed = "procledger_ledger_checkpoint_sealed_timestamp_seconds"
+        assert get(sealed) is None, "no checkpoint built yet"
+        run = subprocess.run(
+            [sys.executable, "-m", "procledger", "ledger", "checkpoint", "--lag", "0"],
+            env=ledger.env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        refresher.refresh_once()
+        expected = ledger.scalar("SELECT extract(epoch FROM sealed_until) FROM ledger.checkpoints")
+        assert get(sealed) == float(expected)
     finally:
         queries.close()

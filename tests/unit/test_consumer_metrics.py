@@ -292,6 +292,7 @@ SNAPSHOT = snapshot_from_rows(
     stockpile=[("DEU", 155, 100, 40), ("POL", 155, 10, 30)],
     ytd=(1686873600.0, 1e9),
     months=[("2023-05", 155, 300.0), ("2023-06", 155, 200.0), ("2023-06", None, 50.0)],
+    checkpoint=(1796300000.0,),
 )
 
 
@@ -328,6 +329,7 @@ def test_business_collector_reports_the_projections() -> None:
     assert get("procledger_ledger_stockpile_gap_quantity", pol) == 0, "floored at zero"
     assert get("procledger_ledger_ordered_value_155mm_ytd_usd") == 1e9
     assert get("procledger_ledger_ordered_value_155mm_ytd_as_of_seconds") == 1686873600.0
+    assert get("procledger_ledger_checkpoint_sealed_timestamp_seconds") == 1796300000.0
     assert get("procledger_ledger_projection_scrape_success") == 1
     by_month = "procledger_ledger_committed_value_by_month_usd"
     assert get(by_month, {"month": "2023-05", "caliber_mm": "155"}) == 300
@@ -415,3 +417,5 @@ def test_empty_ledger_reports_zero_year_to_date_without_an_as_of() -> None:
     assert (
         registry.get_sample_value("procledger_ledger_ordered_value_155mm_ytd_as_of_seconds") is None
     )
+    sealed = "procledger_ledger_checkpoint_sealed_timestamp_seconds"
+    assert registry.get_sample_value(sealed) is None, "no checkpoint built: no sample"

@@ -47,6 +47,7 @@ class BusinessSnapshot:
     ytd_155_value_usd: float
     ytd_as_of: float | None
     months: tuple[MonthTotals, ...] = ()
+    checkpoint_sealed: float | None = None  # Unix time; None while no checkpoint is built
 
 
 def caliber_label(value: object) -> str:
@@ -106,6 +107,10 @@ def _add_snapshot(by_name: dict[str, GaugeMetricFamily], snapshot: BusinessSnaps
     by_name[P + "ordered_value_155mm_ytd_usd"].add_metric([], snapshot.ytd_155_value_usd)
     if snapshot.ytd_as_of is not None:
         by_name[P + "ordered_value_155mm_ytd_as_of_seconds"].add_metric([], snapshot.ytd_as_of)
+    if snapshot.checkpoint_sealed is not None:
+        by_name[P + "checkpoint_sealed_timestamp_seconds"].add_metric(
+            [], snapshot.checkpoint_sealed
+        )
 
 
 def _families() -> list[GaugeMetricFamily]:
@@ -166,5 +171,10 @@ def _families() -> list[GaugeMetricFamily]:
         GaugeMetricFamily(
             P + "ordered_value_155mm_ytd_as_of_seconds",
             "Unix time of the latest 155mm order placement: the 'as of' of the year to date",
+        ),
+        GaugeMetricFamily(
+            P + "checkpoint_sealed_timestamp_seconds",
+            "Record time (Unix) the latest built time-travel checkpoint is sealed at; absent "
+            "while none is built",
         ),
     ]

@@ -56,6 +56,10 @@ FROM asof LEFT JOIN ledger.orders o ON o.caliber_mm = %(cal)s
      AND o.placed_at >= date_trunc('year', asof.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
 GROUP BY asof.at
 """
+# The latest built time-travel checkpoint: an alert when the periodic job has stopped.
+CHECKPOINT_SQL = """
+SELECT extract(epoch FROM max(sealed_until)) FROM ledger.checkpoints WHERE built_at IS NOT NULL
+"""
 
 
 def snapshot_from_rows(
@@ -63,6 +67,7 @@ def snapshot_from_rows(
     stockpile: list[tuple[Any, ...]],
     ytd: tuple[Any, ...] | None,
     months: Sequence[tuple[Any, ...]] = (),
+    checkpoint: tuple[Any, ...] | None = None,
 ) -> BusinessSnapshot:
     """Build a snapshot from the queries' rows (kept apart from I/O for the tests)."""
     return BusinessSnapshot(
@@ -77,6 +82,7 @@ def snapshot_from_rows(
         ytd_155_value_usd=float(ytd[1]) if ytd else 0.0,
         ytd_as_of=float(ytd[0]) if ytd and ytd[0] is not None else None,
         months=tuple(MonthTotals(str(m), caliber_label(c), float(v or 0)) for m, c, v in months),
+        checkpoint_sealed=None if not checkpoint or checkpoint[0] is None else float(checkpoint[0]),
     )
 
 
@@ -109,7 +115,8 @@ class PostgresBusinessQueries:
             stockpile = cur.execute(STOCKPILE_SQL).fetchall()
             ytd = cur.execute(YTD_SQL, {"cal": HEADLINE_CALIBER}).fetchone()
             months = cur.execute(BY_MONTH_SQL).fetchall()
-        return snapshot_from_rows(buyers, stockpile, ytd, months)
+            checkpoint = cur.execute(CHECKPOINT_SQL).fetchone()
+        return snapshot_from_rows(buyers, stockpile, ytd, months, checkpoint)
 
     def close(self) -> None:
         if self._conn is not None:
