@@ -78,6 +78,11 @@ class Run:
 
 def audit(ledger: LedgerEnv, *args: str) -> Run:
     """`procledger audit ARGS` in this process (fast), with the ledger's environment."""
+    return procledger_in_process(ledger, "audit", *args)
+
+
+def procledger_in_process(ledger: LedgerEnv, *args: str) -> Run:
+    """`procledger ARGS` in this process (fast), with the ledger's environment."""
     out, err = io.StringIO(), io.StringIO()
     with (
         mock.patch.dict(os.environ, ledger.env, clear=True),
@@ -85,7 +90,7 @@ def audit(ledger: LedgerEnv, *args: str) -> Run:
         contextlib.redirect_stderr(err),
     ):
         try:
-            code = main(["audit", *args])
+            code = main(list(args))
         except SystemExit as exit_:  # argparse errors
             code = int(exit_.code or 0)
     return Run(code, out.getvalue(), err.getvalue())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -45,17 +46,27 @@ class Ledger:
         self.first, self.last = found
 
 
-@pytest.fixture(scope="module")
-def ledger(stack: StackConfig) -> Ledger:
+def consumed_in_runs(
+    stack: StackConfig, seed: int, after_run: Callable[[LedgerEnv, datetime], None] | None = None
+) -> Ledger:
+    """3,000 synthetic events consumed in RUNS runs; `after_run(env, cut)` after each but the
+    last."""
     env = new_ledger(stack)
-    events = list(synthetic_events(3000, seed=23))
+    events = list(synthetic_events(3000, seed=seed))
     cuts = [datetime.now(UTC)]
     step = len(events) // RUNS
     for run in range(RUNS):
         env.publish(events[run * step : (run + 1) * step if run < RUNS - 1 else None])
         env.consume(until_idle=1.0)
         cuts.append(datetime.now(UTC))
+        if after_run is not None and run < RUNS - 1:
+            after_run(env, cuts[-1])
     return Ledger(env, cuts)
+
+
+@pytest.fixture(scope="module")
+def ledger(stack: StackConfig) -> Ledger:
+    return consumed_in_runs(stack, seed=23)
 
 
 def _oracle(conn: Connection, by: tuple[str, ...], flt: OrderFilter, clocks: Clocks) -> Any:

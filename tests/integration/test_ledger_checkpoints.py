@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from unittest import mock
 
 import psycopg
 import pytest
@@ -23,7 +19,6 @@ from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.audit.filters import Clocks
 from procledger.audit.timetravel import unseen
 from procledger.codec.avro import encode
-from procledger.entrypoints.cli.main import main
 from procledger.ledger.apply import apply_batch
 from procledger.ledger.batch import build_batch, decode_record, state_keys
 from procledger.ledger.ports import KafkaRecord, SealedPast
@@ -31,43 +26,23 @@ from procledger.scenario.synthetic import synthetic_events
 from procledger_dev.stack.config import StackConfig
 from tests.plugins.ledger import LedgerEnv
 
-from .audit_support import Run, audit, new_ledger
-from .test_audit_timetravel import RUNS, Ledger, _check
-
-
-def procledger(ledger: LedgerEnv, *args: str) -> Run:
-    """`procledger ARGS` in this process, with the ledger's environment."""
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        mock.patch.dict(os.environ, ledger.env, clear=True),
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-    ):
-        try:
-            code = main(list(args))
-        except SystemExit as exit_:  # argparse errors
-            code = int(exit_.code or 0)
-    return Run(code, out.getvalue(), err.getvalue())
+from .audit_support import audit
+from .audit_support import procledger_in_process as procledger
+from .test_audit_timetravel import RUNS, Ledger, _check, consumed_in_runs
 
 
 @pytest.fixture(scope="module")
 def checkpointed(stack: StackConfig) -> Ledger:
-    """RUNS consumer runs with a checkpoint sealed after the first and the second."""
-    env = new_ledger(stack)
-    events = list(synthetic_events(3000, seed=29))
-    cuts = [datetime.now(UTC)]
-    step = len(events) // RUNS
-    for run in range(RUNS):
-        env.publish(events[run * step : (run + 1) * step if run < RUNS - 1 else None])
-        env.consume(until_idle=1.0)
-        cuts.append(datetime.now(UTC))
-        if 0 < run + 1 < RUNS:
-            built = procledger(
-                env, "ledger", "checkpoint", "--until", cuts[-1].isoformat(), "--format", "json"
-            )
-            assert built.code == 0, built.err
-            assert [c["sealed_until"] for c in built.json()] == [cuts[-1].isoformat()]
-    return Ledger(env, cuts)
+    """RUNS consumer runs with a checkpoint sealed after each but the last."""
+
+    def seal(env: LedgerEnv, cut: datetime) -> None:
+        built = procledger(
+            env, "ledger", "checkpoint", "--until", cut.isoformat(), "--format", "json"
+        )
+        assert built.code == 0, built.err
+        assert [c["sealed_until"] for c in built.json()] == [cut.isoformat()]
+
+    return consumed_in_runs(stack, seed=29, after_run=seal)
 
 
 def test_each_checkpoint_holds_the_orders_changed_since_the_one_before(
