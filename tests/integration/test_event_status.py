@@ -22,9 +22,9 @@ from procledger.adapters.kafka.publisher import KafkaOrderPublisher
 from procledger.adapters.postgres.status import PostgresStatusReader
 from procledger.codec.avro import encode
 from procledger.codec.textformats import event_to_jsonl
-from procledger.entrypoints.http.auth import TokenSettings
 from procledger.entrypoints.http.intake import create_app
 from procledger.settings.publishing import IntakeSettings
+from procledger.settings.tokens import TokenSettings
 from tests.plugins.ledger import LedgerEnv
 from tests.unit.event_samples import DELIVERED, PLACED
 

@@ -20,11 +20,11 @@ from procledger.adapters.kafka.publisher import KafkaOrderPublisher, Published, 
 from procledger.adapters.postgres.status import PostgresStatusReader
 from procledger.codec.textformats import event_to_jsonl
 from procledger.domain.events import Event
-from procledger.entrypoints.http.auth import TokenSettings
 from procledger.entrypoints.http.intake import create_app
 from procledger.scenario import story_events
 from procledger.settings import KafkaSettings, Topics
 from procledger.settings.publishing import IntakeSettings
+from procledger.settings.tokens import TokenSettings
 from tests.integration.publishing_support import TopicSet, unique_topics
 from tests.integration.test_publish_cli import BAD_PLACED_VALUES
 from tests.unit.event_samples import PAID, PLACED, TARGET

@@ -15,9 +15,9 @@ from schemathesis.core.result import Ok
 
 from procledger.adapters.kafka.publisher import KafkaOrderPublisher
 from procledger.adapters.postgres.status import PostgresStatusReader
-from procledger.entrypoints.http.auth import TokenSettings
 from procledger.entrypoints.http.intake import create_app
 from procledger.settings.publishing import IntakeSettings
+from procledger.settings.tokens import TokenSettings
 from tests.plugins.ledger import LedgerEnv
 
 TOKEN = "schemathesis-intake-token"

@@ -10,7 +10,7 @@ import pytest
 from procledger.adapters.postgres import audit_reader
 from procledger.adapters.postgres.audit_reader import AuditReadCancelled, retrying
 from procledger.adapters.postgres.standby import DatabasePosition, is_recovery_conflict
-from procledger.ledger.loop import RetryPolicy
+from procledger.ledger.retry import RetryPolicy
 from procledger.settings import Env
 from procledger.settings.audit import AuditSettings
 

@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 from procledger.entrypoints.audit_service import run
 from procledger.entrypoints.http.audit import create_app
 from procledger.entrypoints.http.audit_page import ASSETS, _asset
-from procledger.entrypoints.http.auth import TokenSettings
 from procledger.settings.audit import AuditSettings
+from procledger.settings.tokens import TokenSettings
 
 
 def _client() -> TestClient:

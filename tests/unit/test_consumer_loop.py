@@ -17,7 +17,7 @@ from procledger.codec.avro import encode
 from procledger.domain.chain import GENESIS
 from procledger.domain.events import OrderPlaced
 from procledger.ledger.batch import Decoded, RefusedRecord, decode_record, trim
-from procledger.ledger.loop import LedgerConsumer, RetryPolicy
+from procledger.ledger.loop import LedgerConsumer
 from procledger.ledger.metrics import ConsumerMetrics
 from procledger.ledger.ports import (
     KafkaRecord,
@@ -30,6 +30,7 @@ from procledger.ledger.ports import (
     StoreUnavailable,
     TopicPartition,
 )
+from procledger.ledger.retry import RetryPolicy
 from procledger.scenario.story import story_events
 from tests.unit.event_samples import CANCELLED
 

@@ -9,9 +9,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from procledger.adapters.memory import InMemoryLedgerStore
-from procledger.ledger.loop import ConsumerTuning, LedgerConsumer, RetryPolicy
+from procledger.ledger.loop import ConsumerTuning, LedgerConsumer
 from procledger.ledger.metrics import ConsumerMetrics
 from procledger.ledger.ports import KafkaRecord
+from procledger.ledger.retry import RetryPolicy
 from tests.unit.test_consumer_loop import FakeSource, Forwarded, _records
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections import Counter
@@ -33,23 +32,12 @@ from procledger.ledger.ports import (
 )
 from procledger.ledger.prefetch import Polled, PrefetchingSource
 from procledger.ledger.progress import ProgressLog
+from procledger.ledger.retry import RetryPolicy
 from procledger.probes import OutageLog
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter; `conflict_limit` bounds retries of conflicts."""
-
-    base_s: float = 0.2
-    cap_s: float = 10.0
-    conflict_limit: int = 10
-
-    def delay(self, attempt: int) -> float:
-        return random.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from procledger.entrypoints.http.auth import TokenSettings
 from procledger.settings import Env, KafkaSettings
+from procledger.settings.tokens import TokenSettings
 
 DEFAULT_AUDIT_DATABASE_URL = (
     "postgresql://procledger_auditor:procledger_auditor@127.0.0.1:55432/procledger"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from procledger.entrypoints.http.auth import TokenSettings
 from procledger.settings import Env, KafkaSettings, SettingsError, Topics
 from procledger.settings.audit import DEFAULT_AUDIT_DATABASE_URL
+from procledger.settings.tokens import TokenSettings
 
 MAX_WORKERS = 32  # publish --workers: more than enough for any machine's cores
 # A file is published for throughput, not for each record's latency: a longer linger fills

@@ -17,7 +17,7 @@ from procledger.adapters.postgres.standby import is_recovery_conflict
 from procledger.domain.chain import instant_text
 from procledger.domain.money import cents_str
 from procledger.domain.values import immutable
-from procledger.ledger.loop import RetryPolicy
+from procledger.ledger.retry import RetryPolicy
 from procledger.ledger.ports import JOURNAL_FIELD_COLUMNS, JournalEntry
 
 Connection = psycopg.Connection[Any]
