@@ -103,8 +103,7 @@ def travel(conn: Connection, clocks: Clocks) -> Travel:
     past = unseen(conn, clocks)
     if 2 * past.rows > past.journal_rows:
         return Travel(None, state_at(conn, clocks))
-    changed = (f"order_id IN ({past.orders_sql})", past.params)
-    return Travel(past, state_at(conn, clocks, extra=changed))
+    return Travel(past, state_at(conn, clocks, of_orders=(past.orders_sql, past.params)))
 
 
 def totals(conn: Connection, by: Sequence[str], flt: OrderFilter, clocks: Clocks) -> Page:

@@ -47,21 +47,40 @@ def journal_rows(
     order_id: str | None = None,
     before_id: int | None = None,
     extra: tuple[str, list[Any]] | None = None,
+    of_orders: tuple[str, list[Any]] | None = None,
 ) -> Iterator[JournalRow]:
-    """Journal rows in application order (id), restricted by the clocks and optional filters."""
+    """Journal rows in application order (id), restricted by the clocks and optional filters,
+    and to the orders `of_orders` selects (SQL of one order_id column, each order once, and
+    its parameters)."""
     params: list[Any] = []
     conditions = clock_where(clocks, params)
     conditions += set_conditions(params, ("order_id = %s", order_id), ("id <= %s", before_id))
     if extra is not None:
         conditions.append(extra[0])
         params.extend(extra[1])
-    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    query = f"{JOURNAL_SELECT}{_where(conditions)} ORDER BY id"
+    if of_orders is not None:
+        # Each order's rows are probed through the journal's order index, so the read costs
+        # what those orders hold. As a plain join or `IN`, the planner (misled by orders
+        # whose rows mostly fall outside the clocks) scanned every row the clocks see: 1.0 s
+        # against 0.39 s for 32,351 orders of a 2,000,000-row journal. OFFSET 0 keeps the
+        # subquery from being flattened into such a join.
+        probe = f"{JOURNAL_SELECT}{_where(['order_id = changed.order_id', *conditions])}"
+        query = (
+            f"SELECT journal.* FROM ({of_orders[0]}) AS changed "
+            f"CROSS JOIN LATERAL ({probe} OFFSET 0) AS journal ORDER BY journal.id"
+        )
+        params = [*of_orders[1], *params]
     # A named (server-side) cursor streams a large journal instead of loading it whole.
     with conn.cursor(name="audit_journal") as cur:
         cur.itersize = 5000
-        cur.execute(f"{JOURNAL_SELECT}{where} ORDER BY id", params)
+        cur.execute(query, params)
         for row in cur:
             yield journal_row(row)
+
+
+def _where(conditions: list[str]) -> str:
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
 def event_of(row: JournalRow) -> Event:
@@ -80,9 +99,13 @@ def state_at(
     clocks: Clocks,
     order_id: str | None = None,
     extra: tuple[str, list[Any]] | None = None,
+    of_orders: tuple[str, list[Any]] | None = None,
 ) -> LedgerState:
-    """The ledger (or one order's part of it, or the rows `extra` selects) as the clocks see it."""
-    return fold_rows(journal_rows(conn, clocks, order_id=order_id, extra=extra))
+    """The ledger (or one order's part of it, the rows `extra` selects, the orders `of_orders`
+    selects) as the clocks see it."""
+    return fold_rows(
+        journal_rows(conn, clocks, order_id=order_id, extra=extra, of_orders=of_orders)
+    )
 
 
 LIVE = "audit.orders"
