@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
@@ -17,7 +18,7 @@ from procledger.codec.avro import encode
 from procledger.domain.chain import GENESIS
 from procledger.domain.events import OrderPlaced
 from procledger.ledger.batch import Decoded, RefusedRecord, decode_record, trim
-from procledger.ledger.loop import LedgerConsumer
+from procledger.ledger.loop import LedgerConsumer, StopRequested
 from procledger.ledger.metrics import ConsumerMetrics
 from procledger.ledger.ports import (
     KafkaRecord,
@@ -180,6 +181,32 @@ def test_a_batch_behind_checkpoint_seals_is_retried_past_the_conflict_limit() ->
     consumer = _consumer(FakeSource(records), conflicted, Forwarded())
     with pytest.raises(StoreConflict, match="deadlock"):
         consumer.step(threading.Event())
+
+
+def test_seal_refusals_after_the_first_back_off_and_end_on_a_stop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Refused again and again (a clock behind the database's), the batch waits between
+    attempts instead of spinning on the database, and a stop request ends the wait with
+    nothing written."""
+    sleeps: list[float] = []
+    store = FlakyStore(InMemoryLedgerStore(), failures=10**6, error=SealedPast("sealed"))
+    stop = threading.Event()
+    consumer = _consumer(FakeSource(_records()), store, Forwarded())
+
+    def count_then_stop(delay: float) -> None:
+        sleeps.append(delay)
+        if len(sleeps) == 8:
+            stop.set()
+
+    monkeypatch.setattr(time, "sleep", count_then_stop)  # the loop's backoff
+    with pytest.raises(StopRequested):
+        consumer.step(stop)
+    # The first refusal is retried at once, every later one after a backoff; the refusal
+    # after the stop (past the batch's patience of 4 retries) ends it.
+    assert len(sleeps) == 8 and all(0 <= d <= 0.002 for d in sleeps)
+    assert 10**6 - store.failures == 1 + 8 + 1
+    assert len(store.inner.tables.journal) + len(store.inner.tables.rejections) == 0
 
 
 def test_trim_drops_replays_and_reports_a_gap() -> None:

@@ -59,7 +59,8 @@ class ConsumerTuning:
 
 
 class StopRequested(Exception):
-    """Asked to stop while the database stayed unavailable: the batch in hand is not applied."""
+    """Asked to stop while the database stayed unavailable or kept refusing the batch's record
+    time: the batch in hand is not applied."""
 
 
 class LedgerConsumer:
@@ -98,7 +99,7 @@ class LedgerConsumer:
             while not stop.is_set():
                 self.step(stop)
         except StopRequested as err:
-            log.warning("stopping while the database is unavailable: %s", err.__cause__)
+            log.warning("stopping before the batch in hand was applied: %s", err.__cause__)
         finally:
             self.close()
         log.info("consumer stopping after %d batches", self.applied_batches)
@@ -236,10 +237,12 @@ class LedgerConsumer:
     ) -> T:
         """Retry transient failures with jittered backoff; never skip the work itself.
 
-        Once `stop` is set, an outage that has lasted `patience` retries raises StopRequested.
+        Once `stop` is set, an outage, or seal refusals, that lasted `patience` retries raise
+        StopRequested.
         """
         attempt = 0
         conflicts = 0
+        sealed = 0
         while True:
             try:
                 return action()
@@ -250,10 +253,23 @@ class LedgerConsumer:
                     # SIGTERM while the database is down: nothing of this batch was written.
                     raise StopRequested from err
             except SealedPast as err:
-                # A checkpoint sealed past this batch's clock: the retry takes a new one now.
-                self._metrics.retries.labels("conflict").inc()
-                log.info("%s; retrying with a new record time", err)
-                continue
+                # A checkpoint sealed past this batch's clock: the retry takes a new one, at
+                # once the first time. A seal is never past the database's clock, so only
+                # another seal or a clock of ours behind the database's refuses it again: then
+                # back off (a skewed clock must not spin on the database), and a stop ends it.
+                kind = "conflict"
+                sealed += 1
+                if sealed == 1:
+                    self._metrics.retries.labels(kind).inc()
+                    log.info("%s; retrying with a new record time", err)
+                    continue
+                if stop is not None and stop.is_set() and attempt >= patience:
+                    raise StopRequested from err
+                log.warning(
+                    "%s (refused %d times: is this host's clock behind the database's?)",
+                    err,
+                    sealed,
+                )
             except StoreConflict as err:
                 kind = "conflict"
                 conflicts += 1

@@ -160,8 +160,9 @@ class StoreConflict(StoreError):
 
 
 class SealedPast(StoreConflict):
-    """A checkpoint was sealed at or after the batch's record time: retried at once with a
-    new clock, and never fatal (a seal is never past the database's clock)."""
+    """A checkpoint was sealed at or after the batch's record time: retried with a new clock
+    (at once the first time, then with backoff), and never fatal (a seal is never past the
+    database's clock)."""
 
 
 class SourceUnavailable(Exception):
