@@ -93,7 +93,7 @@ def test_any_clocks_between_checkpoints_answer_as_the_full_fold(
 
 def test_a_batch_recorded_at_or_before_a_seal_is_refused_whole(ledger: LedgerEnv) -> None:
     """The seal's guarantee: no journal row can join a checkpoint's past after it was built.
-    The consumer retries such a batch at once with a new record time (SealedPast)."""
+    The consumer retries such a batch with a new record time (SealedPast)."""
     sealed = datetime.now(UTC)
     built = procledger(ledger, "ledger", "checkpoint", "--until", sealed.isoformat())
     assert built.code == 0, built.err

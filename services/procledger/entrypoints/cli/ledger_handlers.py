@@ -86,11 +86,11 @@ def run_rebuild(args: argparse.Namespace) -> int:
 )
 def run_checkpoint(args: argparse.Namespace) -> int:
     database = DatabaseSettings.from_env(Env())
+    if args.lag < 0:
+        raise FilterError("--lag", f"must be a number of seconds, 0 or more, got {args.lag:g}")
     until = instant("--until", args.until)
     if until is None:
         until = datetime.now(UTC) - timedelta(seconds=args.lag)
-    if args.lag < 0:
-        raise FilterError("--lag", f"must be a number of seconds, 0 or more, got {args.lag:g}")
     if args.wait <= 0:
         raise FilterError("--wait", f"must be a number of seconds above 0, got {args.wait:g}")
     require_relations(
