@@ -53,6 +53,29 @@ def test_instant_text_is_utc_with_microseconds_and_a_z() -> None:
     assert instant_text(datetime(999, 1, 2, tzinfo=UTC)) == "0999-01-02T00:00:00.000000Z"
 
 
+@given(
+    st.datetimes(
+        min_value=datetime(2, 1, 1),
+        max_value=datetime(9998, 12, 30),
+        timezones=st.sampled_from(
+            [
+                UTC,
+                timezone(timedelta(0)),
+                timezone(timedelta(hours=2)),
+                timezone(-timedelta(hours=5, minutes=30)),
+            ]
+        ),
+    )
+)
+def test_instant_text_is_one_text_per_instant_whatever_its_zone(value: datetime) -> None:
+    utc = value.astimezone(UTC)
+    expected = (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}Z"
+    )
+    assert instant_text(value) == expected
+
+
 def test_a_naive_instant_is_refused_not_given_a_zone() -> None:
     with pytest.raises(ValueError, match="naive datetime"):
         instant_text(datetime(2023, 6, 15, 9, 30))

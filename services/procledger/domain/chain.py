@@ -27,6 +27,10 @@ def instant_text(value: datetime) -> str:
     A naive datetime is refused, never given a zone by guess: every instant the ledger keeps
     is aware (the codec, the validation and timestamptz see to it), so a naive one is a bug.
     """
+    if value.tzinfo is UTC:
+        # The codec's instants are UTC already: skip the conversion (a quarter of the cost,
+        # and two or three instants per event). isoformat() ends them in "+00:00".
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"
     if value.utcoffset() is None:
         raise ValueError(f"{value.isoformat()} is a naive datetime: an instant needs a zone")
     # isoformat() is several times faster than strftime().
