@@ -38,6 +38,38 @@ def test_head_reader_returns_the_timestamp_of_the_record_at_an_offset(ledger: Le
     assert again == {(topic, 0): base_ms / 1000}, "a second call seeks again"
 
 
+def test_head_reader_answers_every_partition_call_after_call(ledger: LedgerEnv) -> None:
+    """The consumer asks again every lag interval, further on each time. A call that took
+    only part of a fetched batch left the rest in line for that partition; after the next
+    call's seek kafka-python fetched it no more, and that call waited out its timeout with
+    the partition unanswered (18 calls of 25 in one measurement, 1 s each, on the
+    consumer's main thread)."""
+    topic, partitions, per_partition = ledger.topics.orders, 3, 1500
+    base_ms = int(time.time() * 1000) - 3_600_000
+    producer = KafkaProducer(
+        **ledger.kafka.client_config(), linger_ms=50, batch_size=256 * 1024
+    )  # large batches, as a busy publisher sends them
+    try:
+        for i in range(per_partition):
+            for p in range(partitions):
+                # The timestamp names the record: partition and offset.
+                producer.send(
+                    topic, value=b"x" * 200, partition=p, timestamp_ms=base_ms + p * 100_000 + i
+                )
+        producer.flush(30)
+    finally:
+        producer.close()
+    reader = KafkaHeadReader(ledger.kafka, timeout_s=5)
+    try:
+        for offset in range(0, per_partition, 120):
+            wanted = {(topic, p): offset + p for p in range(partitions)}
+            assert reader.timestamps(wanted) == {
+                (topic, p): (base_ms + p * 100_000 + offset + p) / 1000 for p in range(partitions)
+            }, f"a partition went unanswered at offset {offset}"
+    finally:
+        reader.close()
+
+
 def test_business_collector_reads_the_story_from_postgres(ledger: LedgerEnv) -> None:
     ledger.publish(story_events())
     ledger.consume()
