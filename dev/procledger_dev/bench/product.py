@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from prometheus_client import CollectorRegistry
 
+from procledger.adapters.kafka.heads import KafkaHeadReader
 from procledger.adapters.kafka.source import KafkaEventSource
 from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.domain.state import LedgerState
@@ -345,9 +346,13 @@ def _latency(
     source = KafkaEventSource(
         bench.kafka, [topics.orders, topics.stockpile_targets], f"bench.{bench.run}.latency"
     )
+    # Lag in seconds reads the head records every lag interval, as `procledger consume` does:
+    # a slow read stalls the loop, and the latency must show it.
+    heads = KafkaHeadReader(bench.kafka)
     consumer = LedgerConsumer(
         source, store, None, ConsumerMetrics(CollectorRegistry()),
         tuning=ConsumerTuning(prefetch=True),  # as `procledger consume` runs it
+        head_timestamps=heads.timestamps,
     )  # fmt: skip
     stop = threading.Event()
     worker = threading.Thread(target=consumer.run, args=(stop,), name="bench-consumer")
@@ -376,6 +381,7 @@ def _latency(
         stop.set()
         worker.join(timeout=60)
         source.close()
+        heads.close()
         store.close()
     return LatencyRun(sorted(store.latencies_s), store.batches, sent)
 
