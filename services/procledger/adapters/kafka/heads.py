@@ -36,8 +36,11 @@ class KafkaHeadReader:
             group_id=None,
             client_id="procledger-consumer-lag",
             enable_auto_commit=False,
-            # One small fetch per partition is enough: only the first record is looked at.
-            max_partition_fetch_bytes=64 * 1024,
+            # Only the first record is looked at, and every record fetched is parsed: fetch
+            # little. A first batch larger than this still comes back for at least one
+            # partition per fetch (KIP-74), so a read may take a few fetches, each cheap.
+            # 64 KiB cost 22-53 ms of CPU per read of 6 partitions, 1 KiB 12-19 ms.
+            max_partition_fetch_bytes=1024,
             fetch_max_wait_ms=50,
             **kafka.client_config(),
         )
