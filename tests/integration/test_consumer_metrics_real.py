@@ -42,8 +42,8 @@ def test_head_reader_answers_every_partition_call_after_call(ledger: LedgerEnv) 
     """The consumer asks again every lag interval, further on each time. A call that took
     only part of a fetched batch left the rest in line for that partition; after the next
     call's seek kafka-python fetched it no more, and that call waited out its timeout with
-    the partition unanswered (18 calls of 25 in one measurement, 1 s each, on the
-    consumer's main thread)."""
+    the partition unanswered (18 calls of 25 in a loop, 1 s each; a consumer catching up
+    spent a fifth of its main thread's time in these calls)."""
     topic, partitions, per_partition = ledger.topics.orders, 3, 1500
     base_ms = int(time.time() * 1000) - 3_600_000
     producer = KafkaProducer(
