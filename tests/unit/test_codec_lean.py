@@ -13,9 +13,19 @@ from hypothesis import strategies as st
 
 from procledger.codec.avro import AvroCodec, encode
 from procledger.codec.errors import CodecError, EncodeError, MalformedBody
+from procledger.codec.lean import is_canonical, lean_plan, read_body
 from procledger.codec.schemas import default_registry
 from procledger.domain.events import Event
-from tests.unit.event_samples import PAID, PLACED
+from tests.unit.event_samples import (
+    AMENDED,
+    AMENDED_PRICE_ONLY,
+    CANCELLED,
+    DELIVERED,
+    PAID,
+    PLACED,
+    PLACED_MINIMAL,
+    TARGET,
+)
 from tests.unit.test_codec_properties import ANY_DECIMALS, EVENTS
 
 LEAN = AvroCodec(default_registry())
@@ -102,6 +112,62 @@ def test_an_instant_beyond_datetimes_range_is_malformed_on_both_reads() -> None:
     zigzag = _varint(micros << 1)
     assert data.count(zigzag) >= 1
     forged = data.replace(zigzag, _varint((2**62) << 1), 1)
+    assert _same(forged) == "MalformedBody"
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(EVENTS)
+def test_every_written_body_is_proven_canonical_by_counting(event: Event) -> None:
+    """The counted check is the one that runs: it proves what the writer writes, with no
+    re-encode (a count that always fell back would pass every other test here), unless a
+    long reaches 2**62 in magnitude, where a varint could have wrapped."""
+    plan = lean_plan(default_registry().current(type(event).__name__))
+    assert plan.sizes is not None
+    data = encode(event)
+    record = read_body(plan.plain, data, HEADER, plan.label)
+    longs = [record[name] for name, kind, _, _ in plan.sizes if kind == "long"]
+    countable = all(v is None or abs(v) < 2**62 for v in longs)
+    assert is_canonical(plan.sizes, record, data, HEADER) is countable
+
+
+# Bytes a forger would try at any place: a varint's small values, negative ones (-1, -2),
+# continuation bytes that make it over-long, and the extremes.
+_FORGED_BYTES = (0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x7E, 0x7F, 0x80, 0x81, 0xFE, 0xFF)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [PLACED, PLACED_MINIMAL, AMENDED, AMENDED_PRICE_ONLY, CANCELLED, DELIVERED, PAID, TARGET],
+    ids=lambda e: type(e).__name__,
+)
+def test_both_reads_agree_on_every_one_byte_forgery(event: Event) -> None:
+    """Every place in the body, each byte above put there or put before it: the lean read's
+    counted check accepts exactly the bodies the full read's re-encode does."""
+    body = encode(event)
+    for at in range(HEADER, len(body)):
+        for byte in _FORGED_BYTES:
+            _same(body[:at] + bytes([byte]) + body[at + 1 :])
+            _same(body[:at] + bytes([byte]) + body[at:])
+
+
+def test_a_negative_union_index_is_not_canonical() -> None:
+    """fastavro reads a union index of -1 (one byte, 01) as the last branch, the byte for
+    the same length as 1 (02): only comparing the index itself tells them apart."""
+    data = encode(dataclasses.replace(PLACED, caliber_mm=155))
+    canonical = bytes([2]) + _varint(155 << 1)  # branch 1 (long), then 155
+    assert data.count(canonical) == 1
+    forged = data.replace(canonical, bytes([1]) + _varint(155 << 1))
+    assert _same(forged) == "MalformedBody"
+
+
+def test_a_wrapped_ten_byte_long_is_not_canonical() -> None:
+    """A long's tenth byte with bits past the 64th: fastavro drops them, so the forgery has
+    the length and the value of the canonical bytes; only a re-encode tells them apart."""
+    quantity = 2**62 + 1
+    data = encode(dataclasses.replace(PLACED, quantity=quantity))
+    canonical = _varint(quantity << 1)
+    assert len(canonical) == 10 and canonical[-1] == 0x01 and data.count(canonical) == 1
+    forged = data.replace(canonical, canonical[:-1] + bytes([0x03]))
     assert _same(forged) == "MalformedBody"
 
 
