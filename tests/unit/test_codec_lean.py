@@ -1,4 +1,5 @@
-"""The lean read and write accept and refuse exactly what the full ones do, byte for byte."""
+"""The lean read and write accept and refuse exactly what the full ones do, byte for byte,
+and the lean read's JSON form is the one jsonform writes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 
 from procledger.codec.avro import AvroCodec, encode
 from procledger.codec.errors import CodecError, EncodeError, MalformedBody
+from procledger.codec.jsonform import decimal_text, event_to_json_dict
+from procledger.codec.lean import decimal_text as lean_decimal_text
 from procledger.codec.lean import is_canonical, lean_plan, read_body
 from procledger.codec.schemas import default_registry
 from procledger.domain.events import Event
@@ -35,7 +38,8 @@ HEADER = 10
 
 def _outcome(codec: AvroCodec, data: bytes) -> Any:
     """What a read gives: the event field by field with each value's type and exact text
-    (a Decimal's exponent, an instant's zone), or the class of the refusal."""
+    (a Decimal's exponent, an instant's zone) and its JSON form in field order, or the class
+    of the refusal."""
     try:
         decoded = codec.decode(data)
     except CodecError as err:
@@ -45,7 +49,9 @@ def _outcome(codec: AvroCodec, data: bytes) -> Any:
         (f.name, type(getattr(event, f.name)).__name__, str(getattr(event, f.name)))
         for f in dataclasses.fields(event)
     )
-    return decoded.event_type, decoded.fingerprint, decoded.schema_version, fields
+    payload = list(decoded.payload.items())
+    assert payload == list(event_to_json_dict(event).items())
+    return decoded.event_type, decoded.fingerprint, decoded.schema_version, fields, payload
 
 
 def _same(data: bytes) -> Any:
@@ -128,6 +134,14 @@ def test_every_written_body_is_proven_canonical_by_counting(event: Event) -> Non
     longs = [record[name] for name, kind, _, _ in plan.sizes if kind == "long"]
     countable = all(v is None or abs(v) < 2**62 for v in longs)
     assert is_canonical(plan.sizes, record, data, HEADER) is countable
+
+
+@settings(max_examples=500)
+@given(st.integers(-(10**18) + 1, 10**18 - 1), st.integers(0, 12))
+def test_a_decimal_read_lean_has_the_json_forms_text(unscaled: int, scale: int) -> None:
+    """Built from the unscaled digits, the text is jsonform's for the Decimal the read gives."""
+    value = Decimal(unscaled).scaleb(-scale)
+    assert lean_decimal_text(unscaled, scale) == decimal_text(value, Decimal(1).scaleb(-scale))
 
 
 # Bytes a forger would try at any place: a varint's small values, negative ones (-1, -2),

@@ -233,7 +233,7 @@ def test_records_that_postgres_cannot_store_are_rejected_safely() -> None:
 def test_decoded_records_are_decoded_once() -> None:
     item = decode_record(_records()[0])
     assert isinstance(item, Decoded)
-    assert item.payload["event_id"] == item.decoded.event.event_id
+    assert item.decoded.payload["event_id"] == item.decoded.event.event_id
 
 
 @pytest.mark.parametrize("value", [None, b""])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation
@@ -64,6 +65,7 @@ class DecodedEvent:
     event_type: str
     fingerprint: str
     schema_version: int
+    payload: Mapping[str, object]  # event_to_json_dict(event): the journal's payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,17 +217,19 @@ class AvroCodec:
         reader = self._readers.get(fingerprint)
         if reader is None:
             raise UnknownSchema(fingerprint.hex())
+        payload: dict[str, object] | None = None
         if reader.lean is not None:
-            record = read_lean(reader.lean, data, start)
+            record, payload = read_lean(reader.lean, data, start)
         else:
             record = _read_resolved(reader, data, start)
         for name, members in reader.enums:
             value = record[name]
             if value is not None:
                 record[name] = members[value]
-        return DecodedEvent(
-            reader.cls(**record), reader.event_type, reader.fingerprint, reader.version
-        )
+        event = reader.cls(**record)
+        if payload is None:
+            payload = event_to_json_dict(event, self.registry)
+        return DecodedEvent(event, reader.event_type, reader.fingerprint, reader.version, payload)
 
     def _frame(self, data: bytes) -> tuple[bytes, int]:
         """The writer fingerprint and body offset, by the first framing that knows the value."""

@@ -38,6 +38,7 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from procledger.codec.errors import MalformedBody
 from procledger.codec.schemas import SchemaVersion
+from procledger.domain.chain import instant_text
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Wide enough that scaleb() of any value within a schema's precision is exact.
@@ -212,12 +213,23 @@ def plain_values(plan: LeanPlan, record: dict[str, Any]) -> None:
             record[name] = (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
 
 
-def read_lean(plan: LeanPlan, data: bytes, start: int) -> dict[str, Any]:
-    """The record's fields typed as the event holds them (enums still as symbols)."""
+def decimal_text(unscaled: int, scale: int) -> str:
+    """jsonform.decimal_text() of a value read at its schema's scale, from its unscaled
+    digits: plain notation, exactly `scale` places ("3000.0000"), no negative zero."""
+    digits = str(abs(unscaled)).rjust(scale + 1, "0")
+    text = f"{digits[:-scale]}.{digits[-scale:]}" if scale else digits
+    return f"-{text}" if unscaled < 0 else text
+
+
+def read_lean(plan: LeanPlan, data: bytes, start: int) -> tuple[dict[str, Any], dict[str, object]]:
+    """The record's fields typed as the event holds them (enums still as symbols), and its
+    JSON form (jsonform.event_to_json_dict of the event) built from the plain values."""
     record = read_body(plan.plain, data, start, plan.label)
     if plan.sizes is None or not is_canonical(plan.sizes, record, data, start):
         # Not proven by counting: the writer decides, and names the fault.
         check_canonical(plan.plain, record, data, start, plan.label)
+    # Strings, longs, None and enum symbols are already as the JSON form writes them.
+    payload: dict[str, object] = dict(record)
     for name, limit, scale in plan.decimals:
         raw = record[name]
         if raw is None:
@@ -228,11 +240,13 @@ def read_lean(plan: LeanPlan, data: bytes, start: int) -> dict[str, Any]:
         if raw != unscaled.to_bytes((abs(unscaled).bit_length() + 8) // 8, "big", signed=True):
             raise MalformedBody(f"{plan.label}: body is not canonical Avro (a padded decimal)")
         record[name] = Decimal(unscaled).scaleb(-scale, _EXACT)
+        payload[name] = decimal_text(unscaled, scale)
     for name in plan.instants:
         micros = record[name]
         if micros is not None:
             try:
-                record[name] = EPOCH + timedelta(microseconds=micros)
+                record[name] = instant = EPOCH + timedelta(microseconds=micros)
             except OverflowError as err:
                 raise MalformedBody(f"{plan.label}: OverflowError: {err}") from err
-    return record
+            payload[name] = instant_text(instant)
+    return record, payload

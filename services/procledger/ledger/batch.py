@@ -36,8 +36,7 @@ class Decoded:
     """A record whose bytes became a field-valid event."""
 
     record: KafkaRecord
-    decoded: DecodedEvent
-    payload: Mapping[str, object]
+    decoded: DecodedEvent  # its payload is the event's JSON form, as the journal keeps it
     record_sha256: bytes
 
 
@@ -89,7 +88,7 @@ def decode_record(record: KafkaRecord) -> Item:
             event=decoded.event,
             record_sha256=digest,
         )
-    return Decoded(record, decoded, event_to_json_dict(decoded.event), digest)
+    return Decoded(record, decoded, digest)
 
 
 def order_id_of(event: Event | None) -> str | None:
@@ -193,7 +192,7 @@ def build_batch(
         kind = type(event).__name__  # event_type(), inlined on the hot path
         target = event if isinstance(event, StockpileTargetSet) else None
         order_id = None if target is not None else event.order_id  # type: ignore[union-attr]
-        payload_text = canonical_payload(item.payload)
+        payload_text = canonical_payload(item.decoded.payload)
         prev = chain[tp]
         meta = item.decoded
         digest = row_hash(
@@ -217,7 +216,7 @@ def build_batch(
                 event_id=event.event_id,
                 event_type=kind,
                 order_id=order_id,
-                payload=item.payload,
+                payload=item.decoded.payload,
                 writer_fingerprint=meta.fingerprint,
                 schema_version=meta.schema_version,
                 occurred_at=event.occurred_at,
@@ -276,7 +275,7 @@ def _refine(
     if first is None:
         entry = next(j for j in reversed(journal) if j.event_id == event_id)
         first = (entry.event_type, entry.payload_text or canonical_payload(entry.payload))
-    if first == (kind, canonical_payload(item.payload)):
+    if first == (kind, canonical_payload(item.decoded.payload)):
         return Rejected(
             REDELIVERED,
             f"event {event_id} is already in the journal with the same content: "
@@ -307,7 +306,7 @@ def _refused(
         order_id=order_id_of(event),
         reason_code=outcome.code,
         error=outcome.message,
-        payload=item.payload,
+        payload=item.decoded.payload,
         raw_value=None,
         record_sha256=item.record_sha256,
         recorded_at=recorded_at,
