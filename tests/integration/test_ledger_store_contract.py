@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 
 from procledger.adapters.memory import InMemoryLedgerStore
@@ -105,3 +106,38 @@ def test_an_amount_no_column_holds_is_refused_and_the_rest_is_written(store: Led
     assert applied.write is not None
     assert [r.reason_code for r in applied.write.rejections][:1] == ["INVALID_EVENT"]
     assert store.positions()[(TOPIC, 0)].next_offset == 12
+
+
+def test_the_journal_keeps_every_instant_exactly(ledger: LedgerEnv) -> None:
+    """The store writes instants as text: each column reads back as the instant it was given,
+    early and late years, microseconds and a missing Kafka timestamp included."""
+    records = _records(4)
+    instants = [
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+        datetime(2023, 6, 15, 9, 30, 0, 123456, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ]
+    kafka_ms = [-1, 0, 1_700_000_000_123, 1_700_000_000_999]
+    for i, (occurred, ms) in enumerate(zip(instants, kafka_ms, strict=True)):
+        item = decode_record(records[i])
+        assert isinstance(item, Decoded)
+        event = replace(item.decoded.event, occurred_at=occurred)
+        records[i] = replace(records[i], value=encode(event), timestamp_ms=ms)
+    recorded = datetime(2026, 1, 1, 0, 0, 0, 654321, tzinfo=UTC)
+    store = PostgresLedgerStore(ledger.database.url)
+    try:
+        applied = apply_batch(store, [decode_record(r) for r in records], {(TOPIC, 0)}, recorded)
+    finally:
+        store.close()
+    assert applied.write is not None and len(applied.write.journal) == 4
+    with psycopg.connect(ledger.database.url) as conn:
+        rows = conn.execute(
+            "SELECT occurred_at, recorded_at, kafka_timestamp FROM ledger.journal "
+            "ORDER BY kafka_offset"
+        ).fetchall()
+    assert rows == [
+        (j.occurred_at, j.recorded_at, j.kafka_timestamp) for j in applied.write.journal
+    ]
+    assert [r[0] for r in rows] == instants
+    assert rows[0][2] is None and rows[3][2] == datetime(2023, 11, 14, 22, 13, 20, 999000, UTC)

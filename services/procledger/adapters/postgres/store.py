@@ -18,7 +18,7 @@ from procledger.adapters.postgres.sessions import (
     SessionLimits,
     end_frozen_sessions,
 )
-from procledger.domain.chain import GENESIS, canonical_payload
+from procledger.domain.chain import GENESIS, canonical_payload, instant_text
 from procledger.domain.events import Purpose
 from procledger.domain.state import LedgerState, Order, OrderStatus, StockpileTarget
 from procledger.ledger.ports import (
@@ -43,14 +43,22 @@ _ORDER_UPDATE_SQL = ", ".join(f"{c} = EXCLUDED.{c}" for c in ORDER_COLUMNS if c 
 JOURNAL_COLUMNS = ", ".join(JOURNAL_FIELD_COLUMNS.values())
 # A journal entry's COPY row, by field name; the payload goes as its canonical text.
 _JOURNAL_ROW = attrgetter(*("payload_text" if f == "payload" else f for f in JOURNAL_FIELD_COLUMNS))
+# The instants go as instant_text(), which timestamptz parses to the same value: psycopg's
+# datetime dumper took about 2 µs a value, and a batch's rows share their record time and
+# mostly their Kafka milliseconds, rendered once per batch.
+_JOURNAL_INSTANTS = tuple(
+    i
+    for i, f in enumerate(JOURNAL_FIELD_COLUMNS)
+    if f in {"occurred_at", "recorded_at", "kafka_timestamp"}
+)
 REJECTION_COLUMNS = (
     "topic, kafka_partition, kafka_offset, kafka_timestamp, event_id, event_type, order_id, "
     "reason_code, error, payload, raw_value, record_sha256, recorded_at"
 )
 POSTING_COLUMNS = "event_id, order_id, account, side, amount, currency, amount_usd"
 # The COPY column types, in column order (text COPY: they pick each column's dumper).
-JOURNAL_TYPES = ("text", "text", "text", "text", "text", "int4", "timestamptz", "timestamptz",
-                 "text", "int4", "int8", "timestamptz", "bytea", "bytea", "bytea")  # fmt: skip
+JOURNAL_TYPES = ("text", "text", "text", "text", "text", "int4", "text", "text",
+                 "text", "int4", "int8", "text", "bytea", "bytea", "bytea")  # fmt: skip
 POSTING_TYPES = ("text", "text", "text", "text", "numeric", "text", "numeric")
 
 
@@ -81,6 +89,14 @@ def order_to_row(order: Order) -> tuple[object, ...]:
             value = value.value
         row.append(value)
     return tuple(row)
+
+
+class _InstantTexts(dict[datetime | None, str | None]):
+    """instant_text() of each instant asked for, rendered once; None stays None."""
+
+    def __missing__(self, value: datetime | None) -> str | None:
+        text = self[value] = None if value is None else instant_text(value)
+        return text
 
 
 class _PostgresTransaction:
@@ -172,10 +188,14 @@ class _PostgresTransaction:
                     # rendered; JSONB parses it into the same value Jsonb(payload) would give.
                     copy.set_types(JOURNAL_TYPES)
                     write_row = copy.write_row
+                    texts = _InstantTexts()
                     for j in batch.journal:
                         if j.payload_text is None:
                             j = replace(j, payload_text=canonical_payload(j.payload))  # noqa: PLW2901
-                        write_row(_JOURNAL_ROW(j))
+                        row = list(_JOURNAL_ROW(j))
+                        for i in _JOURNAL_INSTANTS:
+                            row[i] = texts[row[i]]
+                        write_row(row)
             if batch.postings:
                 with cur.copy(f"COPY ledger.postings ({POSTING_COLUMNS}) FROM STDIN") as copy:
                     copy.set_types(POSTING_TYPES)
