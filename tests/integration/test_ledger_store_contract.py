@@ -10,10 +10,16 @@ import psycopg
 import pytest
 
 from procledger.adapters.memory import InMemoryLedgerStore
-from procledger.adapters.postgres.store import PostgresLedgerStore
+from procledger.adapters.postgres.store import (
+    ORDER_COLUMNS,
+    PostgresLedgerStore,
+    order_from_row,
+    order_to_row,
+)
 from procledger.codec.avro import encode
 from procledger.domain.chain import GENESIS
 from procledger.domain.events import OrderPlaced
+from procledger.domain.ledger import empty_state, fold
 from procledger.ledger.apply import AppliedBatch, apply_batch
 from procledger.ledger.batch import Decoded, build_batch, decode_record, state_keys
 from procledger.ledger.ports import KafkaRecord, LedgerStore, StalePosition
@@ -141,3 +147,33 @@ def test_the_journal_keeps_every_instant_exactly(ledger: LedgerEnv) -> None:
     ]
     assert [r[0] for r in rows] == instants
     assert rows[0][2] is None and rows[3][2] == datetime(2023, 11, 14, 22, 13, 20, 999000, UTC)
+
+
+ODD_IDS = [
+    frozenset(),
+    frozenset({"LOT-1"}),
+    frozenset({'a "quoted" lot', "back\\slash", "comma,brace{}", "NULL", "tab\tand\nline"}),
+    frozenset({"obus 155 mm \u2013 lot n°1", "ロット", " inner space", "\\", '"', "{}"}),
+]
+
+
+@pytest.mark.parametrize("ids", ODD_IDS, ids=range(len(ODD_IDS)))
+def test_an_orders_row_reads_back_as_the_order(ledger: LedgerEnv, ids: frozenset[str]) -> None:
+    """order_to_row() writes instants and id sets as text for COPY: whatever an id holds
+    (quotes, backslashes, braces, commas, NULL, control characters), it reads back the same."""
+    placed = next(e for e in story_events() if isinstance(e, OrderPlaced))
+    order = next(iter(fold(empty_state(), [placed]).state.orders.values()))
+    order = replace(
+        order,
+        delivery_ids=ids,
+        payment_ids=frozenset(i + "-paid" for i in ids),
+        placed_at=datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+    )
+    with psycopg.connect(ledger.database.url) as conn:
+        conn.execute("CREATE TEMP TABLE o (LIKE ledger.orders)")
+        with conn.cursor().copy(f"COPY o ({', '.join(ORDER_COLUMNS)}) FROM STDIN") as copy:
+            copy.write_row(order_to_row(order))
+        with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            row = cur.execute(f"SELECT {', '.join(ORDER_COLUMNS)} FROM o").fetchone()
+    assert row is not None
+    assert order_from_row(row) == order

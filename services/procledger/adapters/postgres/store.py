@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from datetime import datetime
@@ -79,16 +79,40 @@ def order_from_row(row: Mapping[str, Any]) -> Order:
     return Order(**values)
 
 
-def order_to_row(order: Order) -> tuple[object, ...]:
-    row: list[object] = []
-    for name in ORDER_COLUMNS:
-        value = getattr(order, name)
-        if isinstance(value, frozenset):
-            value = sorted(value)
-        elif isinstance(value, Purpose | OrderStatus):
-            value = value.value
-        row.append(value)
-    return tuple(row)
+def text_array(values: Collection[str]) -> str:
+    """A text[] literal of the values, sorted and each quoted: {"a","b"}."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in sorted(values))
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
+
+
+def _enum_value(member: Purpose | OrderStatus) -> str:
+    return member.value
+
+
+# How each column that psycopg would dump slowly goes into a COPY row instead, by the Order
+# field's type: instants as instant_text() and id sets as array literals, which PostgreSQL
+# parses to the same values (psycopg's datetime and list dumpers were most of this row's
+# cost: about 2 µs a datetime).
+_ORDER_TEXT_BY_TYPE: dict[str, Callable[[Any], str]] = {
+    "datetime": instant_text,
+    "frozenset[str]": text_array,
+    "Purpose": _enum_value,
+    "OrderStatus": _enum_value,
+}
+_ORDER_ROW = attrgetter(*ORDER_COLUMNS)
+_ORDER_TEXTS = tuple(
+    (i, _ORDER_TEXT_BY_TYPE[str(f.type)])
+    for i, f in enumerate(fields(Order))
+    if str(f.type) in _ORDER_TEXT_BY_TYPE
+)
+
+
+def order_to_row(order: Order) -> list[object]:
+    """An order as its COPY row, in ORDER_COLUMNS' order."""
+    row = list(_ORDER_ROW(order))
+    for i, text in _ORDER_TEXTS:
+        row[i] = text(row[i])
+    return row
 
 
 class _InstantTexts(dict[datetime | None, str | None]):
