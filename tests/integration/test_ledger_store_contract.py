@@ -18,7 +18,7 @@ from procledger.adapters.postgres.store import (
 )
 from procledger.codec.avro import encode
 from procledger.domain.chain import GENESIS
-from procledger.domain.events import OrderPlaced
+from procledger.domain.events import OrderPlaced, StockpileTargetSet
 from procledger.domain.ledger import empty_state, fold
 from procledger.ledger.apply import AppliedBatch, apply_batch
 from procledger.ledger.batch import Decoded, build_batch, decode_record, state_keys
@@ -177,3 +177,22 @@ def test_an_orders_row_reads_back_as_the_order(ledger: LedgerEnv, ids: frozenset
             row = cur.execute(f"SELECT {', '.join(ORDER_COLUMNS)} FROM o").fetchone()
     assert row is not None
     assert order_from_row(row) == order
+
+
+def test_a_later_batch_finds_an_order_whatever_its_id_holds(store: LedgerStore) -> None:
+    """load_state() sends the batch's ids as one text[] literal: an id with quotes,
+    backslashes, braces and commas still finds its order and its events."""
+    odd = 'PO "7", \\ {x}'
+    events = [e for e in story_events() if not isinstance(e, StockpileTargetSet)]
+    placed = next(e for e in events if isinstance(e, OrderPlaced))
+    later = next(e for e in events if e.order_id == placed.order_id and e is not placed)
+    records = [
+        KafkaRecord(TOPIC, 0, i, 1_700_000_000_000, None, encode(replace(e, order_id=odd)))
+        for i, e in enumerate([placed, later, placed])
+    ]
+    _apply(store, records[:1])
+    applied = _apply(store, records[1:])
+    assert applied.write is not None
+    assert [j.order_id for j in applied.write.journal] == [odd]
+    # The repeated placement is known by its id: a re-delivery, not a new order.
+    assert [r.reason_code for r in applied.write.rejections] == ["REDELIVERED"]
