@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -15,6 +19,7 @@ from procledger.domain.chain import (
     chain_instant,
     entry_hash,
     instant_text,
+    row_hash,
 )
 
 from .event_samples import PLACED
@@ -45,6 +50,38 @@ def test_chain_values_are_the_ones_existing_journals_hold() -> None:
     second = entry_hash(first, **ROWS[1])  # type: ignore[arg-type]
     assert first.hex() == "54b7db0f717f16820230c828f3bac9969c2bf6eb866993b9c821164a5a6b83e8"
     assert second.hex() == "337bc9319c66d25e3f26f0c028e47aa3eaa1313d88fc9c0a01779256fab63362"
+
+
+TEXTS = st.text(max_size=40)
+
+
+@given(
+    st.fixed_dictionaries(
+        {
+            "event_id": TEXTS,
+            "event_type": TEXTS,
+            "order_id": st.none() | TEXTS,
+            "payload_text": TEXTS,
+            "writer_fingerprint": TEXTS,
+            "schema_version": st.integers(),
+            "occurred_text": st.none() | TEXTS,
+            "recorded_text": st.none() | TEXTS,
+            "topic": TEXTS,
+            "partition": st.integers(),
+            "offset": st.integers(),
+            "kafka_text": st.none() | TEXTS,
+            "record_sha256": st.binary(min_size=32, max_size=32),
+        }
+    ),
+    st.binary(min_size=32, max_size=32),
+)
+def test_row_hash_hashes_the_json_array_of_its_parts(parts: dict[str, Any], prev: bytes) -> None:
+    """row_hash writes the array out itself: it must be json.dumps' text, for any string
+    (quotes, backslashes, control characters, any script) and any integer."""
+    names = [*inspect.signature(row_hash).parameters][1:]  # the parts, in the hashed order
+    array = [parts[n].hex() if n == "record_sha256" else parts[n] for n in names]
+    text = json.dumps(array, separators=(",", ":"), ensure_ascii=False)
+    assert row_hash(prev, **parts) == hashlib.sha256(prev + text.encode()).digest()
 
 
 def test_instant_text_is_utc_with_microseconds_and_a_z() -> None:
