@@ -9,18 +9,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
-from typing import Any
 
 import psycopg
 from fastavro import schemaless_reader
 from kafka import KafkaConsumer, TopicPartition
 
-from procledger.adapters.postgres.store import JOURNAL_COLUMNS, JOURNAL_TYPES
+from procledger.adapters.postgres.store import (
+    JOURNAL_COLUMNS,
+    JOURNAL_TYPES,
+    InstantTexts,
+    journal_to_row,
+)
 from procledger.codec.avro import decode
-from procledger.codec.jsonform import event_to_json_dict
 from procledger.codec.schemas import HEADER_LENGTH, default_registry
-from procledger.domain.chain import canonical_payload
 from procledger.domain.events import StockpileTargetSet
+from procledger.ledger.ports import JournalEntry
 from procledger.settings import KafkaSettings
 
 # The product consumer's fetch settings (KafkaEventSource), so the two read alike.
@@ -106,31 +109,44 @@ def fastavro_rate(values: Sequence[bytes]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class JournalRows:
-    """Journal-shaped rows for a sample of the events, cycled to the full count when copied."""
+    """Journal COPY rows for a sample of the events, cycled to the full count when copied."""
 
-    sample: list[tuple[Any, ...]]
+    sample: list[list[object]]
     total: int
 
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+    def __iter__(self) -> Iterator[list[object]]:
         for i in range(self.total):
             yield self.sample[i % len(self.sample)]
 
 
 def journal_rows(values: Sequence[bytes], total: int, sample: int = 100_000) -> JournalRows:
-    """What the consumer would COPY into ledger.journal for (a sample of) these records."""
+    """The rows the consumer would COPY into ledger.journal for (a sample of) these records,
+    through the store's own row mapping."""
     now = datetime.now(UTC)
-    rows: list[tuple[Any, ...]] = []
+    texts = InstantTexts()
+    rows: list[list[object]] = []
     for offset, value in enumerate(values[:sample]):
         decoded = decode(value)
         event = decoded.event
         digest = hashlib.sha256(value).digest()
-        order_id = None if isinstance(event, StockpileTargetSet) else event.order_id
-        rows.append((
-            event.event_id, decoded.event_type, order_id,
-            canonical_payload(event_to_json_dict(event)), decoded.fingerprint,
-            decoded.schema_version, event.occurred_at, now, "bench", offset % 6, offset, now,
-            digest, digest, digest,
-        ))  # fmt: skip
+        entry = JournalEntry(
+            event_id=event.event_id,
+            event_type=decoded.event_type,
+            order_id=None if isinstance(event, StockpileTargetSet) else event.order_id,
+            payload=decoded.payload,
+            writer_fingerprint=decoded.fingerprint,
+            schema_version=decoded.schema_version,
+            occurred_at=event.occurred_at,
+            recorded_at=now,
+            topic="bench",
+            partition=offset % 6,
+            offset=offset,
+            kafka_timestamp=now,
+            record_sha256=digest,
+            prev_hash=digest,
+            hash=digest,
+        )
+        rows.append(journal_to_row(entry, texts))
     return JournalRows(rows, total)
 
 

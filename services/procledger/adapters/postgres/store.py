@@ -24,6 +24,7 @@ from procledger.domain.state import LedgerState, Order, OrderStatus, StockpileTa
 from procledger.ledger.ports import (
     JOURNAL_FIELD_COLUMNS,
     BatchWrite,
+    JournalEntry,
     LedgerTransaction,
     Position,
     SealedPast,
@@ -122,12 +123,26 @@ def order_to_row(order: Order) -> list[object]:
     return row
 
 
-class _InstantTexts(dict[datetime | None, str | None]):
+class InstantTexts(dict[datetime | None, str | None]):
     """instant_text() of each instant asked for, rendered once; None stays None."""
 
     def __missing__(self, value: datetime | None) -> str | None:
         text = self[value] = None if value is None else instant_text(value)
         return text
+
+
+def journal_to_row(entry: JournalEntry, texts: InstantTexts) -> list[object]:
+    """A journal entry as its COPY row (JOURNAL_TYPES), its instants rendered through `texts`.
+
+    The payload goes as the canonical JSON text the hash chain already rendered; JSONB parses
+    it into the same value Jsonb(payload) would give.
+    """
+    if entry.payload_text is None:
+        entry = replace(entry, payload_text=canonical_payload(entry.payload))
+    row = list(_JOURNAL_ROW(entry))
+    for i in _JOURNAL_INSTANTS:
+        row[i] = texts[row[i]]
+    return row
 
 
 class _PostgresTransaction:
@@ -215,18 +230,11 @@ class _PostgresTransaction:
             if batch.journal:
                 with cur.copy(f"COPY ledger.journal ({JOURNAL_COLUMNS}) FROM STDIN") as copy:
                     # Fixed per-column dumpers: psycopg then skips its per-value type lookup.
-                    # The payload goes as the canonical JSON text the hash chain already
-                    # rendered; JSONB parses it into the same value Jsonb(payload) would give.
                     copy.set_types(JOURNAL_TYPES)
                     write_row = copy.write_row
-                    texts = _InstantTexts()
+                    texts = InstantTexts()
                     for j in batch.journal:
-                        if j.payload_text is None:
-                            j = replace(j, payload_text=canonical_payload(j.payload))  # noqa: PLW2901
-                        row = list(_JOURNAL_ROW(j))
-                        for i in _JOURNAL_INSTANTS:
-                            row[i] = texts[row[i]]
-                        write_row(row)
+                        write_row(journal_to_row(j, texts))
             if batch.postings:
                 with cur.copy(f"COPY ledger.postings ({POSTING_COLUMNS}) FROM STDIN") as copy:
                     copy.set_types(POSTING_TYPES)
