@@ -31,8 +31,11 @@ def instant_text(value: datetime) -> str:
     """
     if value.tzinfo is UTC:
         # The codec's instants are UTC already: skip the conversion (a quarter of the cost,
-        # and two or three instants per event). isoformat() ends them in "+00:00".
-        return value.isoformat(timespec="microseconds")[:-6] + "Z"
+        # and two or three instants per event). isoformat() ends them in "+00:00", and
+        # writes microseconds only when there are some: asking for them with `timespec` cost
+        # a sixth of the call (1.5 -> 1.2-1.3 µs, timeit).
+        text = value.isoformat()[:-6]
+        return text + "Z" if value.microsecond else text + ".000000Z"
     if value.utcoffset() is None:
         raise ValueError(f"{value.isoformat()} is a naive datetime: an instant needs a zone")
     # isoformat() is several times faster than strftime().
