@@ -16,14 +16,18 @@ def _cents(exact: Fraction) -> Decimal:
     return Decimal(f"{round(exact * 100)}E-2")  # exact: a string is never rounded
 
 
-quantities = st.integers(min_value=0, max_value=10**15)
-prices = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(10**12), places=4)
-rates = st.decimals(min_value=Decimal("0.0000000001"), max_value=Decimal(1000), places=10)
+# The schemas' ranges: quantity an Avro long, unit price decimal(18, 4), rate decimal(18, 8).
+LONG_MAX = 2**63 - 1
+WIDEST_PRICE = Decimal("99999999999999.9999")
+WIDEST_RATE = Decimal("9999999999.99999999")
+quantities = st.integers(min_value=0, max_value=LONG_MAX)
+prices = st.decimals(min_value=Decimal("0.0001"), max_value=WIDEST_PRICE, places=4)
+rates = st.decimals(min_value=Decimal("0.00000001"), max_value=WIDEST_RATE, places=8)
 
 
 @given(quantities, prices, rates)
-# The widest product (44 digits before rounding), past a default context's 28.
-@example(10**15 - 1, Decimal("999999999999.9999"), Decimal("999.9999999999"))
+# The widest product the schemas allow: 55 digits before rounding, within the context's 60.
+@example(LONG_MAX, WIDEST_PRICE, WIDEST_RATE)
 def test_order_value_is_the_exact_product_rounded_half_even(
     quantity: int, price: Decimal, rate: Decimal
 ) -> None:
