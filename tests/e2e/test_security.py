@@ -178,7 +178,7 @@ def test_application_role_cannot_rewrite_or_reach_around(story_ledger: LedgerEnv
     with psycopg.connect(story_ledger.database.url, autocommit=True) as conn:
         for statement in (
             "UPDATE ledger.rejections SET reason_code = 'OK'",
-            "DELETE FROM ledger.postings",
+            "DELETE FROM ledger.entries",
             "ALTER TABLE ledger.journal DISABLE TRIGGER journal_append_only",
             "DROP TABLE ledger.journal",
             "CREATE TABLE ledger.mine (x int)",
@@ -291,7 +291,7 @@ def test_superuser_tampering_is_detected_and_named(chaos_stack: ChaosStack, reco
     admin = ledger.database.admin_url
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute("ALTER TABLE ledger.journal DISABLE TRIGGER USER")
-        conn.execute("ALTER TABLE ledger.postings DISABLE TRIGGER USER")
+        conn.execute("ALTER TABLE ledger.entries DISABLE TRIGGER USER")
         rows = [journal_row(r) for r in conn.execute(JOURNAL_SELECT + " ORDER BY id").fetchall()]
 
     # Rows of one partition with a quantity to change (orders keyed by id share a partition).
@@ -345,8 +345,8 @@ def test_superuser_tampering_is_detected_and_named(chaos_stack: ChaosStack, reco
     tamper("UPDATE ledger.journal SET payload = %s, hash = %s WHERE id = %s",
            (json.dumps(payload), forged, target.id), [target.id, successor.id])  # fmt: skip
     # A row deleted outright.
-    with psycopg.connect(admin, autocommit=True) as conn:  # no posting left pointing at it
-        conn.execute("DELETE FROM ledger.postings WHERE event_id = %s", (other.event_id,))
+    with psycopg.connect(admin, autocommit=True) as conn:  # no entry left pointing at it
+        conn.execute("DELETE FROM ledger.entries WHERE event_id = %s", (other.event_id,))
     tamper("DELETE FROM ledger.journal WHERE id = %s", (other.id,), [successor_of(other).id])
     record(
         scenario(

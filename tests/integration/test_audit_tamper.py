@@ -65,7 +65,7 @@ def test_a_deleted_journal_row_is_a_missing_offset_and_a_broken_link(small: Ledg
         "SELECT j.id, j.kafka_partition, j.kafka_offset FROM ledger.journal j "
         "WHERE j.event_type = 'DeliveryRecorded' ORDER BY id LIMIT 1"
     )[0]
-    _tamper(small, "DELETE FROM ledger.postings WHERE event_id = "
+    _tamper(small, "DELETE FROM ledger.entries WHERE event_id = "
             "(SELECT event_id FROM ledger.journal WHERE id = %s)", (row_id,))  # fmt: skip
     _tamper(small, "DELETE FROM ledger.journal WHERE id = %s", (row_id,))
     problems = _verify(small)
@@ -82,9 +82,9 @@ def test_a_removed_rejection_is_a_missing_offset(small: LedgerEnv) -> None:
 
 
 def test_unbalanced_postings_and_a_moved_chain_head_are_named(small: LedgerEnv) -> None:
-    event_id = small.scalar("SELECT event_id FROM ledger.postings ORDER BY id LIMIT 1")
-    _tamper(small, "UPDATE ledger.postings SET amount_usd = amount_usd + 1 WHERE id = "
-            "(SELECT min(id) FROM ledger.postings)")  # fmt: skip
+    event_id = small.scalar("SELECT min(event_id) FROM ledger.entries")
+    _tamper(small, "UPDATE ledger.entries SET amounts_usd[1] = amounts_usd[1] + 1 "
+            "WHERE event_id = %s", (event_id,))  # fmt: skip
     _tamper(small, "UPDATE ledger.positions SET chain_head = %s WHERE kafka_partition = "
             "(SELECT min(kafka_partition) FROM ledger.positions)", (bytes(32),))  # fmt: skip
     problems = _verify(small)

@@ -63,7 +63,7 @@ def test_application_role_cannot_alter_history(ledger: LedgerEnv) -> None:
             "UPDATE ledger.journal SET payload = '{}'",
             "DELETE FROM ledger.journal",
             "TRUNCATE ledger.journal",
-            "UPDATE ledger.postings SET amount = 0",
+            "UPDATE ledger.entries SET amounts = '{0}'",
             "DELETE FROM ledger.rejections",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):

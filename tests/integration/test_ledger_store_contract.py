@@ -11,8 +11,10 @@ import pytest
 
 from procledger.adapters.memory import InMemoryLedgerStore
 from procledger.adapters.postgres.store import (
+    ENTRY_COLUMNS,
     ORDER_COLUMNS,
     PostgresLedgerStore,
+    entry_rows,
     order_from_row,
     order_to_row,
 )
@@ -177,6 +179,30 @@ def test_an_orders_row_reads_back_as_the_order(ledger: LedgerEnv, ids: frozenset
             row = cur.execute(f"SELECT {', '.join(ORDER_COLUMNS)} FROM o").fetchone()
     assert row is not None
     assert order_from_row(row) == order
+
+
+def test_entry_rows_read_back_as_the_postings_leg_by_leg(ledger: LedgerEnv) -> None:
+    """entry_rows() writes each event's legs as array literals for COPY: every posting of the
+    story reads back in its order, with the same amounts, whatever an account name holds."""
+    result = fold(empty_state(), story_events())
+    postings = [p for _, outcome in result.outcomes for p in getattr(outcome, "postings", ())]
+    odd = replace(postings[0], account='odd "account", \\ {x}')
+    postings = [odd, *postings[1:]]
+    assert len(postings) > len({p.event_id for p in postings}) > 100
+    with psycopg.connect(ledger.database.url) as conn:
+        conn.execute("CREATE TEMP TABLE e (LIKE ledger.entries INCLUDING CONSTRAINTS)")
+        with conn.cursor().copy(f"COPY e ({ENTRY_COLUMNS}) FROM STDIN") as copy:
+            for row in entry_rows(postings):
+                copy.write_row(row)
+        back = conn.execute(
+            "SELECT e.event_id, e.order_id, l.account, l.side, l.amount, e.currency, l.amount_usd "
+            "FROM e CROSS JOIN LATERAL unnest(e.accounts, e.sides, e.amounts, e.amounts_usd) "
+            "WITH ORDINALITY AS l (account, side, amount, amount_usd, n) ORDER BY e.ctid, l.n"
+        ).fetchall()
+    assert back == [
+        (p.event_id, p.order_id, p.account, p.side, p.amount, p.currency, p.amount_usd)
+        for p in postings
+    ]
 
 
 def test_a_later_batch_finds_an_order_whatever_its_id_holds(store: LedgerStore) -> None:

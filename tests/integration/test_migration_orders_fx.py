@@ -16,7 +16,7 @@ from tests.plugins.ledger import LedgerEnv
 MIGRATION = "0010.orders-fx-difference"
 FX_FROM_POSTINGS = (
     "SELECT order_id, sum(CASE side WHEN 'D' THEN amount_usd ELSE -amount_usd END) "
-    "FROM ledger.postings WHERE account = 'FX_DIFFERENCE' GROUP BY order_id ORDER BY order_id"
+    "FROM audit.postings WHERE account = 'FX_DIFFERENCE' GROUP BY order_id ORDER BY order_id"
 )
 
 
@@ -29,12 +29,16 @@ def test_migration_fills_each_orders_fx_difference_from_its_postings(ledger: Led
     assert {o: fx for o, fx in folded if fx != 0} == from_postings
 
     # The ledger as it was before the migration: no column (nor the view that shows it),
-    # the migration not recorded.
+    # the migration not recorded, and the postings it reads one row per leg, as they were
+    # until 0014 made them one ledger.entries row per event.
     with psycopg.connect(ledger.database.admin_url) as conn:
         conn.execute("ALTER TABLE ledger.orders DROP COLUMN fx_difference_usd CASCADE")
+        conn.execute("CREATE TABLE ledger.postings AS SELECT * FROM audit.postings")
         conn.execute("DELETE FROM _yoyo_migration WHERE migration_id = %s", (MIGRATION,))
     report = migrate(ledger.database)
     assert report.applied == (MIGRATION,)
+    with psycopg.connect(ledger.database.admin_url) as conn:
+        conn.execute("DROP TABLE ledger.postings")
 
     assert (
         ledger.rows("SELECT order_id, fx_difference_usd FROM audit.orders ORDER BY order_id")

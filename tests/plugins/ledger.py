@@ -186,7 +186,7 @@ def snapshot(ledger: LedgerEnv) -> dict[str, Any]:
         "totals": ledger.rows("SELECT * FROM ledger.order_totals ORDER BY 1, 2, 3, 4, 5, 6"),
         "postings": ledger.rows(
             "SELECT account, side, currency, sum(amount), sum(amount_usd), count(*)"
-            " FROM ledger.postings GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+            " FROM audit.postings GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         ),
     }
 

@@ -161,7 +161,9 @@ def test_postings_balance_per_event(events: list[Event]) -> None:
             assert p.event_id == event.event_id and p.account in CHART_OF_ACCOUNTS
             assert p.amount >= 0 and p.amount_usd >= 0 and (p.amount or p.amount_usd)
             assert p.amount == p.amount.quantize(Decimal("0.01"))
+            # An event's legs share its order and currency: they are stored as one entry.
             assert outcome.order is not None and p.currency == outcome.order.currency
+            assert p.order_id == outcome.order.order_id
             if p.side == "D":
                 debit, debit_usd = debit + p.amount, debit_usd + p.amount_usd
             else:

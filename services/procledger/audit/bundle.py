@@ -113,9 +113,11 @@ def export(  # noqa: PLR0917 - the CLI and the API pass the same five things
             "currency": c.strip(),
             "amount_usd": money(u),
         }
+        # In the journal rows' order, each event's legs in theirs.
         for e, o, a, s, m, c, u in conn.execute(
-            "SELECT event_id, order_id, account, side, amount, currency, amount_usd "
-            "FROM audit.postings WHERE event_id = ANY(%s) ORDER BY id",
+            "SELECT p.event_id, p.order_id, p.account, p.side, p.amount, p.currency, "
+            "p.amount_usd FROM unnest(%s::text[]) WITH ORDINALITY AS b (event_id, n) "
+            "JOIN audit.postings p USING (event_id) ORDER BY b.n, p.leg",
             (event_ids,),
         )
     ]

@@ -74,7 +74,7 @@ def order_detail(conn: Connection, order_id: str, clocks: Clocks) -> dict[str, A
 def _postings(conn: Connection, event_id: str) -> list[Row]:
     raw = conn.execute(
         "SELECT account, side, amount, currency, amount_usd FROM audit.postings "
-        "WHERE event_id = %s ORDER BY id",
+        "WHERE event_id = %s ORDER BY leg",
         (event_id,),
     ).fetchall()
     return [

@@ -108,7 +108,7 @@ def _migrate(settings: DatabaseSettings, auditor_url: str | None) -> MigrationRe
 # never migrated stops a service with one clear message instead of failing on first use.
 LEDGER_RELATIONS = (
     "ledger.journal",
-    "ledger.postings",
+    "ledger.entries",
     "ledger.rejections",
     "ledger.positions",
     "ledger.orders",

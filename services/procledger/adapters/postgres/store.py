@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from datetime import datetime
+from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
@@ -20,6 +21,7 @@ from procledger.adapters.postgres.sessions import (
 )
 from procledger.domain.chain import GENESIS, canonical_payload, instant_text
 from procledger.domain.events import Purpose
+from procledger.domain.postings import Posting
 from procledger.domain.state import LedgerState, Order, OrderStatus, StockpileTarget
 from procledger.ledger.ports import (
     JOURNAL_FIELD_COLUMNS,
@@ -56,11 +58,11 @@ REJECTION_COLUMNS = (
     "topic, kafka_partition, kafka_offset, kafka_timestamp, event_id, event_type, order_id, "
     "reason_code, error, payload, raw_value, record_sha256, recorded_at"
 )
-POSTING_COLUMNS = "event_id, order_id, account, side, amount, currency, amount_usd"
+ENTRY_COLUMNS = "event_id, order_id, currency, accounts, sides, amounts, amounts_usd"
 # The COPY column types, in column order (text COPY: they pick each column's dumper).
 JOURNAL_TYPES = ("text", "text", "text", "text", "text", "int4", "text", "text",
                  "text", "int4", "int8", "text", "bytea", "bytea", "bytea")  # fmt: skip
-POSTING_TYPES = ("text", "text", "text", "text", "numeric", "text", "numeric")
+ENTRY_TYPES = ("text",) * 7
 
 
 # psycopg prepares a statement run five times, and PostgreSQL may then keep one generic plan
@@ -143,6 +145,31 @@ def journal_to_row(entry: JournalEntry, texts: InstantTexts) -> list[object]:
     for i in _JOURNAL_INSTANTS:
         row[i] = texts[row[i]]
     return row
+
+
+def entry_rows(postings: Iterable[Posting]) -> Iterator[tuple[str, ...]]:
+    """A batch's postings as ledger.entries COPY rows (ENTRY_TYPES): one per event, its legs
+    as array literals in the order given.
+
+    An event's postings come together and share its order and currency (one EntryRef made
+    them); two runs of one event's postings would be two rows for one key, which the primary
+    key refuses. Accounts are quoted like any text; sides are D or C, amounts Decimal text.
+    """
+    for event_id, group in groupby(postings, _EVENT_ID):
+        legs = tuple(group)
+        first = legs[0]
+        yield (
+            event_id,
+            first.order_id,
+            first.currency,
+            text_array([p.account for p in legs]),
+            "{" + ",".join([p.side for p in legs]) + "}",
+            "{" + ",".join([str(p.amount) for p in legs]) + "}",
+            "{" + ",".join([str(p.amount_usd) for p in legs]) + "}",
+        )
+
+
+_EVENT_ID = attrgetter("event_id")
 
 
 class _PostgresTransaction:
@@ -236,21 +263,11 @@ class _PostgresTransaction:
                     for j in batch.journal:
                         write_row(journal_to_row(j, texts))
             if batch.postings:
-                with cur.copy(f"COPY ledger.postings ({POSTING_COLUMNS}) FROM STDIN") as copy:
-                    copy.set_types(POSTING_TYPES)
+                with cur.copy(f"COPY ledger.entries ({ENTRY_COLUMNS}) FROM STDIN") as copy:
+                    copy.set_types(ENTRY_TYPES)
                     write_row = copy.write_row
-                    for p in batch.postings:
-                        write_row(
-                            (
-                                p.event_id,
-                                p.order_id,
-                                p.account,
-                                p.side,
-                                p.amount,
-                                p.currency,
-                                p.amount_usd,
-                            )
-                        )
+                    for row in entry_rows(batch.postings):
+                        write_row(row)
             if batch.rejections:
                 with cur.copy(f"COPY ledger.rejections ({REJECTION_COLUMNS}) FROM STDIN") as copy:
                     for r in batch.rejections:
