@@ -11,17 +11,13 @@ from psycopg import sql
 from yoyo import get_backend, read_migrations
 
 from procledger.adapters.postgres.migrations import migrate
+from procledger.adapters.postgres.store import JOURNAL_COLUMNS
 from procledger.resources import migrations_dir
 from procledger.scenario.story import story_events
 from procledger.settings import DatabaseSettings, Env
 from tests.plugins.ledger import LedgerEnv
 
 MIGRATION = "0014.postings-one-entry-per-event"
-JOURNAL = (
-    "event_id, event_type, order_id, payload, writer_fingerprint, schema_version, occurred_at, "
-    "recorded_at, topic, kafka_partition, kafka_offset, kafka_timestamp, record_sha256, "
-    "prev_hash, hash"
-)
 LEGS = (
     "SELECT event_id, leg, order_id, account, side, amount, currency, amount_usd "
     "FROM audit.postings ORDER BY event_id, leg"
@@ -59,9 +55,9 @@ def before_0014(consumed: LedgerEnv) -> Iterator[DatabaseSettings]:
     ):
         with (
             source.cursor().copy(
-                f"COPY (SELECT {JOURNAL} FROM ledger.journal ORDER BY id) TO STDOUT"
+                f"COPY (SELECT {JOURNAL_COLUMNS} FROM ledger.journal ORDER BY id) TO STDOUT"
             ) as out,
-            target.cursor().copy(f"COPY ledger.journal ({JOURNAL}) FROM STDIN") as into,
+            target.cursor().copy(f"COPY ledger.journal ({JOURNAL_COLUMNS}) FROM STDIN") as into,
         ):
             for block in out:
                 into.write(block)

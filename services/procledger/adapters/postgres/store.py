@@ -147,6 +147,9 @@ def journal_to_row(entry: JournalEntry, texts: InstantTexts) -> list[object]:
     return row
 
 
+_EVENT_ID = attrgetter("event_id")
+
+
 def entry_rows(postings: Iterable[Posting]) -> Iterator[tuple[str, ...]]:
     """A batch's postings as ledger.entries COPY rows (ENTRY_TYPES): one per event, its legs
     as array literals in the order given.
@@ -167,9 +170,6 @@ def entry_rows(postings: Iterable[Posting]) -> Iterator[tuple[str, ...]]:
             "{" + ",".join([str(p.amount) for p in legs]) + "}",
             "{" + ",".join([str(p.amount_usd) for p in legs]) + "}",
         )
-
-
-_EVENT_ID = attrgetter("event_id")
 
 
 class _PostgresTransaction:
