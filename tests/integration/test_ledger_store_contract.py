@@ -19,7 +19,7 @@ from procledger.adapters.postgres.store import (
     order_to_row,
 )
 from procledger.codec.avro import encode
-from procledger.domain.chain import GENESIS
+from procledger.domain.chain import GENESIS, entry_hash
 from procledger.domain.events import OrderPlaced, StockpileTargetSet
 from procledger.domain.ledger import empty_state, fold
 from procledger.ledger.apply import AppliedBatch, apply_batch
@@ -139,6 +139,10 @@ def test_the_journal_keeps_every_instant_exactly(ledger: LedgerEnv) -> None:
     finally:
         store.close()
     assert applied.write is not None and len(applied.write.journal) == 4
+    # The chain hashed occurred_at from the payload's text: still what entry_hash() computes.
+    assert all(
+        j.hash == entry_hash(j.prev_hash, **j.hashed_fields()) for j in applied.write.journal
+    )
     with psycopg.connect(ledger.database.url) as conn:
         rows = conn.execute(
             "SELECT occurred_at, recorded_at, kafka_timestamp FROM ledger.journal "

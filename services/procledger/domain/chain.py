@@ -48,9 +48,11 @@ def chain_instant(value: datetime | None) -> str | None:
     Years before 1000 stay as the chain has always hashed them, unpadded (strftime's %Y:
     "999-01-01T..."), so journals holding such dates still verify.
     """
-    if value is None:
-        return None
-    text = instant_text(value)
+    return None if value is None else chain_text(instant_text(value))
+
+
+def chain_text(text: str) -> str:
+    """instant_text() output as the hash chain writes it (chain_instant(), already rendered)."""
     return text.lstrip("0") if text[0] == "0" else text
 
 

@@ -7,11 +7,12 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from procledger.codec.avro import DecodedEvent, decode
 from procledger.codec.errors import CodecError
 from procledger.codec.jsonform import event_to_json_dict
-from procledger.domain.chain import canonical_payload, chain_instant, row_hash
+from procledger.domain.chain import canonical_payload, chain_instant, chain_text, row_hash
 from procledger.domain.errors import EVENT_ID_CONFLICT, REDELIVERED, DuplicateEvent
 from procledger.domain.events import Event, StockpileTargetSet, event_type
 from procledger.domain.ledger import Applied, Outcome, Rejected, fold
@@ -162,7 +163,7 @@ def build_batch(
     last_offset: dict[TopicPartition, int] = {}
     # Every row of a batch shares recorded_at, and records published together share their
     # Kafka millisecond: render each instant once per batch, not once per row.
-    recorded_text = chain_instant(recorded_at)
+    recorded = (recorded_at, chain_instant(recorded_at))
     stamps: dict[int | None, tuple[datetime | None, str | None]] = {}
 
     for item in items:
@@ -174,7 +175,7 @@ def build_batch(
         if stamp is None:
             ts = kafka_time(rec)
             stamp = stamps[rec.timestamp_ms] = (ts, chain_instant(ts))
-        ts, ts_text = stamp
+        ts = stamp[0]
         if type(item) is RefusedRecord:
             rejections.append(_rejection(item, recorded_at))
             tally[1] += 1
@@ -189,55 +190,15 @@ def build_batch(
             )
             tally[1] += 1
             continue
-        kind = type(event).__name__  # event_type(), inlined on the hot path
-        target = event if isinstance(event, StockpileTargetSet) else None
-        order_id = None if target is not None else event.order_id  # type: ignore[union-attr]
-        payload_text = canonical_payload(item.decoded.payload)
-        prev = chain[tp]
-        meta = item.decoded
-        digest = row_hash(
-            prev,
-            event_id=event.event_id,
-            event_type=kind,
-            order_id=order_id,
-            payload_text=payload_text,
-            writer_fingerprint=meta.fingerprint,
-            schema_version=meta.schema_version,
-            occurred_text=chain_instant(event.occurred_at),
-            recorded_text=recorded_text,
-            topic=rec.topic,
-            partition=rec.partition,
-            offset=rec.offset,
-            kafka_text=ts_text,
-            record_sha256=item.record_sha256,
-        )
-        journal.append(
-            JournalEntry(
-                event_id=event.event_id,
-                event_type=kind,
-                order_id=order_id,
-                payload=item.decoded.payload,
-                writer_fingerprint=meta.fingerprint,
-                schema_version=meta.schema_version,
-                occurred_at=event.occurred_at,
-                recorded_at=recorded_at,
-                topic=rec.topic,
-                partition=rec.partition,
-                offset=rec.offset,
-                kafka_timestamp=ts,
-                record_sha256=item.record_sha256,
-                prev_hash=prev,
-                hash=digest,
-                payload_text=payload_text,
-            )
-        )
-        chain[tp] = digest
+        entry = _chained(item, chain[tp], recorded, stamp)
+        journal.append(entry)
+        chain[tp] = entry.hash
         postings.extend(outcome.postings)
         tally[0] += 1
-        if target is not None:
-            touched_targets.add((target.country, target.caliber_mm))
-        elif order_id is not None:
-            touched_orders.add(order_id)
+        if isinstance(event, StockpileTargetSet):
+            touched_targets.add((event.country, event.caliber_mm))
+        else:
+            touched_orders.add(event.order_id)
 
     updates = [
         PositionUpdate(
@@ -253,6 +214,60 @@ def build_batch(
         touched_orders=touched_orders,
         touched_targets={k for k in touched_targets if k in result.state.targets},
         positions=updates,
+    )
+
+
+def _chained(
+    item: Decoded,
+    prev: bytes,
+    recorded: tuple[datetime, str | None],
+    stamp: tuple[datetime | None, str | None],
+) -> JournalEntry:
+    """The journal row of an applied event, chained to `prev`; `recorded` and `stamp` are the
+    record time and the Kafka timestamp, each with its chain text, rendered once per batch."""
+    rec = item.record
+    meta = item.decoded
+    event = meta.event
+    kind = type(event).__name__  # event_type(), inlined on the hot path
+    order_id = None if isinstance(event, StockpileTargetSet) else event.order_id
+    payload_text = canonical_payload(meta.payload)
+    # The codec renders the payload's occurred_at as instant_text(event.occurred_at): the
+    # chain and the COPY row take that text rather than render the instant twice more.
+    occurred_text = cast(str, meta.payload["occurred_at"])
+    digest = row_hash(
+        prev,
+        event_id=event.event_id,
+        event_type=kind,
+        order_id=order_id,
+        payload_text=payload_text,
+        writer_fingerprint=meta.fingerprint,
+        schema_version=meta.schema_version,
+        occurred_text=chain_text(occurred_text),
+        recorded_text=recorded[1],
+        topic=rec.topic,
+        partition=rec.partition,
+        offset=rec.offset,
+        kafka_text=stamp[1],
+        record_sha256=item.record_sha256,
+    )
+    return JournalEntry(
+        event_id=event.event_id,
+        event_type=kind,
+        order_id=order_id,
+        payload=meta.payload,
+        writer_fingerprint=meta.fingerprint,
+        schema_version=meta.schema_version,
+        occurred_at=event.occurred_at,
+        recorded_at=recorded[0],
+        topic=rec.topic,
+        partition=rec.partition,
+        offset=rec.offset,
+        kafka_timestamp=stamp[0],
+        record_sha256=item.record_sha256,
+        prev_hash=prev,
+        hash=digest,
+        payload_text=payload_text,
+        occurred_text=occurred_text,
     )
 
 

@@ -61,6 +61,9 @@ class JournalEntry:
     # canonical_payload(payload), when the batch already rendered it for the hash chain: the
     # store writes this text to the JSONB column instead of serialising the payload again.
     payload_text: str | None = None
+    # instant_text(occurred_at), when the codec already rendered it into the payload: the
+    # store writes this text to the timestamptz column instead of rendering it again.
+    occurred_text: str | None = None
 
     def hashed_fields(self) -> dict[str, Any]:
         """The keyword arguments of domain.chain.entry_hash: every column but the two hashes."""

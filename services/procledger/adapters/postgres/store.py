@@ -44,15 +44,15 @@ _ORDER_COLS_SQL = ", ".join(ORDER_COLUMNS)
 _ORDER_UPDATE_SQL = ", ".join(f"{c} = EXCLUDED.{c}" for c in ORDER_COLUMNS if c != "order_id")
 
 JOURNAL_COLUMNS = ", ".join(JOURNAL_FIELD_COLUMNS.values())
-# A journal entry's COPY row, by field name; the payload goes as its canonical text.
-_JOURNAL_ROW = attrgetter(*("payload_text" if f == "payload" else f for f in JOURNAL_FIELD_COLUMNS))
-# The instants go as instant_text(), which timestamptz parses to the same value: psycopg's
-# datetime dumper took about 2 µs a value, and a batch's rows share their record time and
-# mostly their Kafka milliseconds, rendered once per batch.
+# A journal entry's COPY row, by field name; the payload and occurred_at go as the texts the
+# batch already rendered (JournalEntry.payload_text, .occurred_text).
+_AS_TEXT = {"payload": "payload_text", "occurred_at": "occurred_text"}
+_JOURNAL_ROW = attrgetter(*(_AS_TEXT.get(f, f) for f in JOURNAL_FIELD_COLUMNS))
+# The other instants go as instant_text() too, which timestamptz parses to the same value:
+# psycopg's datetime dumper took about 2 µs a value, and a batch's rows share their record
+# time and mostly their Kafka milliseconds, rendered once per batch.
 _JOURNAL_INSTANTS = tuple(
-    i
-    for i, f in enumerate(JOURNAL_FIELD_COLUMNS)
-    if f in {"occurred_at", "recorded_at", "kafka_timestamp"}
+    i for i, f in enumerate(JOURNAL_FIELD_COLUMNS) if f in {"recorded_at", "kafka_timestamp"}
 )
 REJECTION_COLUMNS = (
     "topic, kafka_partition, kafka_offset, kafka_timestamp, event_id, event_type, order_id, "
@@ -137,10 +137,15 @@ def journal_to_row(entry: JournalEntry, texts: InstantTexts) -> list[object]:
     """A journal entry as its COPY row (JOURNAL_TYPES), its instants rendered through `texts`.
 
     The payload goes as the canonical JSON text the hash chain already rendered; JSONB parses
-    it into the same value Jsonb(payload) would give.
+    it into the same value Jsonb(payload) would give. An entry built without those texts gets
+    them rendered here.
     """
-    if entry.payload_text is None:
-        entry = replace(entry, payload_text=canonical_payload(entry.payload))
+    if entry.payload_text is None or entry.occurred_text is None:
+        entry = replace(
+            entry,
+            payload_text=entry.payload_text or canonical_payload(entry.payload),
+            occurred_text=entry.occurred_text or instant_text(entry.occurred_at),
+        )
     row = list(_JOURNAL_ROW(entry))
     for i in _JOURNAL_INSTANTS:
         row[i] = texts[row[i]]
