@@ -10,14 +10,14 @@ import psycopg
 import pytest
 
 from procledger.adapters.memory import InMemoryLedgerStore
-from procledger.adapters.postgres.store import (
+from procledger.adapters.postgres.rows import (
     ENTRY_COLUMNS,
     ORDER_COLUMNS,
-    PostgresLedgerStore,
     entry_rows,
     order_from_row,
     order_to_row,
 )
+from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.codec.avro import encode
 from procledger.domain.chain import GENESIS, entry_hash
 from procledger.domain.events import OrderPlaced, StockpileTargetSet

@@ -11,7 +11,7 @@ from psycopg import sql
 from yoyo import get_backend, read_migrations
 
 from procledger.adapters.postgres.migrations import migrate
-from procledger.adapters.postgres.store import JOURNAL_COLUMNS
+from procledger.adapters.postgres.rows import JOURNAL_COLUMNS
 from procledger.resources import migrations_dir
 from procledger.scenario.story import story_events
 from procledger.settings import DatabaseSettings, Env

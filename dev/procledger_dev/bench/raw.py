@@ -14,7 +14,7 @@ import psycopg
 from fastavro import schemaless_reader
 from kafka import KafkaConsumer, TopicPartition
 
-from procledger.adapters.postgres.store import (
+from procledger.adapters.postgres.rows import (
     JOURNAL_COLUMNS,
     JOURNAL_TYPES,
     InstantTexts,

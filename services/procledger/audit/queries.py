@@ -10,7 +10,7 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from procledger.adapters.postgres.audit_reader import Connection, JSONValue, fixed, money, ts
-from procledger.adapters.postgres.store import order_from_row
+from procledger.adapters.postgres.rows import order_from_row
 from procledger.audit.filters import Clocks, OrderFilter
 from procledger.audit.timetravel import LIVE, Unseen, set_conditions, state_at, unseen
 from procledger.domain.projections import DIMENSIONS

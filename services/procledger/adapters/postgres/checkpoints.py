@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 
 from procledger.adapters.postgres.journal import Tick, journal_events_by_order
-from procledger.adapters.postgres.store import ORDER_COLUMNS, order_from_row, order_to_row
+from procledger.adapters.postgres.rows import ORDER_COLUMNS, order_from_row, order_to_row
 from procledger.domain.replay import Replayed, keyed_differences, replay_by_order
 from procledger.domain.state import Order
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import sql
 
-from procledger.adapters.postgres.store import ORDER_COLUMNS, order_from_row
+from procledger.adapters.postgres.rows import ORDER_COLUMNS, order_from_row
 from procledger.codec.errors import InvalidEventData
 from procledger.codec.textformats import event_from_json_dict
 from procledger.domain.events import Event

@@ -16,7 +16,7 @@ from procledger.adapters.postgres.journal import (
     check_journal,
     journal_events_by_order,
 )
-from procledger.adapters.postgres.store import ORDER_COLUMNS, order_to_row
+from procledger.adapters.postgres.rows import ORDER_COLUMNS, order_to_row
 from procledger.domain.replay import replay_by_order
 from procledger.domain.state import StockpileTarget
 from procledger.entrypoints.cli.support import collect_less_often
