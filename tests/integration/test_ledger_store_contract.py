@@ -10,10 +10,12 @@ import psycopg
 import pytest
 
 from procledger.adapters.memory import InMemoryLedgerStore
+from procledger.adapters.postgres import store as store_module
 from procledger.adapters.postgres.rows import (
     ENTRY_COLUMNS,
     ORDER_COLUMNS,
     entry_rows,
+    json_records,
     order_from_row,
     order_to_row,
 )
@@ -26,17 +28,27 @@ from procledger.ledger.apply import AppliedBatch, apply_batch
 from procledger.ledger.batch import Decoded, build_batch, decode_record, state_keys
 from procledger.ledger.ports import KafkaRecord, LedgerStore, StalePosition
 from procledger.scenario.story import story_events
-from tests.plugins.ledger import LedgerEnv
+from procledger_dev.stack.config import StackConfig
+from tests.plugins.ledger import LedgerEnv, make_ledger
 
 TOPIC = "contract.orders"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture(params=["postgres", "memory"])
-def store(request: pytest.FixtureRequest, ledger: LedgerEnv) -> Iterator[LedgerStore]:
+# The store writes a batch of at most PIPELINED_ROWS journal rows as INSERTs in one pipeline
+# and a larger one by COPY: with the threshold moved, every batch goes one way or the other.
+WRITE_PATHS = {"inserted": 10**9, "copied": -1}
+
+
+@pytest.fixture(params=["postgres-inserted", "postgres-copied", "memory"])
+def store(
+    request: pytest.FixtureRequest, ledger: LedgerEnv, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LedgerStore]:
     if request.param == "memory":
         yield InMemoryLedgerStore()
         return
+    path = request.param.removeprefix("postgres-")
+    monkeypatch.setattr(store_module, "PIPELINED_ROWS", WRITE_PATHS[path])
     pg = PostgresLedgerStore(ledger.database.url)
     yield pg
     pg.close()
@@ -116,9 +128,13 @@ def test_an_amount_no_column_holds_is_refused_and_the_rest_is_written(store: Led
     assert store.positions()[(TOPIC, 0)].next_offset == 12
 
 
-def test_the_journal_keeps_every_instant_exactly(ledger: LedgerEnv) -> None:
+@pytest.mark.parametrize("path", WRITE_PATHS)
+def test_the_journal_keeps_every_instant_exactly(
+    ledger: LedgerEnv, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The store writes instants as text: each column reads back as the instant it was given,
     early and late years, microseconds and a missing Kafka timestamp included."""
+    monkeypatch.setattr(store_module, "PIPELINED_ROWS", WRITE_PATHS[path])
     records = _records(4)
     instants = [
         datetime(1, 1, 1, tzinfo=UTC),
@@ -163,10 +179,35 @@ ODD_IDS = [
 ]
 
 
+def _write_rows(
+    conn: psycopg.Connection[tuple[object, ...]],
+    table: str,
+    columns: list[str],
+    rows: list[list[object]] | list[tuple[str, ...]],
+    how: str,
+) -> None:
+    """Rows into a table as the store sends them: by COPY, or as JSON records."""
+    names = ", ".join(columns)
+    if how == "copy":
+        with conn.cursor().copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        conn.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} "
+            f"FROM json_populate_recordset(NULL::{table}, %s::json)",
+            (json_records(columns, rows),),
+        )
+
+
+@pytest.mark.parametrize("how", ["copy", "json"])
 @pytest.mark.parametrize("ids", ODD_IDS, ids=range(len(ODD_IDS)))
-def test_an_orders_row_reads_back_as_the_order(ledger: LedgerEnv, ids: frozenset[str]) -> None:
-    """order_to_row() writes instants and id sets as text for COPY: whatever an id holds
-    (quotes, backslashes, braces, commas, NULL, control characters), it reads back the same."""
+def test_an_orders_row_reads_back_as_the_order(
+    ledger: LedgerEnv, ids: frozenset[str], how: str
+) -> None:
+    """order_to_row() writes instants and id sets as text, sent by COPY or as a JSON record:
+    whatever an id holds (quotes, backslashes, braces, commas, NULL, control characters), it
+    reads back the same."""
     placed = next(e for e in story_events() if isinstance(e, OrderPlaced))
     order = next(iter(fold(empty_state(), [placed]).state.orders.values()))
     order = replace(
@@ -177,17 +218,18 @@ def test_an_orders_row_reads_back_as_the_order(ledger: LedgerEnv, ids: frozenset
     )
     with psycopg.connect(ledger.database.url) as conn:
         conn.execute("CREATE TEMP TABLE o (LIKE ledger.orders)")
-        with conn.cursor().copy(f"COPY o ({', '.join(ORDER_COLUMNS)}) FROM STDIN") as copy:
-            copy.write_row(order_to_row(order))
+        _write_rows(conn, "o", list(ORDER_COLUMNS), [order_to_row(order)], how)
         with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
             row = cur.execute(f"SELECT {', '.join(ORDER_COLUMNS)} FROM o").fetchone()
     assert row is not None
     assert order_from_row(row) == order
 
 
-def test_entry_rows_read_back_as_the_postings_leg_by_leg(ledger: LedgerEnv) -> None:
-    """entry_rows() writes each event's legs as array literals for COPY: every posting of the
-    story reads back in its order, with the same amounts, whatever an account name holds."""
+@pytest.mark.parametrize("how", ["copy", "json"])
+def test_entry_rows_read_back_as_the_postings_leg_by_leg(ledger: LedgerEnv, how: str) -> None:
+    """entry_rows() writes each event's legs as array literals, sent by COPY or as JSON
+    records: every posting of the story reads back in its order, with the same amounts,
+    whatever an account name holds."""
     result = fold(empty_state(), story_events())
     postings = [p for _, outcome in result.outcomes for p in getattr(outcome, "postings", ())]
     odd = replace(postings[0], account='odd "account", \\ {x}')
@@ -195,13 +237,15 @@ def test_entry_rows_read_back_as_the_postings_leg_by_leg(ledger: LedgerEnv) -> N
     assert len(postings) > len({p.event_id for p in postings}) > 100
     with psycopg.connect(ledger.database.url) as conn:
         conn.execute("CREATE TEMP TABLE e (LIKE ledger.entries INCLUDING CONSTRAINTS)")
-        with conn.cursor().copy(f"COPY e ({ENTRY_COLUMNS}) FROM STDIN") as copy:
-            for row in entry_rows(postings):
-                copy.write_row(row)
+        _write_rows(conn, "e", ENTRY_COLUMNS.split(", "), list(entry_rows(postings)), how)
         back = conn.execute(
             "SELECT e.event_id, e.order_id, l.account, l.side, l.amount, e.currency, l.amount_usd "
             "FROM e CROSS JOIN LATERAL unnest(e.accounts, e.sides, e.amounts, e.amounts_usd) "
-            "WITH ORDINALITY AS l (account, side, amount, amount_usd, n) ORDER BY e.ctid, l.n"
+            "WITH ORDINALITY AS l (account, side, amount, amount_usd, n) "
+            # An INSERT may place a row on an earlier page with room (COPY does not): the
+            # events' order is the one given, not the table's.
+            "ORDER BY array_position(%s::text[], e.event_id), l.n",
+            ([p.event_id for p in postings],),
         ).fetchall()
     assert back == [
         (p.event_id, p.order_id, p.account, p.side, p.amount, p.currency, p.amount_usd)
@@ -226,3 +270,37 @@ def test_a_later_batch_finds_an_order_whatever_its_id_holds(store: LedgerStore) 
     assert [j.order_id for j in applied.write.journal] == [odd]
     # The repeated placement is known by its id: a re-delivery, not a new order.
     assert [r.reason_code for r in applied.write.rejections] == ["REDELIVERED"]
+
+
+def test_both_write_paths_leave_the_same_rows(
+    stack: StackConfig, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The story in batches of 40, inserted into one ledger and copied into another: every
+    table holds the same rows (bar the moment each position row was last updated)."""
+    events = [e for e in story_events() if not isinstance(e, StockpileTargetSet)]
+    records = [
+        KafkaRecord(TOPIC, 0, i, 1_700_000_000_000 + i, None, encode(e))
+        for i, e in enumerate(events)
+    ]
+    tables = {
+        "journal": "SELECT * FROM ledger.journal ORDER BY id",
+        "entries": "SELECT * FROM ledger.entries ORDER BY event_id",
+        "orders": "SELECT * FROM ledger.orders ORDER BY order_id",
+        "positions": "SELECT topic, kafka_partition, next_offset, chain_head, journal_rows, "
+        "rejected_rows FROM ledger.positions ORDER BY 1, 2",
+    }
+    contents = {}
+    for path, threshold in WRITE_PATHS.items():
+        monkeypatch.setattr(store_module, "PIPELINED_ROWS", threshold)
+        ledger = make_ledger(stack, f"{unique}{path[0]}")
+        store = PostgresLedgerStore(ledger.database.url)
+        try:
+            for start in range(0, len(records), 40):
+                _apply(store, records[start : start + 40])
+        finally:
+            store.close()
+        contents[path] = {name: ledger.rows(query) for name, query in tables.items()}
+    inserted, copied = contents["inserted"], contents["copied"]
+    assert len(inserted["journal"]) == len(records)
+    assert len(inserted["entries"]) > 100 and inserted["orders"]
+    assert inserted == copied

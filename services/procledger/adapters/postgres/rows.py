@@ -1,5 +1,5 @@
 """The ledger's rows as PostgreSQL takes them: one mapping per table, from the domain's
-values to the text each column parses (COPY rows), and back for orders."""
+values to the text each column parses (COPY rows, or JSON records), and back for orders."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import fields, replace
 from datetime import datetime
 from itertools import groupby
+from json.encoder import encode_basestring as _json_string
 from operator import attrgetter
 from typing import Any
 
@@ -143,3 +144,34 @@ def entry_rows(postings: Iterable[Posting]) -> Iterator[tuple[str, ...]]:
             "{" + ",".join([str(p.amount) for p in legs]) + "}",
             "{" + ",".join([str(p.amount_usd) for p in legs]) + "}",
         )
+
+
+def json_records(columns: Iterable[str], rows: Iterable[Iterable[object]], raw: str = "") -> str:
+    """Rows as the COPY mappings give them, as a JSON array of objects keyed by column, for
+    json_populate_recordset().
+
+    Each value goes as a JSON string, which the column's input function parses as it parses
+    the same text in COPY: str as is, numbers and Decimals as str(), bytes as bytea hex
+    (\\x...), None as null. The column named `raw` holds JSON text already (the payload) and
+    goes unquoted: json_populate_recordset keeps a jsonb column's JSON value as it is, so a
+    string there would be stored as a JSON string.
+    """
+    names = [_json_string(c) for c in columns]
+    raw_name = _json_string(raw)
+    records = []
+    for row in rows:
+        fields = []
+        for name, value in zip(names, row, strict=True):
+            if value is None:
+                text = "null"
+            elif name == raw_name:
+                text = str(value)
+            elif type(value) is str:
+                text = _json_string(value)
+            elif type(value) is bytes:
+                text = f'"\\\\x{value.hex()}"'
+            else:
+                text = f'"{value}"'
+            fields.append(f"{name}:{text}")
+        records.append("{" + ",".join(fields) + "}")
+    return "[" + ",".join(records) + "]"
