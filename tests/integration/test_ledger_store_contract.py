@@ -26,7 +26,7 @@ from procledger.domain.events import OrderPlaced, StockpileTargetSet
 from procledger.domain.ledger import empty_state, fold
 from procledger.ledger.apply import AppliedBatch, apply_batch
 from procledger.ledger.batch import Decoded, build_batch, decode_record, state_keys
-from procledger.ledger.ports import KafkaRecord, LedgerStore, StalePosition
+from procledger.ledger.ports import KafkaRecord, LedgerStore, StalePosition, StoreConflict
 from procledger.scenario.story import story_events
 from procledger_dev.stack.config import StackConfig
 from tests.plugins.ledger import LedgerEnv, make_ledger
@@ -107,6 +107,29 @@ def test_a_stale_position_rolls_the_whole_batch_back(store: LedgerStore) -> None
     with store.transaction() as tx:
         seen = tx.load_state(state_keys(items)).seen_event_ids
     assert not seen, "nothing of the rolled-back batch may remain"
+
+
+@pytest.mark.parametrize("path", WRITE_PATHS)
+def test_a_concurrent_duplicate_is_a_conflict_and_leaves_nothing(
+    ledger: LedgerEnv, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another consumer journaled the same events first, after this batch loaded its state:
+    the journal's unique index refuses the write, the store names it a conflict (a retry
+    sees the events), and nothing of the batch remains, on either write path."""
+    monkeypatch.setattr(store_module, "PIPELINED_ROWS", WRITE_PATHS[path])
+    store = PostgresLedgerStore(ledger.database.url)
+    try:
+        _apply(store, _records(10))
+        entries = ledger.scalar("SELECT count(*) FROM ledger.entries")
+        items = [decode_record(replace(r, partition=1)) for r in _records(10)]
+        with pytest.raises(StoreConflict, match="concurrent duplicate"), store.transaction() as tx:
+            positions = tx.lock_positions({(TOPIC, 1)})
+            tx.write(build_batch(items, empty_state(), positions, NOW))
+        assert (TOPIC, 1) not in store.positions()
+        assert ledger.scalar("SELECT count(*) FROM ledger.journal") == 10
+        assert ledger.scalar("SELECT count(*) FROM ledger.entries") == entries
+    finally:
+        store.close()
 
 
 def test_records_past_the_position_are_kept_out_and_reported_as_a_gap(store: LedgerStore) -> None:
