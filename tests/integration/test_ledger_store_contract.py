@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,6 +26,7 @@ from procledger.codec.avro import encode
 from procledger.domain.chain import GENESIS, entry_hash
 from procledger.domain.events import OrderPlaced, StockpileTargetSet
 from procledger.domain.ledger import empty_state, fold
+from procledger.domain.state import LedgerState
 from procledger.ledger.apply import AppliedBatch, apply_batch
 from procledger.ledger.batch import Decoded, build_batch, decode_record, state_keys
 from procledger.ledger.ports import KafkaRecord, LedgerStore, StalePosition, StoreConflict
@@ -130,6 +133,44 @@ def test_a_concurrent_duplicate_is_a_conflict_and_leaves_nothing(
         assert ledger.scalar("SELECT count(*) FROM ledger.entries") == entries
     finally:
         store.close()
+
+
+def test_the_state_read_with_the_lock_sees_the_batch_that_held_it(ledger: LedgerEnv) -> None:
+    """lock_and_load() sends its reads with the lock: they run once the lock is granted, so
+    a consumer that waited for another's batch reads that batch's orders and events."""
+    first, waiting = (
+        PostgresLedgerStore(ledger.database.url),
+        PostgresLedgerStore(ledger.database.url),
+    )
+    items = [decode_record(r) for r in _records(10)]
+    seen: list[tuple[int, LedgerState]] = []
+
+    def wait_for_the_lock() -> None:
+        with waiting.transaction() as tx:
+            positions, state = tx.lock_and_load({(TOPIC, 0)}, state_keys(items))
+            seen.append((positions[(TOPIC, 0)].next_offset, state))
+
+    try:
+        with first.transaction() as tx:
+            positions, state = tx.lock_and_load({(TOPIC, 0)}, state_keys(items))
+            tx.write(build_batch(items, state, positions, NOW))
+            thread = threading.Thread(target=wait_for_the_lock)
+            thread.start()
+            deadline = time.monotonic() + 10
+            while not ledger.scalar(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ):
+                assert time.monotonic() < deadline, "the second consumer never waited"
+                time.sleep(0.02)
+        thread.join(timeout=10)
+        [(next_offset, state)] = seen
+        assert next_offset == 10
+        assert state.seen_event_ids == state_keys(items).event_ids
+        assert set(state.orders) == set(state_keys(items).order_ids)
+    finally:
+        first.close()
+        waiting.close()
 
 
 def test_records_past_the_position_are_kept_out_and_reported_as_a_gap(store: LedgerStore) -> None:

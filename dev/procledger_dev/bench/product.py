@@ -243,8 +243,13 @@ class _TimedTransaction:
     ) -> dict[TopicPartition, Position]:  # pragma: no cover - plain delegation
         return self._inner.lock_positions(partitions, recorded_at)
 
-    def load_state(self, keys: StateKeys) -> LedgerState:
+    def load_state(self, keys: StateKeys) -> LedgerState:  # pragma: no cover - delegation
         return self._inner.load_state(keys)
+
+    def lock_and_load(
+        self, partitions: Any, keys: StateKeys, recorded_at: datetime | None = None
+    ) -> tuple[dict[TopicPartition, Position], LedgerState]:
+        return self._inner.lock_and_load(partitions, keys, recorded_at)
 
     def write(self, batch: BatchWrite) -> None:
         self._inner.write(batch)

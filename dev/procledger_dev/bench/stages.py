@@ -107,11 +107,10 @@ def measure(url: str, batches: list[list[KafkaRecord]], clock: Clock) -> None:
             with clock.stage("decode_record (all of the above)"):
                 items = [decode_record(r) for r in batch]
             with store.transaction() as tx:
-                with clock.stage("lock positions", "PostgreSQL: lock positions"):
-                    positions = tx.lock_positions(set(iter_partitions(batch)))
-                with clock.stage("load state", "PostgreSQL: load state"):
+                with clock.stage("lock and load state", "PostgreSQL: lock and load state"):
+                    keys = state_keys(items)
+                    positions, state = tx.lock_and_load(set(iter_partitions(batch)), keys)
                     trimmed = trim(items, positions).items
-                    state = tx.load_state(state_keys(trimmed))
                 with clock.stage("  fold (timed apart)"):
                     fold(state, [i.decoded.event for i in trimmed])  # type: ignore[union-attr]
                 with clock.stage("build_batch (fold, hash chain, rows)"):

@@ -61,6 +61,14 @@ class _MemoryTransaction:
             journaled_content=content,
         )
 
+    def lock_and_load(
+        self,
+        partitions: Collection[TopicPartition],
+        keys: StateKeys,
+        recorded_at: datetime | None = None,
+    ) -> tuple[dict[TopicPartition, Position], LedgerState]:
+        return self.lock_positions(partitions, recorded_at), self.load_state(keys)
+
     def write(self, batch: BatchWrite) -> None:
         t = self.tables
         journaled = {j.event_id for j in t.journal}

@@ -25,17 +25,18 @@ class AppliedBatch:
 def apply_batch(
     store: LedgerStore, items: Sequence[Item], partitions: Collection[TopicPartition], now: datetime
 ) -> AppliedBatch:
-    """Lock the positions, trim replays, load the state, fold, refuse what no column holds, write.
+    """Lock the positions and load the state, trim replays, fold, refuse what no column holds,
+    write.
 
     Everything happens inside one transaction: a failure anywhere leaves the ledger as it was,
     and a position moved by another consumer (fencing) raises StalePosition from the write.
     """
     with store.transaction() as tx:
-        positions = tx.lock_positions(partitions, now)
+        # The state of every item, replays too: read with the lock, it costs no round trip.
+        positions, state = tx.lock_and_load(partitions, state_keys(items), now)
         trimmed = trim(items, positions)
         if not trimmed.items:
             return AppliedBatch(None, trimmed.gaps)
-        state = tx.load_state(state_keys(trimmed.items))
         batch = build_batch(trimmed.items, state, positions, now)
         if not fits_ledger(batch):  # an amount no column can hold: reject it, never crash
             batch = build_batch(refuse_unstorable(trimmed.items, state), state, positions, now)

@@ -201,6 +201,17 @@ class LedgerTransaction(Protocol):
         """The part of the ledger state a batch can touch."""
         ...
 
+    def lock_and_load(
+        self,
+        partitions: Collection[TopicPartition],
+        keys: StateKeys,
+        recorded_at: datetime | None = None,
+    ) -> tuple[dict[TopicPartition, Position], LedgerState]:
+        """lock_positions(), then load_state() as it stands once the lock is held, in one
+        round trip where the store can. `keys` may name events the positions show are
+        replays: their state is read and goes unused."""
+        ...
+
     def write(self, batch: BatchWrite) -> None:
         """Append and update everything; raise StalePosition if a position moved meanwhile."""
         ...

@@ -71,78 +71,62 @@ class _PostgresTransaction:
     def lock_positions(
         self, partitions: Collection[TopicPartition], recorded_at: datetime | None = None
     ) -> dict[TopicPartition, Position]:
-        ordered = sorted(partitions)
-        keys = ([t for t, _ in ordered], [p for _, p in ordered])
-        # One round trip for both statements (pipeline mode): a small batch's transaction is
-        # mostly round trips, and each one waits for a busy core to run the server again.
-        with self._conn.pipeline(), self._conn.cursor() as cur:
-            cur.execute(
-                "INSERT INTO ledger.positions (topic, kafka_partition, next_offset, chain_head) "
-                "SELECT t, p, 0, %s FROM unnest(%s::text[], %s::int[]) AS u(t, p) "
-                "ORDER BY t, p ON CONFLICT DO NOTHING",
-                (GENESIS, *keys),
-            )
-            # A fixed lock order: two consumers locking overlapping sets never deadlock.
-            cur.execute(
-                "SELECT topic, kafka_partition, next_offset, chain_head FROM ledger.positions "
-                "WHERE (topic, kafka_partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
-                "ORDER BY topic, kafka_partition FOR UPDATE",
-                keys,
-            )
-            if recorded_at is not None:
-                # After the lock, which gave this transaction an id: a checkpoint sealed from
-                # here on waits for it; one sealed before is seen here (0012). Same round trip.
-                self._conn.execute("SELECT ledger.refuse_sealed(%s)", (recorded_at,))
-            return {(t, p): Position(o, bytes(h)) for t, p, o, h in cur.fetchall()}
+        return self.lock_and_load(partitions, _NO_KEYS, recorded_at)[0]
 
     def load_state(self, keys: StateKeys) -> LedgerState:
-        order_ids, event_ids, target_keys = keys.order_ids, keys.event_ids, keys.target_keys
-        orders: dict[str, Order] = {}
-        targets: dict[tuple[str, int], StockpileTarget] = {}
-        seen: frozenset[str] = frozenset()
-        content: dict[str, tuple[str, str]] = {}
+        return self.lock_and_load((), keys)[1]
+
+    def lock_and_load(
+        self,
+        partitions: Collection[TopicPartition],
+        keys: StateKeys,
+        recorded_at: datetime | None = None,
+    ) -> tuple[dict[TopicPartition, Position], LedgerState]:
+        ordered = sorted(partitions)
         dict_row = psycopg.rows.dict_row
-        # The three reads go out together in one round trip (pipeline mode).
+        # Every statement goes out in one round trip (pipeline mode): a small batch's
+        # transaction is mostly round trips, and each one waits for a busy core to run the
+        # server again. The server runs them in order, so the reads start once the positions
+        # are locked, and each (READ COMMITTED) sees every batch committed before the lock.
         with (
             self._conn.pipeline(),
+            self._conn.cursor() as lock,
             self._conn.cursor(row_factory=dict_row) as by_order,
             self._conn.cursor(row_factory=dict_row) as by_event,
             self._conn.cursor(row_factory=dict_row) as by_target,
         ):
-            if order_ids:
-                by_order.execute(
-                    f"SELECT {_ORDER_COLS_SQL} FROM ledger.orders WHERE order_id = ANY(%s::text[])",
-                    (text_array(order_ids),),
-                )
-            if event_ids:
-                by_event.execute(
-                    "SELECT event_id, event_type, payload FROM ledger.journal "
-                    "WHERE event_id = ANY(%s::text[])",
-                    (text_array(event_ids),),
-                )
-            if target_keys:
-                by_target.execute(
-                    "SELECT country, caliber_mm, target_quantity, authority, set_at "
-                    "FROM ledger.stockpile_targets WHERE (country, caliber_mm) IN "
-                    "(SELECT * FROM unnest(%s::text[], %s::int[]))",
-                    ([c for c, _ in target_keys], [k for _, k in target_keys]),
-                )
-            if order_ids:
-                orders = {row["order_id"]: order_from_row(row) for row in by_order.fetchall()}
-            if event_ids:
-                for row in by_event.fetchall():
-                    content[row["event_id"]] = (
-                        row["event_type"],
-                        canonical_payload(row["payload"]),
-                    )
-                seen = frozenset(content)
-            if target_keys:
-                for row in by_target.fetchall():
-                    target = StockpileTarget(**row)
-                    targets[(target.country, target.caliber_mm)] = target
-        return LedgerState(
-            orders=orders, targets=targets, seen_event_ids=seen, journaled_content=content
+            if ordered:
+                self._queue_lock(lock, ordered, recorded_at)
+            _queue_reads(by_order, by_event, by_target, keys)
+            positions = (
+                {(t, p): Position(o, bytes(h)) for t, p, o, h in lock.fetchall()} if ordered else {}
+            )
+            return positions, _read_state(by_order, by_event, by_target, keys)
+
+    def _queue_lock(
+        self,
+        cur: psycopg.Cursor[Any],
+        ordered: list[TopicPartition],
+        recorded_at: datetime | None,
+    ) -> None:
+        keys = ([t for t, _ in ordered], [p for _, p in ordered])
+        cur.execute(
+            "INSERT INTO ledger.positions (topic, kafka_partition, next_offset, chain_head) "
+            "SELECT t, p, 0, %s FROM unnest(%s::text[], %s::int[]) AS u(t, p) "
+            "ORDER BY t, p ON CONFLICT DO NOTHING",
+            (GENESIS, *keys),
         )
+        # A fixed lock order: two consumers locking overlapping sets never deadlock.
+        cur.execute(
+            "SELECT topic, kafka_partition, next_offset, chain_head FROM ledger.positions "
+            "WHERE (topic, kafka_partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
+            "ORDER BY topic, kafka_partition FOR UPDATE",
+            keys,
+        )
+        if recorded_at is not None:
+            # After the lock, which gave this transaction an id: a checkpoint sealed from
+            # here on waits for it; one sealed before is seen here (0012). Same round trip.
+            self._conn.execute("SELECT ledger.refuse_sealed(%s)", (recorded_at,))
 
     def write(self, batch: BatchWrite) -> None:
         orders = [order_to_row(batch.state.orders[o]) for o in sorted(batch.touched_orders)]
@@ -270,6 +254,60 @@ class _PostgresTransaction:
                 "a partition's position moved while this batch was being applied; "
                 "another consumer owns it now"
             )
+
+
+_NO_KEYS = StateKeys((), (), ())
+
+
+def _queue_reads(
+    by_order: psycopg.Cursor[Any],
+    by_event: psycopg.Cursor[Any],
+    by_target: psycopg.Cursor[Any],
+    keys: StateKeys,
+) -> None:
+    """The three reads of a batch's state, queued in the caller's pipeline."""
+    if keys.order_ids:
+        by_order.execute(
+            f"SELECT {_ORDER_COLS_SQL} FROM ledger.orders WHERE order_id = ANY(%s::text[])",
+            (text_array(keys.order_ids),),
+        )
+    if keys.event_ids:
+        by_event.execute(
+            "SELECT event_id, event_type, payload FROM ledger.journal "
+            "WHERE event_id = ANY(%s::text[])",
+            (text_array(keys.event_ids),),
+        )
+    if keys.target_keys:
+        by_target.execute(
+            "SELECT country, caliber_mm, target_quantity, authority, set_at "
+            "FROM ledger.stockpile_targets WHERE (country, caliber_mm) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::int[]))",
+            ([c for c, _ in keys.target_keys], [k for _, k in keys.target_keys]),
+        )
+
+
+def _read_state(
+    by_order: psycopg.Cursor[Any],
+    by_event: psycopg.Cursor[Any],
+    by_target: psycopg.Cursor[Any],
+    keys: StateKeys,
+) -> LedgerState:
+    """The state _queue_reads() asked for (its cursors have dict rows)."""
+    orders: dict[str, Order] = {}
+    targets: dict[tuple[str, int], StockpileTarget] = {}
+    content: dict[str, tuple[str, str]] = {}
+    if keys.order_ids:
+        orders = {row["order_id"]: order_from_row(row) for row in by_order.fetchall()}
+    if keys.event_ids:
+        for row in by_event.fetchall():
+            content[row["event_id"]] = (row["event_type"], canonical_payload(row["payload"]))
+    if keys.target_keys:
+        for row in by_target.fetchall():
+            target = StockpileTarget(**row)
+            targets[(target.country, target.caliber_mm)] = target
+    return LedgerState(
+        orders=orders, targets=targets, seen_event_ids=frozenset(content), journaled_content=content
+    )
 
 
 def _close_unless_idle(conn: psycopg.Connection[Any]) -> None:
