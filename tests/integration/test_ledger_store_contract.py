@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from procledger.adapters.memory import InMemoryLedgerStore
-from procledger.adapters.postgres import store as store_module
+from procledger.adapters.postgres import writes
 from procledger.adapters.postgres.rows import (
     ENTRY_COLUMNS,
     ORDER_COLUMNS,
@@ -51,7 +51,7 @@ def store(
         yield InMemoryLedgerStore()
         return
     path = request.param.removeprefix("postgres-")
-    monkeypatch.setattr(store_module, "PIPELINED_ROWS", WRITE_PATHS[path])
+    monkeypatch.setattr(writes, "PIPELINED_ROWS", WRITE_PATHS[path])
     pg = PostgresLedgerStore(ledger.database.url)
     yield pg
     pg.close()
@@ -119,7 +119,7 @@ def test_a_concurrent_duplicate_is_a_conflict_and_leaves_nothing(
     """Another consumer journaled the same events first, after this batch loaded its state:
     the journal's unique index refuses the write, the store names it a conflict (a retry
     sees the events), and nothing of the batch remains, on either write path."""
-    monkeypatch.setattr(store_module, "PIPELINED_ROWS", WRITE_PATHS[path])
+    monkeypatch.setattr(writes, "PIPELINED_ROWS", WRITE_PATHS[path])
     store = PostgresLedgerStore(ledger.database.url)
     try:
         _apply(store, _records(10))
@@ -198,7 +198,7 @@ def test_the_journal_keeps_every_instant_exactly(
 ) -> None:
     """The store writes instants as text: each column reads back as the instant it was given,
     early and late years, microseconds and a missing Kafka timestamp included."""
-    monkeypatch.setattr(store_module, "PIPELINED_ROWS", WRITE_PATHS[path])
+    monkeypatch.setattr(writes, "PIPELINED_ROWS", WRITE_PATHS[path])
     records = _records(4)
     instants = [
         datetime(1, 1, 1, tzinfo=UTC),
@@ -355,7 +355,7 @@ def test_both_write_paths_leave_the_same_rows(
     }
     contents = {}
     for path, threshold in WRITE_PATHS.items():
-        monkeypatch.setattr(store_module, "PIPELINED_ROWS", threshold)
+        monkeypatch.setattr(writes, "PIPELINED_ROWS", threshold)
         ledger = make_ledger(stack, f"{unique}{path[0]}")
         store = PostgresLedgerStore(ledger.database.url)
         try:

@@ -18,6 +18,7 @@ from procledger.domain.state import Order, OrderStatus
 from procledger.ledger.ports import JOURNAL_FIELD_COLUMNS, JournalEntry
 
 ORDER_COLUMNS = tuple(f.name for f in fields(Order))
+ORDER_COLUMN_LIST = ", ".join(ORDER_COLUMNS)  # as SQL names them
 
 JOURNAL_COLUMNS = ", ".join(JOURNAL_FIELD_COLUMNS.values())
 # A journal entry's COPY row, by field name; the payload and occurred_at go as the texts the
