@@ -33,12 +33,6 @@ from procledger.ledger.ports import (
 
 log = logging.getLogger(__name__)
 
-# psycopg prepares a statement run five times, and PostgreSQL may then keep one generic plan
-# for it. Planned while the ledger is small, that plan reads whole tables (`order_id =
-# ANY($1)` by sequential scan: 2.3 million rows read for 20,000 events in one benchmark run)
-# and is kept as they grow. Each batch's lookups are planned for their own arguments instead.
-PLANNING = "-c plan_cache_mode=force_custom_plan"
-
 
 class _PostgresTransaction:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
@@ -117,17 +111,28 @@ def _queue_reads(
     by_target: psycopg.Cursor[Any],
     keys: StateKeys,
 ) -> None:
-    """The three reads of a batch's state, queued in the caller's pipeline."""
+    """The three reads of a batch's state, queued in the caller's pipeline.
+
+    Never prepared (`prepare=False`): psycopg prepares a statement run five times, and
+    PostgreSQL may then keep one generic plan for it. Planned while the ledger was small, that
+    plan read whole tables (`order_id = ANY($1)` by sequential scan: 2.3 million rows read for
+    20,000 events in one benchmark run) and was kept as they grew. Unprepared, each lookup is
+    planned for its own arguments. The other statements' plans do not depend on the ledger's
+    size, and they are prepared: planning them anew was a quarter of a small batch's
+    statement time (docs/benchmarks/stages.md).
+    """
     if keys.order_ids:
         by_order.execute(
             f"SELECT {ORDER_COLUMN_LIST} FROM ledger.orders WHERE order_id = ANY(%s::text[])",
             (text_array(keys.order_ids),),
+            prepare=False,
         )
     if keys.event_ids:
         by_event.execute(
             "SELECT event_id, event_type, payload FROM ledger.journal "
             "WHERE event_id = ANY(%s::text[])",
             (text_array(keys.event_ids),),
+            prepare=False,
         )
     if keys.target_keys:
         by_target.execute(
@@ -135,6 +140,7 @@ def _queue_reads(
             "FROM ledger.stockpile_targets WHERE (country, caliber_mm) IN "
             "(SELECT * FROM unnest(%s::text[], %s::int[]))",
             ([c for c, _ in keys.target_keys], [k for _, k in keys.target_keys]),
+            prepare=False,
         )
 
 
@@ -195,7 +201,7 @@ class PostgresLedgerStore:
                 conn = psycopg.connect(
                     self._url,
                     application_name=APPLICATION_NAME,
-                    options=f"{self._limits.options()} {PLANNING}",
+                    options=self._limits.options(),
                 )
                 # The orders' staging table, once per session (not per batch): it lives as
                 # long as the connection and empties itself at every commit.
