@@ -9,6 +9,7 @@ import psycopg
 
 from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.codec.avro import encode
+from procledger.domain.events import StockpileTargetSet
 from procledger.ledger.apply import apply_batch
 from procledger.ledger.batch import decode_record
 from procledger.ledger.ports import KafkaRecord
@@ -16,6 +17,8 @@ from procledger.scenario.story import story_events
 from tests.plugins.ledger import LedgerEnv
 
 TOPIC = "plans.orders"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+BATCHES = 16
 
 
 def test_lookups_are_planned_per_batch_and_writes_keep_their_plans(ledger: LedgerEnv) -> None:
@@ -23,23 +26,31 @@ def test_lookups_are_planned_per_batch_and_writes_keep_their_plans(ledger: Ledge
     while the ledger was small would scan whole tables once it has grown), and the journal's
     INSERT runs a kept generic plan (planning it for every batch cost a quarter of a small
     batch's statement time)."""
-    events = story_events()[:80]
-    records = [
-        KafkaRecord(TOPIC, 0, i, 1_700_000_000_000, None, encode(e)) for i, e in enumerate(events)
-    ]
-    assert any(type(e).__name__ == "StockpileTargetSet" for e in events[:40])
+    # Every batch touches an order and a stockpile target, so each lookup runs in every batch,
+    # more often than psycopg's threshold for preparing a statement.
+    story = story_events()
+    targets = [e for e in story if isinstance(e, StockpileTargetSet)][:BATCHES]
+    orders = [e for e in story if not isinstance(e, StockpileTargetSet)][: 4 * BATCHES]
+    batches = [[*orders[4 * i : 4 * i + 4], targets[i]] for i in range(BATCHES)]
     store = PostgresLedgerStore(ledger.database.url)
     try:
-        for start in range(0, len(records), 5):
-            batch = [decode_record(r) for r in records[start : start + 5]]
-            apply_batch(store, batch, {(TOPIC, 0)}, datetime.now(UTC))
+        offset = 0
+        for events in batches:
+            records = [
+                KafkaRecord(TOPIC, 0, offset + i, 1_700_000_000_000, None, encode(e))
+                for i, e in enumerate(events)
+            ]
+            offset += len(records)
+            apply_batch(store, [decode_record(r) for r in records], {(TOPIC, 0)}, NOW)
         with store.transaction() as tx:
             conn: psycopg.Connection[Any] = tx._conn  # type: ignore[attr-defined]
+            threshold = conn.prepare_threshold
             prepared = conn.execute(
                 "SELECT statement, generic_plans FROM pg_prepared_statements"
             ).fetchall()
     finally:
         store.close()
+    assert threshold is not None and threshold < BATCHES
     statements = {" ".join(s.split()): generic for s, generic in prepared}
     lookups = [s for s in statements if s.startswith("SELECT") and "ANY(" in s]
     lookups += [s for s in statements if "FROM ledger.stockpile_targets WHERE" in s]
