@@ -7,6 +7,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,20 @@ from pathlib import Path
 ASSIGNED = "assigned [("
 FENCED = "batch rolled back"
 DB_RETRY = "database unavailable"
+
+
+def catches_sigterm(pid: int) -> bool:
+    """True once process `pid` has a handler for SIGTERM (Linux: the SigCgt mask of
+    /proc/PID/status); False if it has none yet or is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    for line in status.splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    return False
+
 
 # Every fleet made in this process, so a test harness can stop the members of a failed test.
 FLEETS: list[ConsumerFleet] = []
@@ -121,10 +136,16 @@ class ConsumerFleet:
         if member.paused:
             self.resume(member)
         member.ended_by_fleet = True
+        deadline = time.monotonic() + timeout
+        # A member just started may still be loading Python: SIGTERM then ends it before it
+        # can handle the signal (exit -15), which no code of the consumer can prevent. It is
+        # signalled once it catches SIGTERM, or at the deadline all the same.
+        while member.alive and not catches_sigterm(member.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
         if member.alive:
             member.proc.send_signal(signal.SIGTERM)
         try:
-            code = member.proc.wait(timeout=timeout)
+            code = member.proc.wait(timeout=max(deadline - time.monotonic(), 1.0))
         except subprocess.TimeoutExpired:
             member.proc.kill()
             code = member.proc.wait()

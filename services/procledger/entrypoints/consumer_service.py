@@ -84,6 +84,10 @@ def _kill_before_dlq(after: int) -> Callable[[], None] | None:
 @guarded("procledger consume", {})
 def run(args: argparse.Namespace) -> int:
     settings = ConsumerSettings.from_env(Env())
+    # From here SIGTERM is ours: during the start-up (the schema check or the Kafka client
+    # waits for a server that does not answer) nothing is in hand, so the process ends at once.
+    looping = threading.Event()
+    stop = _stop_on_signals(settings.stop_timeout_s, looping)
     try:
         require_relations(
             settings.database.url, LEDGER_RELATIONS, "DATABASE_URL", writer="the consumer"
@@ -94,10 +98,6 @@ def run(args: argparse.Namespace) -> int:
     except SchemaCheckUnavailable as err:
         # Not a reason to stop: the loop retries an unavailable database like any outage.
         log.warning("could not check the ledger's tables at start: %s", err)
-    # From here SIGTERM is ours: during the start-up (the Kafka client waits for a broker
-    # that does not answer) nothing is in hand, so the process ends at once.
-    looping = threading.Event()
-    stop = _stop_on_signals(settings.stop_timeout_s, looping)
     group = args.group or settings.group
     registry = CollectorRegistry()
     metrics = ConsumerMetrics(registry, event_types=EVENT_TYPES)
