@@ -26,7 +26,7 @@ from procledger.adapters.kafka.source import KafkaEventSource
 from procledger.adapters.postgres.store import PostgresLedgerStore
 from procledger.domain.state import LedgerState
 from procledger.entrypoints.cli.support import collect_less_often
-from procledger.ledger.loop import ConsumerTuning, LedgerConsumer
+from procledger.ledger.loop import LedgerConsumer
 from procledger.ledger.metrics import ConsumerMetrics
 from procledger.ledger.ports import (
     BatchWrite,
@@ -356,7 +356,6 @@ def _latency(
     heads = KafkaHeadReader(bench.kafka)
     consumer = LedgerConsumer(
         source, store, None, ConsumerMetrics(CollectorRegistry()),
-        tuning=ConsumerTuning(prefetch=True),  # as `procledger consume` runs it
         head_timestamps=heads.timestamps,
     )  # fmt: skip
     stop = threading.Event()

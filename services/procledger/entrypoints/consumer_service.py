@@ -129,7 +129,6 @@ def run(args: argparse.Namespace) -> int:
         metrics,
         tuning=ConsumerTuning(
             max_records=settings.max_records,
-            prefetch=True,
             progress_interval_s=settings.progress_interval_s,
         ),
         head_timestamps=heads.timestamps,
@@ -142,7 +141,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _drive(consumer, source, store, stop, args.until_idle)
     finally:
-        consumer.close()  # joins a prefetch in flight before the source closes under it
         source.close()
         forwarder.close()
         heads.close()

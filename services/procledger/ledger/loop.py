@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from procledger.ledger.apply import AppliedBatch, apply_batch
-from procledger.ledger.batch import Item
+from procledger.ledger.batch import decode_record
 from procledger.ledger.dlq import DlqOutbox
 from procledger.ledger.lag import HeadTimestamps, LagReporter
 from procledger.ledger.metrics import ConsumerMetrics
@@ -30,7 +30,6 @@ from procledger.ledger.ports import (
     TopicPartition,
     iter_partitions,
 )
-from procledger.ledger.prefetch import Polled, PrefetchingSource
 from procledger.ledger.progress import ProgressLog
 from procledger.ledger.retry import RetryPolicy
 from procledger.probes import OutageLog
@@ -42,19 +41,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class ConsumerTuning:
-    """Batch size and timings; `prefetch` polls and decodes the next batch in a helper thread
-    while the current batch's transaction waits on PostgreSQL (the database work then runs
-    on another core at the same time as this process's decoding)."""
+    """Batch size and timings."""
 
     max_records: int = 5000
     poll_timeout_s: float = 0.5
     lag_interval_s: float = 5.0
-    prefetch: bool = False
-    # Polling ahead pays when records wait for the next poll (a consumer behind: full
-    # batches). After a small batch (caught up) the helper thread only takes the interpreter
-    # lock from this one between PostgreSQL's replies: at 1,000 events/s it tripled each
-    # batch's transaction (14.8 ms for 13 events against 5.8 ms for 24 without it).
-    prefetch_min_records: int = 1000
     progress_interval_s: float = 30.0
 
 
@@ -80,7 +71,7 @@ class LedgerConsumer:
         dlq: DlqOutbox | None = None,
         kafka_outage: OutageLog | None = None,
     ) -> None:
-        self._source = PrefetchingSource(source, enabled=tuning.prefetch)
+        self._source = source
         self._store = store
         # Without an outbox of the caller's, copies are sent once, best effort, never marked.
         self._dlq = dlq or DlqOutbox(forwarder, None, metrics)
@@ -100,30 +91,23 @@ class LedgerConsumer:
                 self.step(stop)
         except StopRequested as err:
             log.warning("stopping before the batch in hand was applied: %s", err.__cause__)
-        finally:
-            self.close()
         log.info("consumer stopping after %d batches", self.applied_batches)
-
-    def close(self) -> None:
-        """Wait for a prefetch in flight and drop its records (the ledger never saw them)."""
-        self._source.close()
 
     def step(self, stop: threading.Event | None = None) -> int:
         """One poll and its batch; returns the number of records polled."""
-        self._seek_new_assignments(stop)  # a seek drops a prefetched batch: wrong offsets
+        self._seek_new_assignments(stop)
         if self._dlq.due():  # a crashed owner's or a failed send's copies, before new work
             self._dlq.drain(self._source.assigned())
-        records, items = self._poll()
+        records = self._poll()
         polled = len(records)
         # Partitions assigned during that very poll came with records from Kafka's committed
         # offsets: seek them to the ledger's first, so "resuming at" is logged before anything
         # of theirs is applied; their records are fetched again from there.
         sought = self._seek_new_assignments(stop)
         if sought and records:
-            kept = [i for i, r in enumerate(records) if (r.topic, r.partition) not in sought]
-            records, items = [records[i] for i in kept], [items[i] for i in kept]
+            records = [r for r in records if (r.topic, r.partition) not in sought]
         if records:
-            self._apply(records, items, stop)
+            self._apply(records, stop)
         if time.monotonic() - self._last_lag > self._tuning.lag_interval_s:
             self._last_lag = time.monotonic()
             lag = self._lag.report()
@@ -146,29 +130,24 @@ class LedgerConsumer:
         self._dlq.assigned()
         return new
 
-    def _poll(self) -> Polled:
+    def _poll(self) -> Sequence[KafkaRecord]:
         try:
-            return self._source.poll_decoded(self._tuning.poll_timeout_s, self._tuning.max_records)
+            return self._source.poll(self._tuning.poll_timeout_s, self._tuning.max_records)
         except SourceUnavailable as err:
             # The brokers are out (a restart): nothing polled, nothing lost; the client
             # reconnects by itself. Waited like an empty poll, so the loop does not spin.
             self._metrics.retries.labels("kafka").inc()
             self._lag.unreachable(str(err))
             time.sleep(self._tuning.poll_timeout_s)
-            return [], []
+            return []
 
-    def _apply(
-        self, records: Sequence[KafkaRecord], items: list[Item], stop: threading.Event | None
-    ) -> None:
+    def _apply(self, records: Sequence[KafkaRecord], stop: threading.Event | None) -> None:
         started = time.monotonic()
+        items = [decode_record(r) for r in records]  # once, outside the transaction's retries
         # One pass over the batch (not one per partition): this runs for every record.
         for topic, count in Counter(r.topic for r in records).items():
             self._metrics.consumed.labels(topic).inc(count)
         partitions = set(iter_partitions(records))
-        # Only the helper thread uses the Kafka client until the source is next called.
-        # Whatever it polls is trimmed against the positions locked then, like any batch.
-        if len(records) >= self._tuning.prefetch_min_records:
-            self._source.prefetch(self._tuning.poll_timeout_s, self._tuning.max_records)
 
         def transaction() -> AppliedBatch:
             db_started = time.monotonic()
@@ -182,11 +161,8 @@ class LedgerConsumer:
         except StalePosition as err:
             self._metrics.fenced.inc()
             log.warning("batch rolled back: %s", err)
-            self._resync()  # its seeks drop the prefetched batch
+            self._resync()
             return
-        except BaseException:
-            self._source.drop()
-            raise
         for tp, offset in applied.gaps.items():
             log.warning("partition %s-%d: records start past offset %d; seeking back", *tp, offset)
             self._source.seek(tp, offset)
