@@ -22,7 +22,7 @@ HOT_PATH = {
     "OrderPlaced", "OrderAmended", "OrderCancelled", "DeliveryRecorded", "PaymentRecorded",
     "StockpileTargetSet", "Order", "StockpileTarget", "Posting", "EntryRef", "Applied",
     "Rejected", "KafkaRecord", "JournalEntry", "RejectionEntry", "Decoded", "RefusedRecord",
-    "DecodedEvent",
+    "DecodedEvent", "Frame",
 }  # fmt: skip
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from procledger.codec.schemas import HEADER_LENGTH, MAGIC
+from procledger.domain.values import immutable
 
 __all__ = [
     "CONFLUENT",
@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Frame:
     """A value split into its writer schema's identity and where the Avro body starts.
 
