@@ -23,9 +23,9 @@ from procledger_dev.stack.config import StackConfig
 def stack() -> Iterator[StackConfig]:
     """The running local stack; started here if `make test` was not the caller.
 
-    The test databases this session created are dropped when it ends: left behind, hundreds
-    of them made PostgreSQL's autovacuum launcher and the metrics exporter visit each one,
-    a tenth of the server's CPU in a `make bench` run on the same stack afterwards.
+    The test databases this session created are dropped when it ends: left behind, they
+    piled up by the hundred on a dev stack, and PostgreSQL's autovacuum launcher and the
+    metrics exporter visited each one during whatever ran there next (`make bench`).
     """
     cfg = StackConfig.from_env()
     running = (
