@@ -46,6 +46,8 @@ def _run(consumers: float, postgres: float, broker: float | None) -> dict[str, o
 def test_targets_judge_the_two_process_run_and_the_latency_rates_that_have_one() -> None:
     figures = {
         "e2e_2_consumers": figure("events/s", [26_000.0]),
+        # Judged against the peer, which is timed from its first row to its last, as this is.
+        "e2e_2_consumers_steady": figure("events/s", [26_500.0]),
         "e2e_3_consumers": figure("events/s", [90_000.0]),  # the scaling table is not judged
         "peer_insert_1": figure("rows/s", [25_000.0]),
         "peer_insert_2": figure("rows/s", [27_000.0]),
@@ -63,7 +65,7 @@ def test_targets_judge_the_two_process_run_and_the_latency_rates_that_have_one()
     assert targets["e2e_2_consumers_events_per_s"] == {
         "value": 26_000.0, "target": ">= 25000", "met": True,
     }  # fmt: skip
-    assert targets["e2e_over_peer"]["value"] == round(26_000 / 27_000, 4)
+    assert targets["e2e_over_peer"]["value"] == round(26_500 / 27_000, 4)
     assert not targets["e2e_over_peer"]["met"]
     assert targets["latency_1000_p99_ms"]["met"]
     assert not targets["latency_10000_p99_ms"]["met"]
