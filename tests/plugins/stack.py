@@ -35,11 +35,12 @@ def stack() -> Iterator[StackConfig]:
     )
     if not running:
         subprocess.run([sys.executable, "-m", "procledger_dev.cli", "stack", "up"], check=True)
-    before = _test_databases(cfg)
+    with psycopg.connect(cfg.database_url, autocommit=True) as conn:
+        before = _test_databases(conn)
     yield cfg
     try:
         with psycopg.connect(cfg.database_url, autocommit=True) as conn:
-            for name in sorted(_test_databases(cfg) - before):
+            for name in sorted(_test_databases(conn) - before):
                 conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
@@ -47,11 +48,10 @@ def stack() -> Iterator[StackConfig]:
         warnings.warn(f"test databases left on the stack: {err}", stacklevel=1)
 
 
-def _test_databases(cfg: StackConfig) -> set[str]:
+def _test_databases(conn: psycopg.Connection[tuple[object, ...]]) -> set[str]:
     """The databases named as the tests name theirs (`pl_` and a unique suffix)."""
-    with psycopg.connect(cfg.database_url, autocommit=True) as conn:
-        rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'pl\\_%'")
-        return {name for (name,) in rows}
+    rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'pl\\_%'")
+    return {str(name) for (name,) in rows}
 
 
 @pytest.fixture(scope="session")
