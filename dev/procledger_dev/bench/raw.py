@@ -19,6 +19,7 @@ from procledger.adapters.postgres.rows import (
     JOURNAL_TYPES,
     InstantTexts,
     journal_to_row,
+    set_copy_types,
 )
 from procledger.codec.avro import decode
 from procledger.codec.schemas import HEADER_LENGTH, default_registry
@@ -167,7 +168,7 @@ def copy_rate(admin_url: str, rows: JournalRows, chunk: int = 5000) -> float:
         iterator = iter(rows)
         while pending < rows.total:
             with cur.copy(copy_sql) as copy:
-                copy.set_types(JOURNAL_TYPES)
+                set_copy_types(copy, JOURNAL_TYPES)
                 for _, row in zip(range(chunk), iterator, strict=False):
                     copy.write_row(row)
                     pending += 1

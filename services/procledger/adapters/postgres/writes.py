@@ -21,6 +21,7 @@ from procledger.adapters.postgres.rows import (
     journal_to_row,
     json_records,
     order_to_row,
+    set_copy_types,
 )
 from procledger.ledger.ports import JOURNAL_FIELD_COLUMNS, BatchWrite, StalePosition
 
@@ -95,15 +96,14 @@ def _copy(conn: psycopg.Connection[Any], batch: BatchWrite, orders: list[list[ob
     with conn.cursor() as cur:
         if batch.journal:
             with cur.copy(f"COPY ledger.journal ({JOURNAL_COLUMNS}) FROM STDIN") as copy:
-                # Fixed per-column dumpers: psycopg then skips its per-value type lookup.
-                copy.set_types(JOURNAL_TYPES)
+                set_copy_types(copy, JOURNAL_TYPES)
                 write_row = copy.write_row
                 texts = InstantTexts()
                 for j in batch.journal:
                     write_row(journal_to_row(j, texts))
         if batch.postings:
             with cur.copy(f"COPY ledger.entries ({ENTRY_COLUMNS}) FROM STDIN") as copy:
-                copy.set_types(ENTRY_TYPES)
+                set_copy_types(copy, ENTRY_TYPES)
                 write_row = copy.write_row
                 for row in entry_rows(batch.postings):
                     write_row(row)
