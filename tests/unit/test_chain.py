@@ -18,6 +18,7 @@ from procledger.domain.chain import (
     canonical_payload,
     chain_instant,
     entry_hash,
+    epoch_text,
     instant_text,
     row_hash,
 )
@@ -111,6 +112,14 @@ def test_instant_text_is_one_text_per_instant_whatever_its_zone(value: datetime)
         f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}Z"
     )
     assert instant_text(value) == expected
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_epoch_text_is_instant_text_of_the_same_instant(value: datetime) -> None:
+    since = value - datetime(1970, 1, 1, tzinfo=UTC)
+    assert epoch_text(since) == instant_text(value)
+    whole = value.replace(microsecond=0)
+    assert epoch_text(whole - datetime(1970, 1, 1, tzinfo=UTC)) == instant_text(whole)
 
 
 def test_a_naive_instant_is_refused_not_given_a_zone() -> None:

@@ -38,7 +38,7 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from procledger.codec.errors import MalformedBody
 from procledger.codec.schemas import SchemaVersion
-from procledger.domain.chain import instant_text
+from procledger.domain.chain import epoch_text
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Wide enough that scaleb() of any value within a schema's precision is exact.
@@ -245,8 +245,9 @@ def read_lean(plan: LeanPlan, data: bytes, start: int) -> tuple[dict[str, Any], 
         micros = record[name]
         if micros is not None:
             try:
-                record[name] = instant = EPOCH + timedelta(microseconds=micros)
+                since = timedelta(microseconds=micros)
+                record[name] = EPOCH + since
+                payload[name] = epoch_text(since)
             except OverflowError as err:
                 raise MalformedBody(f"{plan.label}: OverflowError: {err}") from err
-            payload[name] = instant_text(instant)
     return record, payload

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 # The string escaper json uses with ensure_ascii=False (C): row_hash writes its array with it.
 from json.encoder import encode_basestring as _json_string
 
 GENESIS = bytes(32)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 
 # Built once: json.dumps() with non-default arguments constructs a new encoder on every call,
 # which was a measurable share of the consumer's per-event cost. The output is identical.
@@ -40,6 +41,16 @@ def instant_text(value: datetime) -> str:
         raise ValueError(f"{value.isoformat()} is a naive datetime: an instant needs a zone")
     # isoformat() is several times faster than strftime().
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def epoch_text(since: timedelta) -> str:
+    """instant_text() of the instant `since` after the Unix epoch, as a decoder meets it.
+
+    A naive datetime's isoformat() skips the zone's offset: with the aware instant built
+    beside it, 0.97 against 1.38 µs (timeit).
+    """
+    text = (_NAIVE_EPOCH + since).isoformat()
+    return text + "Z" if since.microseconds else text + ".000000Z"
 
 
 def chain_instant(value: datetime | None) -> str | None:
