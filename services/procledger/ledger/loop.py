@@ -176,13 +176,13 @@ class LedgerConsumer:
         # Re-deliveries are acknowledged, never dead-lettered (BatchWrite.dead_letters).
         self._dlq.after_commit(batch.dead_letters)
         now = time.time()
-        # Counted per type once per batch; the latency histogram needs every observation.
+        # Counted per type, and the latency per Kafka timestamp (events published together
+        # share their millisecond), once per batch.
         for kind, count in Counter(entry.event_type for entry in batch.journal).items():
             self._metrics.applied.labels(kind).inc(count)
-        observe = self._metrics.latency.observe
-        for entry in batch.journal:
-            if entry.kafka_timestamp is not None:
-                observe(max(0.0, now - entry.kafka_timestamp.timestamp()))
+        for stamp, count in Counter(entry.kafka_timestamp for entry in batch.journal).items():
+            if stamp is not None:
+                self._metrics.latency.observe(max(0.0, now - stamp.timestamp()), count)
         for rejection in batch.dead_letters:
             self._metrics.rejected.labels(
                 rejection.event_type or "unknown", rejection.reason_code

@@ -85,7 +85,7 @@ class ConsumerMetrics:
         self.batch_size = m.histogram("batch_size_records", buckets=BATCH_BUCKETS)
         self.batch_duration = m.histogram("batch_duration_seconds", buckets=DURATION_BUCKETS)
         self.commit_duration = m.histogram("db_commit_duration_seconds", buckets=DURATION_BUCKETS)
-        self.latency = m.histogram("end_to_end_latency_seconds", buckets=LATENCY_BUCKETS)
+        self.latency = m.counted_histogram("end_to_end_latency_seconds", buckets=LATENCY_BUCKETS)
         self.lag_messages = m.gauge("lag_messages", ("topic", "partition"))
         self.lag_seconds = m.gauge("lag_seconds", ("topic", "partition"))
         self.committed_offset = m.gauge("committed_offset", ("topic", "partition"))
