@@ -87,6 +87,10 @@ class CountedHistogram(Collector):
             self._counts[bisect_left(self._bounds, amount)] += count
             self._sum += amount * count
 
+    def describe(self) -> Iterator[Metric]:
+        """The family without samples: the registry then refuses a second one of this name."""
+        yield HistogramMetricFamily(self._name, self._documentation)
+
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             counts, total = list(self._counts), self._sum

@@ -66,3 +66,10 @@ def test_buckets_that_are_not_finite_and_increasing_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match="x_seconds: buckets must be finite"):
         CountedHistogram("x_seconds", "x", buckets, registry=CollectorRegistry())
+
+
+def test_a_second_metric_of_the_same_name_is_refused() -> None:
+    registry = CollectorRegistry()
+    CountedHistogram("x_seconds", "x", (1,), registry=registry)
+    with pytest.raises(ValueError, match=r"Duplicated timeseries.*x_seconds"):
+        Histogram("x_seconds", "x", registry=registry)
