@@ -29,7 +29,12 @@ from procledger.domain.ledger import empty_state, fold
 from procledger.domain.state import LedgerState
 from procledger.ledger.apply import AppliedBatch, apply_batch
 from procledger.ledger.batch import Decoded, build_batch, decode_record, state_keys
-from procledger.ledger.ports import KafkaRecord, LedgerStore, StalePosition, StoreConflict
+from procledger.ledger.ports import (
+    EventJournaled,
+    KafkaRecord,
+    LedgerStore,
+    StalePosition,
+)
 from procledger.scenario.story import story_events
 from procledger_dev.stack.config import StackConfig
 from tests.plugins.ledger import LedgerEnv, make_ledger
@@ -117,15 +122,16 @@ def test_a_concurrent_duplicate_is_a_conflict_and_leaves_nothing(
     ledger: LedgerEnv, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another consumer journaled the same events first, after this batch loaded its state:
-    the journal's unique index refuses the write, the store names it a conflict (a retry
-    sees the events), and nothing of the batch remains, on either write path."""
+    the journal's unique index refuses the write, the store names it (EventJournaled, a
+    conflict: a lookup finds the events), and nothing of the batch remains, on either write
+    path."""
     monkeypatch.setattr(writes, "PIPELINED_ROWS", WRITE_PATHS[path])
     store = PostgresLedgerStore(ledger.database.url)
     try:
         _apply(store, _records(10))
         entries = ledger.scalar("SELECT count(*) FROM ledger.entries")
         items = [decode_record(replace(r, partition=1)) for r in _records(10)]
-        with pytest.raises(StoreConflict, match="concurrent duplicate"), store.transaction() as tx:
+        with pytest.raises(EventJournaled, match="already journaled"), store.transaction() as tx:
             positions = tx.lock_positions({(TOPIC, 1)})
             tx.write(build_batch(items, empty_state(), positions, NOW))
         assert (TOPIC, 1) not in store.positions()
@@ -334,6 +340,35 @@ def test_a_later_batch_finds_an_order_whatever_its_id_holds(store: LedgerStore) 
     assert [j.order_id for j in applied.write.journal] == [odd]
     # The repeated placement is known by its id: a re-delivery, not a new order.
     assert [r.reason_code for r in applied.write.rejections] == ["REDELIVERED"]
+
+
+def test_repeats_of_journaled_events_are_known_among_new_ones(store: LedgerStore) -> None:
+    """apply_batch() first applies a batch without looking its event ids up. A repeat of a
+    journaled event of any type, at a new offset, is still told for what it is: a
+    re-delivery if it repeats the event, a conflict if its id names another; the new events
+    beside them are journaled, each once."""
+    records = _records(40)
+    first = _apply(store, records[:30])
+    assert first.write is not None
+    journaled = {j.event_id: j.event_type for j in first.write.journal}
+    assert len(set(journaled.values())) >= 4, "repeats of several event types"
+    repeats = [replace(r, offset=30 + i) for i, r in enumerate(records[:30])]
+    # One id re-used for another event: the last new record's event under a journaled id.
+    reused = decode_record(records[39]).decoded
+    assert reused is not None
+    taken_id = next(iter(journaled))
+    conflicting = encode(replace(reused.event, event_id=taken_id))
+    new = [replace(r, offset=60 + i) for i, r in enumerate(records[30:39])]
+    batch = [*repeats, *new, KafkaRecord(TOPIC, 0, 69, 1_700_000_000_000, None, conflicting)]
+    applied = _apply(store, batch)
+    assert applied.write is not None
+    codes = [(r.event_id, r.reason_code) for r in applied.write.rejections]
+    assert codes == [
+        *[(event_id, "REDELIVERED") for event_id in journaled],
+        (taken_id, "EVENT_ID_CONFLICT"),
+    ]
+    assert [j.offset for j in applied.write.journal] == list(range(60, 69))
+    assert store.positions()[(TOPIC, 0)].next_offset == 70
 
 
 def test_both_write_paths_leave_the_same_rows(

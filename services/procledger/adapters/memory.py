@@ -14,12 +14,14 @@ from procledger.domain.postings import Posting
 from procledger.domain.state import LedgerState, Order, StockpileTarget
 from procledger.ledger.ports import (
     BatchWrite,
+    EventJournaled,
     JournalEntry,
     LedgerTransaction,
     Position,
     RejectionEntry,
     StalePosition,
     StateKeys,
+    StoreConflict,
     TopicPartition,
 )
 
@@ -74,9 +76,11 @@ class _MemoryTransaction:
         journaled = {j.event_id for j in t.journal}
         taken = {(j.topic, j.partition, j.offset) for j in t.journal}
         taken |= {(r.topic, r.partition, r.offset) for r in t.rejections}
-        for entry in batch.journal:
-            if entry.event_id in journaled or (entry.topic, entry.partition, entry.offset) in taken:
-                raise ValueError(f"unique violation for {entry.event_id}")  # as the DB would
+        for entry in batch.journal:  # the journal's unique constraints, as the DB refuses them
+            if entry.event_id in journaled:
+                raise EventJournaled(f"event id {entry.event_id} already journaled")
+            if (entry.topic, entry.partition, entry.offset) in taken:
+                raise StoreConflict(f"{entry.topic}-{entry.partition}@{entry.offset} taken")
         t.journal.extend(batch.journal)
         t.postings.extend(batch.postings)
         t.rejections.extend(batch.rejections)

@@ -162,6 +162,11 @@ class StoreConflict(StoreError):
     """A concurrent transaction got in the way: retried a few times, then fatal."""
 
 
+class EventJournaled(StoreConflict):
+    """An event id the batch journals is in the journal already (the journal's unique ids
+    refused it): the batch is applied again with its ids looked up (apply_batch)."""
+
+
 class SealedPast(StoreConflict):
     """A checkpoint was sealed at or after the batch's record time: retried with a new clock
     (at once the first time, then with backoff), and never fatal (a seal is never past the
@@ -213,7 +218,10 @@ class LedgerTransaction(Protocol):
         ...
 
     def write(self, batch: BatchWrite) -> None:
-        """Append and update everything; raise StalePosition if a position moved meanwhile."""
+        """Append and update everything; raise StalePosition if a position moved meanwhile.
+
+        An event id already in the journal is refused: EventJournaled, from here or from the
+        transaction's end (the store may learn it only when the rows reach its index)."""
         ...
 
 

@@ -22,6 +22,7 @@ from procledger.domain.chain import GENESIS, canonical_payload
 from procledger.domain.state import LedgerState, Order, StockpileTarget
 from procledger.ledger.ports import (
     BatchWrite,
+    EventJournaled,
     LedgerTransaction,
     Position,
     SealedPast,
@@ -242,7 +243,10 @@ class PostgresLedgerStore:
             # The second: this process was frozen mid-batch and the server ended its session.
             raise StoreUnavailable(f"PostgreSQL failed during the batch: {err}") from err
         except psycopg.errors.UniqueViolation as err:
-            # A concurrent consumer journaled the same event id first; a retry sees it.
+            if err.diag.constraint_name == "journal_event_id_key":
+                # The batch was applied without looking its event ids up (apply_batch), or a
+                # concurrent consumer journaled the same id first: a lookup finds it.
+                raise EventJournaled(f"event id already journaled: {err}") from err
             raise StoreConflict(f"concurrent duplicate: {err}") from err
         finally:
             _close_unless_idle(conn)
