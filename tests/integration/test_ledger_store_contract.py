@@ -354,10 +354,10 @@ def test_repeats_of_journaled_events_are_known_among_new_ones(store: LedgerStore
     assert len(set(journaled.values())) >= 4, "repeats of several event types"
     repeats = [replace(r, offset=30 + i) for i, r in enumerate(records[:30])]
     # One id re-used for another event: the last new record's event under a journaled id.
-    reused = decode_record(records[39]).decoded
-    assert reused is not None
+    reused = decode_record(records[39])
+    assert isinstance(reused, Decoded)
     taken_id = next(iter(journaled))
-    conflicting = encode(replace(reused.event, event_id=taken_id))
+    conflicting = encode(replace(reused.decoded.event, event_id=taken_id))
     new = [replace(r, offset=60 + i) for i, r in enumerate(records[30:39])]
     batch = [*repeats, *new, KafkaRecord(TOPIC, 0, 69, 1_700_000_000_000, None, conflicting)]
     applied = _apply(store, batch)
