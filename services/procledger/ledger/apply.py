@@ -38,11 +38,12 @@ def apply_batch(
     and a position moved by another consumer (fencing) raises StalePosition from the write.
 
     The journal's unique event ids are what proves an event new. So a batch is first applied
-    without looking its event ids up, which was a fifth of PostgreSQL's statement time per
-    event, for ids that are nearly always new. An event journaled already then either is
-    applied again and refused by the store (EventJournaled), or is refused by another rule of
-    the fold (its order is placed already, say). In both cases the batch is applied again with
-    its ids looked up, which tells each repeat for what it is: a re-delivery or a conflict.
+    without looking its event ids up (5.8 µs of PostgreSQL's statement time per event, of
+    about 40, for ids that are nearly always new: stages.md). An event journaled already then
+    either is applied again and refused by the store (EventJournaled), or is refused by
+    another rule of the fold (its order is placed already, say). In both cases the batch is
+    applied again with its ids looked up, which tells each repeat for what it is: a
+    re-delivery or a conflict.
     """
     try:
         return _apply(store, items, partitions, now, look_up_ids=False)
