@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kafka import KafkaConsumer
-from kafka.errors import KafkaError
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError, TopicAuthorizationFailedError, UnknownTopicOrPartitionError
 
 from procledger.probes import OutageLog
 from procledger.settings import KafkaSettings
@@ -38,6 +38,9 @@ class BrokerProbe:
 
     CHECK_TIMEOUT_S = 8.0
     MAX_STUCK = 3  # checks left waiting at once; past that, no new one is started
+    # A topic that is not there, or that this client may not see, is missing (as it is
+    # for the consumer and the producer); any other topic error is the leader's, not its.
+    MISSING = frozenset({UnknownTopicOrPartitionError.errno, TopicAuthorizationFailedError.errno})
 
     def __init__(
         self,
@@ -55,7 +58,7 @@ class BrokerProbe:
         self._topics = tuple(dict.fromkeys(topics))
         self._interval_s = interval_s
         self._stale_s = interval_s + self.CHECK_TIMEOUT_S + 2
-        self._client: KafkaConsumer | None = None
+        self._client: KafkaAdminClient | None = None
         self._stuck: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._answered_at: float | None = None
@@ -88,19 +91,23 @@ class BrokerProbe:
         while not self._stop.wait(self._interval_s):
             self._check()
 
-    def _ask(self, client: KafkaConsumer | None, outcome: list[object]) -> None:
-        """One metadata request; puts the client and the topic names (or the error) in
-        `outcome`."""
+    def _ask(self, client: KafkaAdminClient | None, outcome: list[object]) -> None:
+        """One metadata request; puts the client and the names of the probe's topics that
+        exist (or the error) in `outcome`."""
         try:
             if client is None:
-                # A short request timeout: an outage is seen within seconds, not 30.
-                client = KafkaConsumer(
+                # Short timeouts: an outage is seen within seconds, not 30.
+                client = KafkaAdminClient(
                     client_id=self._client_id,
-                    enable_auto_commit=False,
                     request_timeout_ms=5000,
+                    bootstrap_timeout_ms=5000,
                     **self._kafka.client_config(),
                 )
-            outcome += [client, set(client.topics())]
+            described = client.describe_topics(list(self._topics))
+            outcome += [
+                client,
+                {t["name"] for t in described if t["error_code"] not in self.MISSING},
+            ]
         except (KafkaError, OSError) as err:
             if client is not None:
                 client.close()
@@ -124,7 +131,7 @@ class BrokerProbe:
             self._failed(f"no metadata answer within {self.CHECK_TIMEOUT_S:g} s")
             return
         client, answer = outcome
-        self._client = client if isinstance(client, KafkaConsumer) else None
+        self._client = client if isinstance(client, KafkaAdminClient) else None
         if isinstance(answer, str):
             self._failed(answer)
             return
