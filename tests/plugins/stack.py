@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 from psycopg import sql
 
 from procledger_dev.stack import kafka as stack_kafka
@@ -23,9 +25,10 @@ from procledger_dev.stack.config import StackConfig
 def stack() -> Iterator[StackConfig]:
     """The running local stack; started here if `make test` was not the caller.
 
-    The test databases this session created are dropped when it ends: left behind, they
-    piled up by the hundred on a dev stack, and PostgreSQL's autovacuum launcher and the
-    metrics exporter visited each one during whatever ran there next (`make bench`).
+    The test databases and topics this session created are dropped when it ends: left
+    behind, they piled up by the hundred on a dev stack, and PostgreSQL's autovacuum
+    launcher and the metrics exporter visited each database, and every client asking for
+    all topics' metadata each topic, during whatever ran there next (`make bench`).
     """
     cfg = StackConfig.from_env()
     running = (
@@ -37,7 +40,12 @@ def stack() -> Iterator[StackConfig]:
         subprocess.run([sys.executable, "-m", "procledger_dev.cli", "stack", "up"], check=True)
     with psycopg.connect(cfg.database_url, autocommit=True) as conn:
         before = _test_databases(conn)
+    topics_before = _test_topics(cfg)
     yield cfg
+    try:
+        _delete_topics(cfg, sorted(_test_topics(cfg) - topics_before))
+    except KafkaError as err:
+        warnings.warn(f"test topics left on the stack: {err}", stacklevel=1)
     try:
         with psycopg.connect(cfg.database_url, autocommit=True) as conn:
             for name in sorted(_test_databases(conn) - before):
@@ -52,6 +60,28 @@ def _test_databases(conn: psycopg.Connection[tuple[object, ...]]) -> set[str]:
     """The databases named as the tests name theirs (`pl_` and a unique suffix)."""
     rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'pl\\_%'")
     return {str(name) for (name,) in rows}
+
+
+def _admin(cfg: StackConfig) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers, client_id="procledger-tests")
+
+
+def _test_topics(cfg: StackConfig) -> set[str]:
+    """The topics named as the tests name theirs (`t.` or `it.`, then a unique part)."""
+    admin = _admin(cfg)
+    try:
+        return {t for t in admin.list_topics() if t.startswith(("t.", "it."))}
+    finally:
+        admin.close()
+
+
+def _delete_topics(cfg: StackConfig, names: list[str]) -> None:
+    admin = _admin(cfg)
+    try:
+        for start in range(0, len(names), 200):  # a bounded request, however long the run
+            admin.delete_topics(names[start : start + 200])
+    finally:
+        admin.close()
 
 
 @pytest.fixture(scope="session")
