@@ -19,6 +19,7 @@ from procledger.settings import KafkaSettings
 log = logging.getLogger(__name__)
 
 END_OFFSETS_TIMEOUT_MS = 5000
+HEARTBEAT_INTERVAL_MS = 500
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -59,7 +60,11 @@ class KafkaEventSource:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=session_timeout_ms,
-            heartbeat_interval_ms=max(1000, session_timeout_ms // 4),
+            # A member learns that its group rebalances from a heartbeat's answer. A group
+            # started together rebalances twice (its first assignment is made before the
+            # topics' metadata arrives), so at 2.5 s its members sat idle for up to that
+            # long after start (start to first commit 0.7-3.1 s in `make bench`).
+            heartbeat_interval_ms=min(HEARTBEAT_INTERVAL_MS, session_timeout_ms // 3),
             max_poll_interval_ms=max_poll_interval_ms,
             fetch_max_bytes=fetch_max_bytes,
             max_partition_fetch_bytes=max_partition_fetch_bytes,
