@@ -39,7 +39,8 @@ class BrokerProbe:
     CHECK_TIMEOUT_S = 8.0
     MAX_STUCK = 3  # checks left waiting at once; past that, no new one is started
     # A topic that is not there, or that this client may not see, is missing (as it is
-    # for the consumer and the producer); any other topic error is the leader's, not its.
+    # for the consumer and the producer); with any other error (its leader being elected,
+    # say) the topic exists.
     MISSING = frozenset({UnknownTopicOrPartitionError.errno, TopicAuthorizationFailedError.errno})
 
     def __init__(

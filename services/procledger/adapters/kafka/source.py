@@ -61,9 +61,9 @@ class KafkaEventSource:
             auto_offset_reset="earliest",
             session_timeout_ms=session_timeout_ms,
             # A member learns that its group rebalances from a heartbeat's answer. A group
-            # started together rebalances twice (its first assignment is made before the
-            # topics' metadata arrives), so at 2.5 s its members sat idle for up to that
-            # long after start (start to first commit 0.7-3.1 s in `make bench`).
+            # started together rebalances twice (kafka-python's leader assigns before the
+            # topics' metadata arrives), and with heartbeats 2.5 s apart two processes took
+            # 0.72-3.27 s from start to their first commit (0.72-1.07 at 500 ms).
             heartbeat_interval_ms=min(HEARTBEAT_INTERVAL_MS, session_timeout_ms // 3),
             max_poll_interval_ms=max_poll_interval_ms,
             fetch_max_bytes=fetch_max_bytes,
