@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 
 from procledger.adapters.postgres.rows import set_copy_types, text_array
 
-# PostgreSQL's text holds any character but NUL.
-_TEXTS = st.text(st.characters(blacklist_characters="\x00"), max_size=12)
+# Any text the ledger can hold: UTF-8 (no lone surrogates: an event's strings are decoded
+# from UTF-8) without NUL, which PostgreSQL's text refuses.
+_TEXTS = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12)
 _SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
 
