@@ -21,7 +21,6 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,7 +109,7 @@ def measure(url: str, batches: list[list[KafkaRecord]], clock: Clock) -> None:
             with store.transaction() as tx:
                 with clock.stage("lock and load state", "PostgreSQL: lock and load state"):
                     # As apply_batch() first reads: no event ids (its records are all new).
-                    keys = replace(state_keys(items), event_ids=())
+                    keys = state_keys(items).without_event_ids()
                     positions, state = tx.lock_and_load(set(iter_partitions(batch)), keys)
                     trimmed = trim(items, positions).items
                 with clock.stage("  fold (timed apart)"):

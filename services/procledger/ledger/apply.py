@@ -62,7 +62,7 @@ def _apply(
     keys = state_keys(items)
     with store.transaction() as tx:
         # The state of every item, replays too: read with the lock, it costs no round trip.
-        read = keys if look_up_ids else replace(keys, event_ids=())
+        read = keys if look_up_ids else keys.without_event_ids()
         positions, state = tx.lock_and_load(partitions, read, now)
         trimmed = trim(items, positions)
         if not trimmed.items:
@@ -70,7 +70,7 @@ def _apply(
         batch = _build(trimmed.items, state, positions, now)
         if batch.rejections and not look_up_ids:
             # A rule refused a record: a repeat of a journaled event may be behind it.
-            journaled = tx.load_state(replace(keys, order_ids=(), target_keys=()))
+            journaled = tx.load_state(keys.event_ids_only())
             state = replace(
                 state,
                 seen_event_ids=journaled.seen_event_ids,

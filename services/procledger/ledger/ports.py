@@ -190,6 +190,14 @@ class StateKeys:
     event_ids: Collection[str]
     target_keys: Collection[tuple[str, int]]
 
+    def without_event_ids(self) -> StateKeys:
+        """The first read of apply_batch(): the batch's state, assuming its events new."""
+        return StateKeys(self.order_ids, (), self.target_keys)
+
+    def event_ids_only(self) -> StateKeys:
+        """The read after a refusal: which of the batch's event ids are journaled already."""
+        return StateKeys((), self.event_ids, ())
+
 
 class LedgerTransaction(Protocol):
     def lock_positions(
