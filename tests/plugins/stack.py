@@ -8,6 +8,7 @@ import sys
 import uuid
 import warnings
 from collections.abc import Iterator
+from contextlib import closing
 
 import psycopg
 import pytest
@@ -40,10 +41,14 @@ def stack() -> Iterator[StackConfig]:
         subprocess.run([sys.executable, "-m", "procledger_dev.cli", "stack", "up"], check=True)
     with psycopg.connect(cfg.database_url, autocommit=True) as conn:
         before = _test_databases(conn)
-    topics_before = _test_topics(cfg)
+    with closing(_admin(cfg)) as admin:
+        topics_before = _test_topics(admin)
     yield cfg
     try:
-        _delete_topics(cfg, sorted(_test_topics(cfg) - topics_before))
+        with closing(_admin(cfg)) as admin:
+            names = sorted(_test_topics(admin) - topics_before)
+            for start in range(0, len(names), 200):  # a bounded request, however long the run
+                admin.delete_topics(names[start : start + 200])
     except KafkaError as err:
         warnings.warn(f"test topics left on the stack: {err}", stacklevel=1)
     try:
@@ -66,22 +71,9 @@ def _admin(cfg: StackConfig) -> KafkaAdminClient:
     return KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers, client_id="procledger-tests")
 
 
-def _test_topics(cfg: StackConfig) -> set[str]:
+def _test_topics(admin: KafkaAdminClient) -> set[str]:
     """The topics named as the tests name theirs (`t.` or `it.`, then a unique part)."""
-    admin = _admin(cfg)
-    try:
-        return {t for t in admin.list_topics() if t.startswith(("t.", "it."))}
-    finally:
-        admin.close()
-
-
-def _delete_topics(cfg: StackConfig, names: list[str]) -> None:
-    admin = _admin(cfg)
-    try:
-        for start in range(0, len(names), 200):  # a bounded request, however long the run
-            admin.delete_topics(names[start : start + 200])
-    finally:
-        admin.close()
+    return {t for t in admin.list_topics() if t.startswith(("t.", "it."))}
 
 
 @pytest.fixture(scope="session")
